@@ -1,0 +1,497 @@
+package upgrade
+
+import (
+	"fmt"
+	"time"
+)
+
+// Quorum is the number of voters needed for a majority of a voter set.
+func Quorum(voters int) int { return voters/2 + 1 }
+
+// FailureTolerance is how many more healthy voters may fail before the
+// cluster loses quorum (negative when quorum is already lost).
+func FailureTolerance(voters, healthyVoters int) int { return healthyVoters - Quorum(voters) }
+
+// CatchUp defines when a member counts as caught up with the leader.
+// Zero fields take the defaults of DefaultCatchUp (see WithDefaults).
+type CatchUp struct {
+	// MaxLag is how many log entries a member may trail the leader.
+	MaxLag uint64 `json:"maxLag,omitempty"`
+	// MaxContact is the longest time since the leader last heard from it.
+	MaxContact time.Duration `json:"maxContact,omitempty"`
+	// Stabilization is how long it must have been healthy.
+	Stabilization time.Duration `json:"stabilization,omitempty"`
+}
+
+// DefaultCatchUp mirrors autopilot's defaults: 1000 trailing entries, 10s
+// last-contact threshold, 10s server stabilization time.
+func DefaultCatchUp() CatchUp {
+	return CatchUp{MaxLag: 1000, MaxContact: 10 * time.Second, Stabilization: 10 * time.Second}
+}
+
+// WithDefaults fills zero fields from DefaultCatchUp. A negative
+// Stabilization or MaxContact means "do not check".
+func (c CatchUp) WithDefaults() CatchUp {
+	d := DefaultCatchUp()
+	if c.MaxLag == 0 {
+		c.MaxLag = d.MaxLag
+	}
+	if c.MaxContact == 0 {
+		c.MaxContact = d.MaxContact
+	}
+	if c.Stabilization == 0 {
+		c.Stabilization = d.Stabilization
+	}
+	return c
+}
+
+// Gate reasons produced by the safety helpers.
+const (
+	ReasonPodMissing          Reason = "PodMissing"
+	ReasonPodNotReady         Reason = "PodNotReady"
+	ReasonPodCrashLooping     Reason = "PodCrashLooping"
+	ReasonPodTerminating      Reason = "PodTerminating"
+	ReasonNotInConfiguration  Reason = "NotInConfiguration"
+	ReasonRaftUnhealthy       Reason = "RaftUnhealthy"
+	ReasonNoLeader            Reason = "NoLeader"
+	ReasonLogLag              Reason = "LogLag"
+	ReasonTermBehind          Reason = "TermBehind"
+	ReasonNoRecentContact     Reason = "NoRecentContact"
+	ReasonNotStable           Reason = "NotStableLongEnough"
+	ReasonIsLeader            Reason = "IsLeader"
+	ReasonOtherVoterDisrupted Reason = "OtherVoterDisrupted"
+	ReasonNoFailureTolerance  Reason = "NoFailureTolerance"
+	ReasonQuorumLost          Reason = "QuorumLost"
+	ReasonNoTransferTarget    Reason = "NoTransferTarget"
+)
+
+// CaughtUp reports whether member m is serving and caught up with the leader
+// of obs under c (zero fields defaulted). It returns nil when caught up, or
+// the first gate that holds. StableSince zero means "unknown" and is not
+// held against the member.
+func CaughtUp(obs *Observation, m Member, c CatchUp) *Gate {
+	c = c.WithDefaults()
+	g := func(name GateName, r Reason, format string, args ...any) *Gate {
+		return &Gate{Name: name, Reason: r, Member: m.Name, Message: fmt.Sprintf(format, args...)}
+	}
+	switch {
+	case !m.Pod.Exists:
+		return g(GatePodReady, ReasonPodMissing, "pod %s does not exist", m.Name)
+	case m.Pod.CrashLooping:
+		return g(GatePodReady, ReasonPodCrashLooping, "pod %s is crash-looping", m.Name)
+	case m.Pod.Terminating:
+		return g(GatePodReady, ReasonPodTerminating, "pod %s is terminating", m.Name)
+	case !m.Pod.Ready:
+		return g(GatePodReady, ReasonPodNotReady, "pod %s is not ready", m.Name)
+	case !m.Raft.Present:
+		return g(GateRaftHealthy, ReasonNotInConfiguration, "%s is not in the raft configuration", m.Name)
+	case !m.Raft.Healthy:
+		return g(GateRaftHealthy, ReasonRaftUnhealthy, "raft reports %s unhealthy", m.Name)
+	}
+	leader, ok := obs.Leader()
+	if !ok {
+		return g(GateLeader, ReasonNoLeader, "the cluster has no leader")
+	}
+	if leader.Name != m.Name {
+		if leader.Raft.LastIndex > m.Raft.LastIndex && leader.Raft.LastIndex-m.Raft.LastIndex > c.MaxLag {
+			return g(GateCaughtUp, ReasonLogLag, "%s trails the leader by %d entries (max %d)",
+				m.Name, leader.Raft.LastIndex-m.Raft.LastIndex, c.MaxLag)
+		}
+		if m.Raft.LastTerm < leader.Raft.LastTerm {
+			return g(GateCaughtUp, ReasonTermBehind, "%s last log term %d is behind the leader's %d",
+				m.Name, m.Raft.LastTerm, leader.Raft.LastTerm)
+		}
+		if c.MaxContact > 0 && m.Raft.LastContact > c.MaxContact {
+			return g(GateCaughtUp, ReasonNoRecentContact, "leader last heard from %s %s ago (max %s)",
+				m.Name, m.Raft.LastContact, c.MaxContact)
+		}
+	}
+	if c.Stabilization > 0 && !m.Raft.StableSince.IsZero() {
+		if stable := obs.Now.Sub(m.Raft.StableSince); stable < c.Stabilization {
+			return g(GateStabilized, ReasonNotStable, "%s healthy for %s, needs %s",
+				m.Name, stable.Truncate(time.Second), c.Stabilization)
+		}
+	}
+	return nil
+}
+
+// Safety applies the Raft safety rules S1–S4 with a given catch-up
+// definition.
+type Safety struct {
+	// CatchUp defines "caught up" for transfer and promotion targets and for
+	// the one-disruption-at-a-time rule.
+	CatchUp CatchUp
+	// AllowDowntime relaxes S1 for clusters that cannot keep quorum through a
+	// restart (one or two voters), after the operator opted in explicitly. It
+	// also allows restarting a leader that has no voter to hand over to.
+	AllowDowntime bool
+}
+
+// SafetyError is a violated safety rule.
+type SafetyError struct {
+	// Rule is the invariant broken ("S1".."S4").
+	Rule string
+	// Index is the position of the offending action.
+	Index int
+	// Action is the offending action.
+	Action Action
+	// Message explains the violation.
+	Message string
+}
+
+// Error implements error.
+func (e *SafetyError) Error() string {
+	return fmt.Sprintf("%s: action %d (%s): %s", e.Rule, e.Index, e.Action, e.Message)
+}
+
+// Unwrap makes errors.Is(err, ErrUnsafe) true.
+func (e *SafetyError) Unwrap() error { return ErrUnsafe }
+
+// CheckSafety checks an action list against obs with the default catch-up
+// definition and no downtime allowance. See Safety.Check.
+func CheckSafety(obs Observation, actions []Action) error {
+	return Safety{}.Check(obs, actions)
+}
+
+// simMember is the safety-relevant state of one member during Check.
+type simMember struct {
+	m        Member
+	voter    bool
+	present  bool
+	up       bool // serving and caught up
+	disrupt  bool // disrupted by an earlier action of the list
+	workload string
+}
+
+type simState struct {
+	obs       *Observation
+	members   []simMember
+	leader    int // index into members, -1 when none
+	moving    bool
+	partition map[string]int32
+	template  map[string]bool
+	voterHits int
+	changes   int
+}
+
+func newSim(obs *Observation, c CatchUp) *simState {
+	s := &simState{obs: obs, leader: -1, partition: map[string]int32{}, template: map[string]bool{}}
+	leader, hasLeader := obs.Leader()
+	for i, m := range obs.Members {
+		s.members = append(s.members, simMember{
+			m: m, voter: m.IsVoter(), present: m.Raft.Present,
+			up: CaughtUp(obs, m, c) == nil, workload: m.Workload,
+		})
+		if hasLeader && m.Name == leader.Name {
+			s.leader = i
+		}
+	}
+	for _, w := range obs.Workloads {
+		s.partition[w.Name] = w.Partition
+	}
+	return s
+}
+
+func (s *simState) find(name string) int {
+	for i := range s.members {
+		if s.members[i].m.Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+func (s *simState) counts() (voters, healthy int) {
+	for _, m := range s.members {
+		if m.voter {
+			voters++
+			if m.up && !m.disrupt {
+				healthy++
+			}
+		}
+	}
+	return voters, healthy
+}
+
+// CanDisrupt reports whether the named voter may be restarted (or demoted /
+// removed) now: it is not the leader, no other voter is disrupted, and the
+// healthy voters left still form a quorum with failure tolerance to spare.
+// It returns nil when allowed, or the gate that holds.
+func (s Safety) CanDisrupt(obs *Observation, member string) *Gate {
+	sim := newSim(obs, s.CatchUp)
+	i := sim.find(member)
+	if i < 0 {
+		return &Gate{Name: GateQuorum, Reason: ReasonPodMissing, Member: member, Message: "no such member " + member}
+	}
+	_, g := s.disruptVoter(sim, i, false)
+	return g
+}
+
+// disruptVoter applies the S1–S3 preconditions of disrupting member i and
+// marks it disrupted. The rule string is "" when allowed.
+func (s Safety) disruptVoter(sim *simState, i int, shrink bool) (string, *Gate) {
+	m := &sim.members[i]
+	if !m.voter {
+		return "", nil
+	}
+	gate := func(name GateName, r Reason, format string, args ...any) *Gate {
+		return &Gate{Name: name, Reason: r, Member: m.m.Name, Message: fmt.Sprintf(format, args...)}
+	}
+	voters, healthy := sim.counts()
+	if i == sim.leader {
+		if !(s.AllowDowntime && voters == 1) {
+			return "S3", gate(GateLeader, ReasonIsLeader, "%s is the leader; move leadership first", m.m.Name)
+		}
+	}
+	if sim.moving {
+		return "S3", gate(GateLeaderTransfer, ReasonNoLeader, "leadership is moving; wait for the new leader before disrupting %s", m.m.Name)
+	}
+	if sim.voterHits > 0 {
+		return "S2", gate(GateQuorum, ReasonOtherVoterDisrupted, "another voter is already disrupted by this decision")
+	}
+	for j, o := range sim.members {
+		if j != i && o.voter && (!o.up || o.disrupt) && !s.AllowDowntime {
+			return "S2", gate(GateQuorum, ReasonOtherVoterDisrupted, "voter %s is not healthy and caught up", o.m.Name)
+		}
+	}
+	after := healthy
+	if m.up && !m.disrupt {
+		after--
+	}
+	votersAfter := voters
+	if shrink {
+		votersAfter--
+	}
+	if !s.AllowDowntime {
+		if m.up && healthy-Quorum(voters) < 1 {
+			return "S1", gate(GateQuorum, ReasonNoFailureTolerance, "failure tolerance is %d with %d/%d healthy voters",
+				healthy-Quorum(voters), healthy, voters)
+		}
+		if votersAfter > 0 && after < Quorum(votersAfter) {
+			return "S1", gate(GateQuorum, ReasonQuorumLost, "%d healthy voters would remain, quorum of %d is %d",
+				after, votersAfter, Quorum(votersAfter))
+		}
+	}
+	sim.voterHits++
+	m.disrupt = true
+	return "", nil
+}
+
+// BestTransferTarget returns the voter leadership should move to: healthy,
+// caught up, not the leader, not excluded, preferring members already at
+// preferVersion, then the highest last index, then the lowest name (fully
+// deterministic). ok is false when no voter qualifies.
+func (s Safety) BestTransferTarget(obs *Observation, preferVersion string, exclude func(Member) bool) (Member, bool) {
+	leader, _ := obs.Leader()
+	var best Member
+	found := false
+	better := func(a, b Member) bool { // a better than b
+		av, bv := a.Version == preferVersion, b.Version == preferVersion
+		if av != bv {
+			return av
+		}
+		if a.Raft.LastIndex != b.Raft.LastIndex {
+			return a.Raft.LastIndex > b.Raft.LastIndex
+		}
+		return a.Name < b.Name
+	}
+	for _, m := range obs.Members {
+		if !m.IsVoter() || m.Name == leader.Name || (exclude != nil && exclude(m)) {
+			continue
+		}
+		if CaughtUp(obs, m, s.CatchUp) != nil {
+			continue
+		}
+		if !found || better(m, best) {
+			best, found = m, true
+		}
+	}
+	return best, found
+}
+
+// Check rejects an action list that would break S1–S4 when executed in order
+// against obs. It simulates the list's effects (partition changes,
+// leadership moves, membership changes) and returns a *SafetyError wrapping
+// ErrUnsafe for the first violation.
+//
+//   - S1: no voter is disrupted unless healthy voters stay >= quorum, and
+//     never with failure tolerance 0.
+//   - S2: at most one voter disrupted; none while another is not caught up.
+//   - S3: the leader is never restarted, demoted or removed; leadership moves
+//     only to a healthy caught-up voter, and nothing else disrupts a voter
+//     in the same list after leadership moves.
+//   - S4: at most one membership change; promotion only of healthy caught-up
+//     non-voters; no workload holding voters is deleted; the service only
+//     targets the workload holding the leader.
+func (s Safety) Check(obs Observation, actions []Action) error {
+	sim := newSim(&obs, s.CatchUp)
+	fail := func(rule string, i int, a Action, format string, args ...any) error {
+		return &SafetyError{Rule: rule, Index: i, Action: a, Message: fmt.Sprintf(format, args...)}
+	}
+	disrupt := func(i int, a Action, idx int, shrink bool) error {
+		if rule, g := s.disruptVoter(sim, idx, shrink); g != nil {
+			return fail(rule, i, a, "%s", g.Message)
+		}
+		return nil
+	}
+	member := func(i int, a Action, name string) (int, error) {
+		idx := sim.find(name)
+		if idx < 0 {
+			return -1, fail("S1", i, a, "unknown member %q", name)
+		}
+		return idx, nil
+	}
+	membership := func(i int, a Action) error {
+		sim.changes++
+		if sim.changes > 1 {
+			return fail("S4", i, a, "more than one membership change in one decision")
+		}
+		return nil
+	}
+	for i, a := range actions {
+		switch a := a.(type) {
+		case AcquireLock, ReleaseLock, TakeSnapshot, RunHook, RecordEvent, CreateRevision:
+		case SetPartition:
+			w, ok := obs.Workload(a.Workload)
+			if !ok {
+				return fail("S2", i, a, "unknown workload %q", a.Workload)
+			}
+			old := sim.partition[a.Workload]
+			sim.partition[a.Workload] = a.Partition
+			for idx, m := range sim.members {
+				if m.workload != a.Workload || m.m.Ordinal < a.Partition || m.m.Ordinal >= old {
+					continue
+				}
+				if m.m.Revision == w.UpdateRevision && !sim.template[a.Workload] {
+					continue
+				}
+				if err := disrupt(i, a, idx, false); err != nil {
+					return err
+				}
+			}
+		case UpdateTemplate:
+			w, ok := obs.Workload(a.Workload)
+			if !ok {
+				return fail("S2", i, a, "unknown workload %q", a.Workload)
+			}
+			if sim.partition[a.Workload] < w.Replicas {
+				return fail("S2", i, a, "template of %s changed while its partition (%d) does not lock all %d pods",
+					a.Workload, sim.partition[a.Workload], w.Replicas)
+			}
+			sim.template[a.Workload] = true
+		case DeletePod:
+			idx, err := member(i, a, a.Member)
+			if err != nil {
+				return err
+			}
+			if err := disrupt(i, a, idx, false); err != nil {
+				return err
+			}
+		case StepDown, TransferLeadership:
+			var from, to string
+			if t, ok := a.(TransferLeadership); ok {
+				from, to = t.From, t.To
+			} else {
+				from = a.(StepDown).Member
+			}
+			if sim.moving {
+				return fail("S3", i, a, "leadership is already moving in this decision")
+			}
+			if sim.leader < 0 || sim.members[sim.leader].m.Name != from {
+				return fail("S3", i, a, "%s is not the leader", from)
+			}
+			if to != "" {
+				idx, err := member(i, a, to)
+				if err != nil {
+					return err
+				}
+				t := sim.members[idx]
+				if !t.voter || !t.up || t.disrupt || idx == sim.leader {
+					return fail("S3", i, a, "transfer target %s is not a healthy caught-up voter", to)
+				}
+			} else {
+				others := 0
+				for idx, m := range sim.members {
+					if idx != sim.leader && m.voter && m.up && !m.disrupt {
+						others++
+					}
+				}
+				if others == 0 {
+					return fail("S3", i, a, "no healthy caught-up voter can take over from %s", from)
+				}
+			}
+			sim.moving = true
+		case JoinNonvoter:
+			if err := membership(i, a); err != nil {
+				return err
+			}
+			if idx := sim.find(a.Member); idx >= 0 && sim.members[idx].voter {
+				return fail("S4", i, a, "%s is already a voter", a.Member)
+			}
+		case Promote:
+			if err := membership(i, a); err != nil {
+				return err
+			}
+			idx, err := member(i, a, a.Member)
+			if err != nil {
+				return err
+			}
+			m := &sim.members[idx]
+			if m.voter || !m.present {
+				return fail("S4", i, a, "%s is not a non-voter", a.Member)
+			}
+			if !m.up || m.disrupt {
+				return fail("S4", i, a, "%s is not healthy and caught up", a.Member)
+			}
+			m.voter = true
+		case Demote, RemovePeer:
+			if err := membership(i, a); err != nil {
+				return err
+			}
+			name := memberOf(a)
+			idx, err := member(i, a, name)
+			if err != nil {
+				return err
+			}
+			if idx == sim.leader {
+				return fail("S3", i, a, "%s is the leader", name)
+			}
+			if err := disrupt(i, a, idx, true); err != nil {
+				return err
+			}
+			sim.members[idx].voter = false
+			if _, ok := a.(RemovePeer); ok {
+				sim.members[idx].present = false
+			}
+		case DeleteRevision:
+			for idx, m := range sim.members {
+				if m.workload != a.Workload {
+					continue
+				}
+				if idx == sim.leader {
+					return fail("S4", i, a, "workload %s holds the leader %s", a.Workload, m.m.Name)
+				}
+				if m.voter {
+					return fail("S4", i, a, "workload %s still holds voter %s", a.Workload, m.m.Name)
+				}
+			}
+		case SwitchService:
+			if sim.moving || sim.leader < 0 || sim.members[sim.leader].workload != a.Workload {
+				return fail("S4", i, a, "workload %s does not hold the leader", a.Workload)
+			}
+		default:
+			return fail("S1", i, a, "unknown action type %T", a)
+		}
+	}
+	return nil
+}
+
+func memberOf(a Action) string {
+	switch a := a.(type) {
+	case Demote:
+		return a.Member
+	case RemovePeer:
+		return a.Member
+	}
+	return ""
+}
