@@ -15,8 +15,8 @@
 //	if errors.As(err, &v) {
 //		fmt.Println(v.Gate, v.Reason) // e.g. Policy Downgrade
 //	}
-//	if g := policy.CheckPrerequisites(&obs, policy.Prerequisites{RequireBackup: true, MaxBackupAge: 24 * time.Hour}); g != nil {
-//		// hold: g.Reason says why
+//	if err := policy.CheckPrerequisites(&obs, policy.Prerequisites{RequireBackup: true, MaxBackupAge: 24 * time.Hour}); err != nil {
+//		// hold: errors.As(err, &v) and v.AsGate() say why
 //	}
 //
 // Versions are stored as strings everywhere in raftshift and parsed with

@@ -48,6 +48,9 @@ func CheckPrerequisites(obs *upgrade.Observation, p Prerequisites) error {
 	fail := func(gate upgrade.GateName, r upgrade.Reason, format string, args ...any) error {
 		return &Violation{Gate: gate, Reason: r, Message: fmt.Sprintf(format, args...)}
 	}
+	if obs == nil {
+		return fail(upgrade.GatePrerequisites, ReasonNoRaftView, "no observation")
+	}
 	if h := obs.Lock.Holder; h != "" && h != p.LockHolder {
 		return fail(upgrade.GateLock, ReasonLockHeld, "operation lock is held by %q", h)
 	}

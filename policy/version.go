@@ -45,10 +45,14 @@ type Violation struct {
 
 // Error implements error.
 func (v *Violation) Error() string {
-	if v.Field != "" {
-		return fmt.Sprintf("%s: %s: %s", strings.ToLower(string(v.Reason[:1]))+string(v.Reason[1:]), v.Field, v.Message)
+	reason := "policy violation"
+	if v.Reason != "" {
+		reason = strings.ToLower(string(v.Reason[:1])) + string(v.Reason[1:])
 	}
-	return fmt.Sprintf("%s: %s", strings.ToLower(string(v.Reason[:1]))+string(v.Reason[1:]), v.Message)
+	if v.Field != "" {
+		return fmt.Sprintf("%s: %s: %s", reason, v.Field, v.Message)
+	}
+	return fmt.Sprintf("%s: %s", reason, v.Message)
 }
 
 // Unwrap returns ErrPolicy and the underlying cause.

@@ -236,7 +236,9 @@ func (RunHook) Kind() ActionKind { return KindRunHook }
 func (RecordEvent) Kind() ActionKind { return KindRecordEvent }
 
 func (a AcquireLock) String() string { return fmt.Sprintf("acquire operation lock for %q", a.Holder) }
-func (a ReleaseLock) String() string { return fmt.Sprintf("release operation lock held by %q", a.Holder) }
+func (a ReleaseLock) String() string {
+	return fmt.Sprintf("release operation lock held by %q", a.Holder)
+}
 func (a SetPartition) String() string {
 	return fmt.Sprintf("set partition of %s to %d", a.Workload, a.Partition)
 }
@@ -257,9 +259,11 @@ func (a DeleteRevision) String() string { return fmt.Sprintf("delete workload %s
 func (a JoinNonvoter) String() string {
 	return fmt.Sprintf("join %s as non-voter (%s at %s)", a.Member, a.ID, a.Address)
 }
-func (a Promote) String() string    { return fmt.Sprintf("promote %s to voter", a.Member) }
-func (a Demote) String() string     { return fmt.Sprintf("demote %s to non-voter", a.Member) }
-func (a RemovePeer) String() string { return fmt.Sprintf("remove %s from the raft configuration", a.Member) }
+func (a Promote) String() string { return fmt.Sprintf("promote %s to voter", a.Member) }
+func (a Demote) String() string  { return fmt.Sprintf("demote %s to non-voter", a.Member) }
+func (a RemovePeer) String() string {
+	return fmt.Sprintf("remove %s from the raft configuration", a.Member)
+}
 func (a SwitchService) String() string {
 	return fmt.Sprintf("switch service %s to %s", a.Service, a.Workload)
 }

@@ -283,7 +283,10 @@ func (o *Observation) Leader() (Member, bool) {
 			n++
 		}
 	}
-	return found, n == 1
+	if n != 1 {
+		return Member{}, false
+	}
+	return found, true
 }
 
 // IsLeader reports whether the named member is the current leader.

@@ -121,9 +121,11 @@ type Safety struct {
 	// CatchUp defines "caught up" for transfer and promotion targets and for
 	// the one-disruption-at-a-time rule.
 	CatchUp CatchUp
-	// AllowDowntime relaxes S1 for clusters that cannot keep quorum through a
-	// restart (one or two voters), after the operator opted in explicitly. It
-	// also allows restarting a leader that has no voter to hand over to.
+	// AllowDowntime relaxes S1 (and the "another voter is not caught up"
+	// part of S2) for clusters that cannot keep quorum through a restart (one
+	// or two voters), after the operator opted in explicitly; it has no
+	// effect on clusters of three or more voters. It also allows restarting
+	// the leader of a single-voter cluster, which has no voter to hand over to.
 	AllowDowntime bool
 }
 
@@ -160,6 +162,7 @@ type simMember struct {
 	present  bool
 	up       bool // serving and caught up
 	disrupt  bool // disrupted by an earlier action of the list
+	restart  bool // restarted (or demoted / removed) by an earlier action
 	workload string
 }
 
@@ -175,7 +178,8 @@ type simState struct {
 }
 
 func newSim(obs *Observation, c CatchUp) *simState {
-	s := &simState{obs: obs, leader: -1, partition: map[string]int32{}, template: map[string]bool{}}
+	s := &simState{obs: obs, leader: -1, members: make([]simMember, 0, len(obs.Members)),
+		partition: make(map[string]int32, len(obs.Workloads)), template: map[string]bool{}}
 	leader, hasLeader := obs.Leader()
 	for i, m := range obs.Members {
 		s.members = append(s.members, simMember{
@@ -231,18 +235,28 @@ func (s Safety) CanDisrupt(obs *Observation, member string) *Gate {
 // marks it disrupted. The rule string is "" when allowed.
 func (s Safety) disruptVoter(sim *simState, i int, shrink bool) (string, *Gate) {
 	m := &sim.members[i]
-	if !m.voter {
-		return "", nil
-	}
 	gate := func(name GateName, r Reason, format string, args ...any) *Gate {
 		return &Gate{Name: name, Reason: r, Member: m.m.Name, Message: fmt.Sprintf(format, args...)}
 	}
 	voters, healthy := sim.counts()
+	// The leader check comes first: an observation that names a leader
+	// without marking it a voter must not let the leader be restarted.
 	if i == sim.leader {
-		if !(s.AllowDowntime && voters == 1) {
+		if !(s.AllowDowntime && voters == 1 && m.voter) {
 			return "S3", gate(GateLeader, ReasonIsLeader, "%s is the leader; move leadership first", m.m.Name)
 		}
 	}
+	if !m.voter {
+		return "", nil
+	}
+	if m.restart {
+		// Already restarted by an earlier action of the list (SetPartition
+		// then DeletePod of the same pod): still one voter disrupted.
+		return "", nil
+	}
+	// AllowDowntime only relaxes the rules for clusters that cannot keep
+	// quorum through a restart anyway (one or two voters).
+	downtime := s.AllowDowntime && voters <= 2
 	if sim.moving {
 		return "S3", gate(GateLeaderTransfer, ReasonNoLeader, "leadership is moving; wait for the new leader before disrupting %s", m.m.Name)
 	}
@@ -250,7 +264,7 @@ func (s Safety) disruptVoter(sim *simState, i int, shrink bool) (string, *Gate) 
 		return "S2", gate(GateQuorum, ReasonOtherVoterDisrupted, "another voter is already disrupted by this decision")
 	}
 	for j, o := range sim.members {
-		if j != i && o.voter && (!o.up || o.disrupt) && !s.AllowDowntime {
+		if j != i && o.voter && (!o.up || o.disrupt) && !downtime {
 			return "S2", gate(GateQuorum, ReasonOtherVoterDisrupted, "voter %s is not healthy and caught up", o.m.Name)
 		}
 	}
@@ -262,7 +276,7 @@ func (s Safety) disruptVoter(sim *simState, i int, shrink bool) (string, *Gate) 
 	if shrink {
 		votersAfter--
 	}
-	if !s.AllowDowntime {
+	if !downtime {
 		if m.up && healthy-Quorum(voters) < 1 {
 			return "S1", gate(GateQuorum, ReasonNoFailureTolerance, "failure tolerance is %d with %d/%d healthy voters",
 				healthy-Quorum(voters), healthy, voters)
@@ -274,6 +288,7 @@ func (s Safety) disruptVoter(sim *simState, i int, shrink bool) (string, *Gate) 
 	}
 	sim.voterHits++
 	m.disrupt = true
+	m.restart = true
 	return "", nil
 }
 
@@ -443,7 +458,14 @@ func (s Safety) Check(obs Observation, actions []Action) error {
 			if !m.up || m.disrupt {
 				return fail("S4", i, a, "%s is not healthy and caught up", a.Member)
 			}
+			// A voter in a membership change counts as disrupted (S2), and
+			// leadership cannot move to it in the same decision (S3).
+			if sim.voterHits > 0 {
+				return fail("S2", i, a, "another voter is already disrupted by this decision")
+			}
+			sim.voterHits++
 			m.voter = true
+			m.disrupt = true
 		case Demote, RemovePeer:
 			if err := membership(i, a); err != nil {
 				return err

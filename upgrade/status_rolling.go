@@ -1,17 +1,34 @@
 package upgrade
 
+import "slices"
+
 // RollingProgress is the rolling strategy's persisted progress.
 type RollingProgress struct {
 	// Workload is the workload being rolled.
 	Workload string `json:"workload"`
+	// Replicas is the workload's replica count when the upgrade started; the
+	// partition is locked at this value.
+	Replicas int32 `json:"replicas"`
 	// Ordinal is the ordinal being upgraded now (counting down from
 	// replicas-1); -1 once every ordinal is done.
 	Ordinal int32 `json:"ordinal"`
 	// RestartedUID is the UID of the pod incarnation deleted for this
 	// ordinal, to recognise its replacement.
 	RestartedUID string `json:"restartedUID,omitempty"`
+	// DeletedUID is the UID of a pod the strategy deleted itself (a pod the
+	// controller would not replace because it was not ready), so the delete
+	// is requested once per incarnation.
+	DeletedUID string `json:"deletedUID,omitempty"`
+	// TransferTarget is the member leadership was last asked to move to (""
+	// for an untargeted step-down).
+	TransferTarget string `json:"transferTarget,omitempty"`
 	// LeaderMoves counts leadership moves requested by this upgrade.
 	LeaderMoves int32 `json:"leaderMoves,omitempty"`
+	// Snapshot is the name of the pre-upgrade snapshot requested, if any.
+	Snapshot string `json:"snapshot,omitempty"`
+	// Updated lists the members verified on the target version, in the
+	// order they were upgraded.
+	Updated []string `json:"updated,omitempty"`
 }
 
 // DeepCopy returns a copy of p sharing no memory with it.
@@ -20,5 +37,6 @@ func (p *RollingProgress) DeepCopy() *RollingProgress {
 		return nil
 	}
 	c := *p
+	c.Updated = slices.Clone(p.Updated)
 	return &c
 }

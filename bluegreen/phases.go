@@ -1,0 +1,678 @@
+package bluegreen
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/raftshift/raftshift/policy"
+	"github.com/raftshift/raftshift/upgrade"
+)
+
+// idle starts an upgrade when the spec asks for a version or image the
+// cluster does not run, after policy (S6) and prerequisites pass.
+func (r *run) idle() (Event, error) {
+	blue := r.obs.Service.Workload
+	if r.st.CurrentVersion == "" {
+		// First sight of the cluster: adopt what blue runs.
+		if w, ok := r.obs.Workload(blue); ok && blue != "" {
+			r.st.CurrentVersion, r.st.CurrentImage = w.Version, w.Image
+		}
+	}
+	if r.spec.Version == r.st.CurrentVersion && (r.spec.Image == "" || r.spec.Image == r.st.CurrentImage) {
+		return "", nil
+	}
+	if err := policy.Evaluate(policy.Input{From: r.st.CurrentVersion, To: r.spec.Version, Image: r.spec.Image}, r.spec.Policy); err != nil {
+		var v *policy.Violation
+		if errors.As(err, &v) {
+			r.holdGate(v.AsGate())
+			return "", nil
+		}
+		return "", err
+	}
+	if lr := r.st.LastResult; lr != nil && lr.Outcome != upgrade.OutcomeSucceeded && lr.TargetVersion == r.spec.Version &&
+		r.spec.RetryNonce == r.st.Handled.Retry {
+		r.hold(upgrade.GatePolicy, ReasonRetryRequired, "the last upgrade to %s ended %s (%s); set spec.retryNonce to try again",
+			lr.TargetVersion, lr.Outcome, lr.Reason)
+		return "", nil
+	}
+	if r.spec.Image == "" {
+		r.hold(upgrade.GatePolicy, policy.ReasonInvalidImage, "spec.image is required for a blue-green upgrade")
+		return "", nil
+	}
+	w, ok := r.obs.Workload(blue)
+	if blue == "" || !ok {
+		r.hold(upgrade.GatePrerequisites, ReasonNoBlueWorkload, "the service %q selects no known workload (%q)", r.obs.Service.Name, blue)
+		return "", nil
+	}
+	blueMembers := r.obs.WorkloadMembers(blue)
+	if len(blueMembers) < 2 || w.Replicas < 2 {
+		r.hold(upgrade.GateQuorum, ReasonTooFewVoters,
+			"blue-green needs at least 2 blue voters to move quorum without downtime (blue %s has %d)", blue, len(blueMembers))
+		return "", nil
+	}
+	pre := r.spec.Prerequisites
+	pre.LockHolder = r.spec.LockHolder
+	pre.Workloads = []string{blue}
+	if err := policy.CheckPrerequisites(r.obs, pre); err != nil {
+		var v *policy.Violation
+		if errors.As(err, &v) {
+			r.holdGate(v.AsGate())
+			return "", nil
+		}
+		return "", err
+	}
+	for _, m := range r.obs.Members {
+		if m.IsVoter() && m.Workload != blue {
+			r.holdGate(&upgrade.Gate{Name: upgrade.GateMembership, Reason: upgrade.ReasonNotInConfiguration, Member: m.Name,
+				Message: fmt.Sprintf("voter %s does not belong to the serving workload %s", m.Name, blue)})
+			return "", nil
+		}
+	}
+	base := r.spec.Workload
+	if base == "" {
+		base = r.spec.Service
+	}
+	if base == "" {
+		base = r.obs.Service.Name
+	}
+	if base == "" {
+		base = blue
+	}
+	green := GreenName(base, r.spec.Version, r.spec.Image)
+	if green == blue {
+		r.hold(upgrade.GatePolicy, ReasonGreenNameConflict, "green workload name %s equals the blue one", green)
+		return "", nil
+	}
+	replicas := r.spec.Replicas
+	if replicas == 0 {
+		replicas = w.Replicas
+	}
+	if replicas < 2 {
+		r.hold(upgrade.GateQuorum, ReasonTooFewVoters, "green needs at least 2 replicas")
+		return "", nil
+	}
+	if gw, ok := r.obs.Workload(green); ok && (gw.Version != r.spec.Version || gw.Image != r.spec.Image) {
+		r.hold(upgrade.GatePrerequisites, ReasonGreenMismatch, "a workload %s already exists at %s (%s)", green, gw.Version, gw.Image)
+		return "", nil
+	}
+	if len(r.obs.WorkloadMembers(green)) > 0 {
+		if _, ok := r.obs.Workload(green); !ok {
+			r.hold(upgrade.GatePrerequisites, ReasonGreenMismatch, "members of a deleted workload %s still exist", green)
+			return "", nil
+		}
+	}
+
+	t := upgrade.Time(r.now)
+	r.st.Upgrade = &upgrade.UpgradeStatus{
+		Strategy:       upgrade.StrategyBlueGreen,
+		Phase:          string(PhaseIdle),
+		FromVersion:    r.st.CurrentVersion,
+		FromImage:      r.st.CurrentImage,
+		TargetVersion:  r.spec.Version,
+		TargetImage:    r.spec.Image,
+		LockHolder:     r.spec.LockHolder,
+		StartedAt:      t,
+		PhaseStartedAt: t,
+		StepStartedAt:  t,
+		BlueGreen: &upgrade.BlueGreenProgress{
+			Blue:          blue,
+			Green:         green,
+			BlueReplicas:  int32(len(blueMembers)),
+			GreenReplicas: replicas,
+			AutoPromote:   r.spec.AutoPromote,
+		},
+	}
+	r.up, r.bg = r.st.Upgrade, r.st.Upgrade.BlueGreen
+	// Requests made while idle apply to no upgrade: record them as handled.
+	r.st.Handled.Rollback = r.spec.RollbackNonce
+	r.st.Handled.Promotion = r.spec.PromoteNonce
+	r.st.Handled.Retry = r.spec.RetryNonce
+	r.st.LastResult = nil
+	if r.obs.Lock.Holder != r.spec.LockHolder {
+		r.actions = append(r.actions, upgrade.AcquireLock{Holder: r.spec.LockHolder})
+	}
+	if _, ok := r.obs.Workload(green); !ok {
+		r.actions = append(r.actions, r.createGreen())
+		r.bg.LastAction = "CreateRevision:" + green
+		r.bg.LastActionAt = t
+	}
+	return EventStart, nil
+}
+
+func (r *run) createGreen() upgrade.Action {
+	return upgrade.CreateRevision{Workload: r.bg.Green, Image: r.up.TargetImage, Version: r.up.TargetVersion, Replicas: r.bg.GreenReplicas}
+}
+
+func (r *run) deployingGreen() Event {
+	switch h := r.obs.Lock.Holder; {
+	case h == "":
+		r.issue("AcquireLock", upgrade.AcquireLock{Holder: r.up.LockHolder})
+		return ""
+	case h != r.up.LockHolder:
+		r.hold(upgrade.GateLock, policy.ReasonLockHeld, "operation lock is held by %q", h)
+		return ""
+	}
+	w, ok := r.obs.Workload(r.bg.Green)
+	if !ok {
+		r.issue("CreateRevision:"+r.bg.Green, r.createGreen())
+		return ""
+	}
+	if w.Version != r.up.TargetVersion || w.Image != r.up.TargetImage {
+		r.hold(upgrade.GateWorkloadSettled, ReasonGreenMismatch, "green workload %s runs %s (%s), want %s (%s)",
+			w.Name, w.Version, w.Image, r.up.TargetVersion, r.up.TargetImage)
+		return ""
+	}
+	members := r.obs.WorkloadMembers(r.bg.Green)
+	ready := 0
+	for _, m := range members {
+		if podUp(m) {
+			ready++
+		}
+	}
+	if ready < int(r.bg.GreenReplicas) {
+		r.hold(upgrade.GatePodReady, ReasonGreenNotReady, "%d/%d green pods ready", ready, r.bg.GreenReplicas)
+		return ""
+	}
+	return EventGreenReady
+}
+
+func (r *run) address(m upgrade.Member) string {
+	domain := r.spec.PeerDomain
+	if domain == "" {
+		domain = r.bg.Green
+	}
+	return fmt.Sprintf("%s.%s:%d", m.Name, domain, r.spec.RaftPort)
+}
+
+func raftID(m upgrade.Member) string {
+	if m.Raft.ID != "" {
+		return m.Raft.ID
+	}
+	return m.Name
+}
+
+// join issues a JoinNonvoter for a green member whose pod serves.
+func (r *run) join(m upgrade.Member) {
+	if !podUp(m) {
+		r.holdGate(&upgrade.Gate{Name: upgrade.GatePodReady, Reason: upgrade.ReasonPodNotReady, Member: m.Name,
+			Message: fmt.Sprintf("pod %s is not ready to join", m.Name)})
+		return
+	}
+	r.issue("JoinNonvoter:"+m.Name, upgrade.JoinNonvoter{Member: m.Name, ID: raftID(m), Address: r.address(m)})
+}
+
+func (r *run) joiningMesh() Event {
+	if _, ok := r.leader(); !ok {
+		return ""
+	}
+	for _, m := range r.obs.WorkloadMembers(r.bg.Green) {
+		if !m.Raft.Present {
+			r.join(m)
+			return ""
+		}
+	}
+	return EventJoined
+}
+
+// greenSynced holds unless every green member is present, serving and
+// caught up.
+func (r *run) greenSynced() bool {
+	members := r.obs.WorkloadMembers(r.bg.Green)
+	if len(members) < int(r.bg.GreenReplicas) {
+		r.hold(upgrade.GateSync, ReasonGreenNotReady, "%d/%d green members exist", len(members), r.bg.GreenReplicas)
+		return false
+	}
+	for _, m := range members {
+		if g := r.caughtUp(m); g != nil {
+			r.holdGate(&upgrade.Gate{Name: upgrade.GateSync, Reason: g.Reason, Member: m.Name, Message: g.Message})
+			return false
+		}
+	}
+	return true
+}
+
+func (r *run) syncing() Event {
+	if _, ok := r.leader(); !ok {
+		r.bg.SyncedSince = metav1.Time{}
+		return ""
+	}
+	if !r.greenSynced() {
+		r.bg.SyncedSince = metav1.Time{}
+		return ""
+	}
+	if r.bg.SyncedSince.IsZero() {
+		r.bg.SyncedSince = upgrade.Time(r.now)
+	}
+	if left := r.spec.MinSyncDuration - r.now.Sub(r.bg.SyncedSince.Time); left > 0 {
+		r.hold(upgrade.GateSync, ReasonMinSyncDuration, "green in sync since %s; waiting %s more",
+			r.bg.SyncedSince.UTC().Format("15:04:05"), left)
+		r.requeue = left
+		return ""
+	}
+	return EventSynced
+}
+
+// hookState is the outcome of a hook run.
+type hookState int
+
+const (
+	hookPending hookState = iota
+	hookPassed
+	hookFailed
+)
+
+// runHook drives one hook run of the current phase.
+func (r *run) runHook(hook, phase string) (hookState, upgrade.Reason, string) {
+	if hook == "" || r.bg.HookPassed {
+		return hookPassed, "", ""
+	}
+	if r.bg.HookAttempt == 0 {
+		// Attempt numbers continue after any run the host still reports, so
+		// an old result is never mistaken for this run's.
+		attempt := int32(1)
+		for _, h := range r.obs.Hooks {
+			if h.Hook == hook && h.Phase == phase && h.Attempt >= attempt {
+				attempt = h.Attempt + 1
+			}
+		}
+		r.bg.HookAttempt = attempt
+		r.bg.HookRequestedAt = upgrade.Time(r.now)
+		r.up.StepStartedAt = upgrade.Time(r.now)
+		r.actions = append(r.actions, upgrade.RunHook{Hook: hook, Phase: phase, Attempt: attempt})
+		r.hold(upgrade.GateHook, ReasonHookRunning, "hook %s (%s) attempt %d requested", hook, phase, attempt)
+		return hookPending, "", ""
+	}
+	h, ok := r.obs.Hook(hook, phase, r.bg.HookAttempt)
+	switch {
+	case ok && h.Done && h.Succeeded:
+		r.bg.HookPassed = true
+		r.event(upgrade.EventNormal, "HookSucceeded", "hook %s (%s) attempt %d succeeded", hook, phase, r.bg.HookAttempt)
+		return hookPassed, "", ""
+	case ok && h.Done:
+		return hookFailed, ReasonHookFailed, fmt.Sprintf("hook %s (%s) attempt %d failed: %s", hook, phase, r.bg.HookAttempt, h.Message)
+	case r.now.Sub(r.bg.HookRequestedAt.Time) > r.spec.Timeouts.Hook:
+		return hookFailed, ReasonHookTimeout, fmt.Sprintf("hook %s (%s) attempt %d did not finish within %s", hook, phase, r.bg.HookAttempt, r.spec.Timeouts.Hook)
+	}
+	r.hold(upgrade.GateHook, ReasonHookRunning, "waiting for hook %s (%s) attempt %d", hook, phase, r.bg.HookAttempt)
+	return hookPending, "", ""
+}
+
+func (r *run) validating() Event {
+	switch st, reason, msg := r.runHook(r.spec.PrePromotionHook, HookPhasePrePromotion); st {
+	case hookPending:
+		return ""
+	case hookFailed:
+		return r.startRollback(reason, msg)
+	}
+	return EventValidated
+}
+
+func (r *run) awaitingPromotion() Event {
+	if r.bg.AutoPromote {
+		return EventPromote
+	}
+	if n := r.spec.PromoteNonce; n != "" && n != r.st.Handled.Promotion {
+		r.st.Handled.Promotion = n
+		r.event(upgrade.EventNormal, "PromotionRequested", "manual promotion requested (nonce %q)", n)
+		return EventPromote
+	}
+	r.hold(upgrade.GatePromotion, ReasonAwaitingPromotion, "green %s is synced and validated; set spec.promoteNonce to promote", r.bg.Green)
+	return ""
+}
+
+func (r *run) promoting() Event {
+	if _, ok := r.leader(); !ok {
+		return ""
+	}
+	for _, m := range r.obs.WorkloadMembers(r.bg.Green) {
+		if m.IsVoter() {
+			continue
+		}
+		if !m.Raft.Present {
+			r.join(m)
+			return ""
+		}
+		if !r.votersHealthy() {
+			return ""
+		}
+		if g := r.caughtUp(m); g != nil {
+			r.holdGate(g)
+			return ""
+		}
+		if r.issue("Promote:"+m.Name, upgrade.Promote{Member: m.Name, ID: raftID(m)}) {
+			r.bg.PromotionStarted = true
+		}
+		return ""
+	}
+	if len(r.obs.WorkloadMembers(r.bg.Green)) < int(r.bg.GreenReplicas) {
+		r.hold(upgrade.GateMembership, ReasonGreenNotReady, "green members are missing")
+		return ""
+	}
+	return EventPromoted
+}
+
+// moveLeadership moves leadership towards a voter of workload to,
+// preferring members at version. It returns true when the leader is
+// already there.
+func (r *run) moveLeadership(to, version string) (done bool, exhausted bool) {
+	leader, ok := r.obs.Leader()
+	if !ok || !r.obs.Raft.Known {
+		r.hold(upgrade.GateLeaderTransfer, ReasonElection, "no leader (election in progress)")
+		return false, false
+	}
+	if leader.Workload == to {
+		return true, false
+	}
+	if r.bg.LeaderMoves > 0 && r.obs.Raft.Term <= r.bg.LeaderMoveTerm {
+		if wait := r.spec.RetryAfter - r.now.Sub(r.bg.LastActionAt.Time); wait > 0 {
+			r.hold(upgrade.GateLeaderTransfer, ReasonLeaderMoveInFlight, "leadership move %d requested; waiting for an election", r.bg.LeaderMoves)
+			r.requeue = wait
+			return false, false
+		}
+	}
+	if r.bg.LeaderMoves >= r.spec.MaxLeaderMoves {
+		return false, true
+	}
+	target, ok := r.safety.BestTransferTarget(r.obs, version, func(m upgrade.Member) bool { return m.Workload != to })
+	if !ok {
+		r.holdGate(&upgrade.Gate{Name: upgrade.GateLeaderTransfer, Reason: upgrade.ReasonNoTransferTarget,
+			Message: fmt.Sprintf("no healthy caught-up voter of %s can take leadership", to)})
+		return false, false
+	}
+	var a upgrade.Action
+	if r.obs.Capabilities.TargetedTransfer {
+		a = upgrade.TransferLeadership{From: leader.Name, FromID: leader.Raft.ID, To: target.Name, ToID: target.Raft.ID}
+	} else {
+		a = upgrade.StepDown{Member: leader.Name, ID: leader.Raft.ID}
+	}
+	if r.issue(fmt.Sprintf("%s:%s@%d", a.Kind(), leader.Name, r.obs.Raft.Term), a) {
+		r.bg.LeaderMoves++
+		r.bg.LeaderMoveTerm = r.obs.Raft.Term
+	}
+	return false, false
+}
+
+func (r *run) transferring() Event {
+	done, exhausted := r.moveLeadership(r.bg.Green, r.up.TargetVersion)
+	switch {
+	case done:
+		return EventLeaderOnGreen
+	case exhausted:
+		return r.startRollback(ReasonLeaderMovesExhausted,
+			fmt.Sprintf("leadership did not reach green after %d moves", r.bg.LeaderMoves))
+	}
+	return ""
+}
+
+// demoteOne demotes one voter of workload (never the leader), trying
+// unhealthy voters first, then by descending ordinal; each candidate must
+// pass the safety check. It returns false when workload has no voter left.
+func (r *run) demoteOne(workload string) bool {
+	var cands []upgrade.Member
+	for _, m := range r.obs.WorkloadMembers(workload) {
+		if m.IsVoter() {
+			cands = append(cands, m)
+		}
+	}
+	if len(cands) == 0 {
+		return false
+	}
+	if _, ok := r.leader(); !ok {
+		return true
+	}
+	slices.SortStableFunc(cands, func(a, b upgrade.Member) int {
+		ua, ub := r.caughtUp(a) == nil, r.caughtUp(b) == nil
+		if ua != ub {
+			if ua {
+				return 1
+			}
+			return -1
+		}
+		return int(b.Ordinal) - int(a.Ordinal)
+	})
+	var firstErr error
+	for _, m := range cands {
+		a := upgrade.Demote{Member: m.Name, ID: raftID(m)}
+		err := r.safety.Check(*r.obs, []upgrade.Action{a})
+		if err == nil {
+			r.issue("Demote:"+m.Name, a)
+			return true
+		}
+		if firstErr == nil {
+			firstErr = err
+		}
+	}
+	r.hold(upgrade.GateQuorum, ReasonMembershipPending, "no %s voter can be demoted safely yet: %v", workload, firstErr)
+	return true
+}
+
+func (r *run) demotingBlue() Event {
+	leader, ok := r.leader()
+	if !ok {
+		return ""
+	}
+	if leader.Workload != r.bg.Green {
+		return EventLeaderLost
+	}
+	if r.demoteOne(r.bg.Blue) {
+		return ""
+	}
+	return EventBlueDemoted
+}
+
+func (r *run) stabilizing() Event {
+	leader, ok := r.leader()
+	if !ok {
+		return ""
+	}
+	if leader.Workload != r.bg.Green {
+		r.hold(upgrade.GateLeader, ReasonGreenUnhealthy, "leader %s is not a green member", leader.Name)
+		return ""
+	}
+	switch st, reason, msg := r.runHook(r.spec.PostPromotionHook, HookPhasePostPromotion); st {
+	case hookPending:
+		return ""
+	case hookFailed:
+		return r.startRollback(reason, msg)
+	}
+	for _, m := range r.obs.WorkloadMembers(r.bg.Green) {
+		if g := r.caughtUp(m); g != nil {
+			r.holdGate(&upgrade.Gate{Name: upgrade.GateStabilized, Reason: ReasonGreenUnhealthy, Member: m.Name, Message: g.Message})
+			return ""
+		}
+	}
+	if left := r.spec.StabilizationWindow - r.now.Sub(r.up.PhaseStartedAt.Time); left > 0 {
+		r.hold(upgrade.GateStabilized, ReasonStabilizationWindow, "green serving; %s of the stabilization window left", left)
+		r.requeue = left
+		return ""
+	}
+	return EventStabilized
+}
+
+// cleanup is past the point of no return: remove blue peers, switch the
+// service to green, delete blue, then complete atomically (S5).
+func (r *run) cleanup() Event {
+	r.bg.PointOfNoReturn = true
+	for _, m := range r.obs.WorkloadMembers(r.bg.Blue) {
+		if !m.Raft.Present {
+			continue
+		}
+		if _, ok := r.leader(); !ok {
+			return ""
+		}
+		if m.IsVoter() {
+			r.demoteOne(r.bg.Blue)
+			return ""
+		}
+		r.issue("RemovePeer:"+m.Name, upgrade.RemovePeer{Member: m.Name, ID: raftID(m)})
+		return ""
+	}
+	svc := r.serviceName()
+	if r.obs.Service.Workload != r.bg.Green {
+		leader, ok := r.leader()
+		if !ok {
+			return ""
+		}
+		if leader.Workload != r.bg.Green {
+			r.hold(upgrade.GateLeader, ReasonGreenUnhealthy, "leader %s is not green; service switch waits", leader.Name)
+			return ""
+		}
+		r.issue("SwitchService:"+r.bg.Green, upgrade.SwitchService{Service: svc, Workload: r.bg.Green})
+		return ""
+	}
+	if _, ok := r.obs.Workload(r.bg.Blue); ok {
+		r.issue("DeleteRevision:"+r.bg.Blue, upgrade.DeleteRevision{Workload: r.bg.Blue})
+		return ""
+	}
+	r.actions = append(r.actions, upgrade.ReleaseLock{Holder: r.up.LockHolder})
+	r.st.CurrentVersion = r.up.TargetVersion
+	r.st.CurrentImage = r.up.TargetImage
+	r.st.LastResult = &upgrade.Result{
+		Outcome: upgrade.OutcomeSucceeded, FromVersion: r.up.FromVersion, TargetVersion: r.up.TargetVersion,
+		Reason: "Completed", Message: fmt.Sprintf("%s serves %s", r.bg.Green, r.up.TargetVersion),
+		StartedAt: r.up.StartedAt, FinishedAt: upgrade.Time(r.now),
+	}
+	return EventCompleted
+}
+
+func (r *run) serviceName() string {
+	if r.spec.Service != "" {
+		return r.spec.Service
+	}
+	return r.obs.Service.Name
+}
+
+// blueComplete reports whether every blue member is a voter.
+func (r *run) blueComplete() bool {
+	members := r.obs.WorkloadMembers(r.bg.Blue)
+	if len(members) < int(r.bg.BlueReplicas) {
+		return false
+	}
+	for _, m := range members {
+		if !m.IsVoter() {
+			return false
+		}
+	}
+	return true
+}
+
+func (r *run) restoringBlue() Event {
+	members := r.obs.WorkloadMembers(r.bg.Blue)
+	lost := int(r.bg.BlueReplicas) - len(members)
+	for _, m := range members {
+		if m.Pod.CrashLooping {
+			lost++
+		}
+	}
+	if _, ok := r.obs.Workload(r.bg.Blue); !ok || int(r.bg.BlueReplicas)-lost < upgrade.Quorum(int(r.bg.BlueReplicas)) {
+		return r.enterBreakGlass(ReasonBlueQuorumLost,
+			fmt.Sprintf("%d of %d blue members are gone or crash-looping; blue cannot hold quorum again", lost, r.bg.BlueReplicas))
+	}
+	if r.blueComplete() {
+		return EventBlueRestored
+	}
+	if _, ok := r.leader(); !ok {
+		return ""
+	}
+	for _, m := range members {
+		switch {
+		case m.IsVoter():
+			continue
+		case !m.Raft.Present:
+			r.join(m)
+		default:
+			if g := r.caughtUp(m); g != nil {
+				r.holdGate(g)
+				return ""
+			}
+			r.issue("Promote:"+m.Name, upgrade.Promote{Member: m.Name, ID: raftID(m)})
+		}
+		return ""
+	}
+	return ""
+}
+
+func (r *run) rollbackLeadership() Event {
+	if !r.blueComplete() {
+		return EventResumeRollback
+	}
+	done, exhausted := r.moveLeadership(r.bg.Blue, r.up.FromVersion)
+	switch {
+	case done:
+		return EventLeaderOnBlue
+	case exhausted:
+		return r.enterBreakGlass(ReasonLeaderMovesExhausted,
+			fmt.Sprintf("leadership did not return to blue after %d moves", r.bg.LeaderMoves))
+	}
+	return ""
+}
+
+func (r *run) demotingGreen() Event {
+	if !r.blueComplete() {
+		return EventResumeRollback
+	}
+	leader, ok := r.leader()
+	if !ok {
+		return ""
+	}
+	if leader.Workload != r.bg.Blue {
+		return EventLeaderLost
+	}
+	if r.demoteOne(r.bg.Green) {
+		return ""
+	}
+	return EventGreenDemoted
+}
+
+// removeGreen ends an abort or a rollback: green non-voters leave the
+// configuration, green is deleted, the lock is released; CurrentVersion
+// is unchanged.
+func (r *run) removeGreen() Event {
+	if r.greenHasVoter() {
+		// Never delete a workload holding voters: a green voter here was
+		// not created by this strategy's abort path.
+		r.hold(upgrade.GateMembership, ReasonGreenVoterInAbort, "green workload %s holds voters; it cannot be deleted", r.bg.Green)
+		return ""
+	}
+	members := r.obs.WorkloadMembers(r.bg.Green)
+	for _, m := range members {
+		if !m.Raft.Present {
+			continue
+		}
+		if _, ok := r.leader(); !ok {
+			return ""
+		}
+		r.issue("RemovePeer:"+m.Name, upgrade.RemovePeer{Member: m.Name, ID: raftID(m)})
+		return ""
+	}
+	if r.obs.Service.Workload != r.bg.Blue {
+		if l, ok := r.obs.Leader(); ok && l.Workload == r.bg.Blue {
+			r.issue("SwitchService:"+r.bg.Blue, upgrade.SwitchService{Service: r.serviceName(), Workload: r.bg.Blue})
+			return ""
+		}
+	}
+	if _, ok := r.obs.Workload(r.bg.Green); ok {
+		r.issue("DeleteRevision:"+r.bg.Green, upgrade.DeleteRevision{Workload: r.bg.Green})
+		return ""
+	}
+	if len(members) > 0 {
+		r.hold(upgrade.GateWorkloadSettled, upgrade.ReasonPodTerminating, "%d green pods are still terminating", len(members))
+		return ""
+	}
+	outcome, ev := upgrade.OutcomeRolledBack, EventRolledBack
+	if r.phase() == PhaseAborting {
+		outcome, ev = upgrade.OutcomeAborted, EventAborted
+	} else if !r.bg.PromotionStarted {
+		outcome = upgrade.OutcomeAborted
+	}
+	r.actions = append(r.actions, upgrade.ReleaseLock{Holder: r.up.LockHolder})
+	r.st.LastResult = &upgrade.Result{
+		Outcome: outcome, FromVersion: r.up.FromVersion, TargetVersion: r.up.TargetVersion,
+		Reason: string(r.bg.RollbackReason), Message: r.bg.RollbackMessage,
+		StartedAt: r.up.StartedAt, FinishedAt: upgrade.Time(r.now),
+	}
+	return ev
+}

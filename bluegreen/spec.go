@@ -1,0 +1,191 @@
+package bluegreen
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"time"
+
+	"github.com/raftshift/raftshift/policy"
+	"github.com/raftshift/raftshift/upgrade"
+)
+
+// Spec is the desired state of a blue-green managed cluster. It is
+// JSON-tagged so hosts can embed it in a CRD spec. Requests (promotion,
+// rollback, break-glass acknowledgement) are nonces: a request is acted on
+// once, when its nonce differs from the one recorded in Status.Handled.
+type Spec struct {
+	// Version is the desired workload version (strict semver).
+	Version string `json:"version"`
+	// Image is the container image for Version.
+	Image string `json:"image"`
+	// Workload is the base name of the workloads. The green workload is
+	// named GreenName(Workload, Version, Image). Empty: Service, then the
+	// observed service's name.
+	Workload string `json:"workload,omitempty"`
+	// Service is the client-facing service switched to green in cleanup.
+	// Empty: the observed service's name.
+	Service string `json:"service,omitempty"`
+	// Replicas is the number of green members. 0: as many as blue has.
+	Replicas int32 `json:"replicas,omitempty"`
+	// RaftPort is the Raft port of green members (default 8201).
+	RaftPort int32 `json:"raftPort,omitempty"`
+	// PeerDomain is the DNS suffix of green members' Raft addresses:
+	// "<pod>.<PeerDomain>:<RaftPort>". Empty: "<pod>.<green workload>".
+	PeerDomain string `json:"peerDomain,omitempty"`
+	// LockHolder is this operation's lock identity (default "raftshift-bluegreen").
+	LockHolder string `json:"lockHolder,omitempty"`
+
+	// AutoPromote promotes green without a human once it is synced and
+	// validated. The value is snapshotted when an upgrade starts.
+	AutoPromote bool `json:"autoPromote,omitempty"`
+	// PromoteNonce requests manual promotion while AwaitingPromotion.
+	PromoteNonce string `json:"promoteNonce,omitempty"`
+	// RollbackNonce requests a rollback (or abort) of the upgrade in flight.
+	RollbackNonce string `json:"rollbackNonce,omitempty"`
+	// BreakGlassAck acknowledges break-glass; it must equal
+	// Status.BreakGlass.Nonce.
+	BreakGlassAck string `json:"breakGlassAck,omitempty"`
+	// RetryNonce allows another attempt at a target whose last upgrade was
+	// aborted or rolled back (without it, Step holds instead of retrying a
+	// failed target forever).
+	RetryNonce string `json:"retryNonce,omitempty"`
+
+	// PrePromotionHook is run (RunHook, phase "PrePromotion") in Validating;
+	// empty: no hook.
+	PrePromotionHook string `json:"prePromotionHook,omitempty"`
+	// PostPromotionHook is run (RunHook, phase "PostPromotion") in
+	// Stabilizing; empty: no hook.
+	PostPromotionHook string `json:"postPromotionHook,omitempty"`
+
+	// Policy are the version rules checked before an upgrade starts.
+	Policy policy.Rules `json:"policy,omitempty"`
+	// Prerequisites are the preflight checks run before an upgrade starts.
+	// LockHolder and Workloads are filled in by Step.
+	Prerequisites policy.Prerequisites `json:"prerequisites,omitempty"`
+	// CatchUp defines "caught up" for sync, promotion and leadership moves.
+	CatchUp upgrade.CatchUp `json:"catchUp,omitempty"`
+	// MinSyncDuration is how long green must stay caught up before
+	// validation starts.
+	MinSyncDuration time.Duration `json:"minSyncDuration,omitempty"`
+	// StabilizationWindow is how long green must serve healthily after
+	// blue was demoted before cleanup (the point of no return).
+	StabilizationWindow time.Duration `json:"stabilizationWindow,omitempty"`
+
+	// Timeouts bound the phases; zero fields take defaults.
+	Timeouts Timeouts `json:"timeouts,omitempty"`
+	// RetryAfter is how long an issued action may take to show its effect
+	// before it is issued again (counted as a failure). Default 5s.
+	RetryAfter time.Duration `json:"retryAfter,omitempty"`
+	// MaxFailures is how many re-issues of one action are tolerated before
+	// the upgrade aborts or rolls back (default 5).
+	MaxFailures int32 `json:"maxFailures,omitempty"`
+	// MaxLeaderMoves caps the leadership moves (transfers or step-downs) of
+	// one leadership phase (default 10).
+	MaxLeaderMoves int32 `json:"maxLeaderMoves,omitempty"`
+	// RequeueAfter is the polling interval while waiting (default 5s).
+	RequeueAfter time.Duration `json:"requeueAfter,omitempty"`
+}
+
+// Timeouts bound how long the strategy waits without progress. A step's
+// clock (UpgradeStatus.StepStartedAt) restarts whenever the strategy issues
+// a new action or enters a phase.
+type Timeouts struct {
+	// Step bounds every automated forward step (default 10m). Expiry aborts
+	// or rolls back.
+	Step time.Duration `json:"step,omitempty"`
+	// Hook bounds a hook run (default 10m). Expiry counts as hook failure.
+	Hook time.Duration `json:"hook,omitempty"`
+	// Promotion bounds AwaitingPromotion (default 0: wait for a human
+	// forever). Expiry aborts.
+	Promotion time.Duration `json:"promotion,omitempty"`
+	// Rollback bounds every rollback or abort step (default 10m). Expiry
+	// enters break-glass.
+	Rollback time.Duration `json:"rollback,omitempty"`
+}
+
+// Defaults.
+const (
+	DefaultLockHolder     = "raftshift-bluegreen"
+	DefaultRaftPort       = 8201
+	DefaultRetryAfter     = 5 * time.Second
+	DefaultMaxFailures    = 5
+	DefaultMaxLeaderMoves = 10
+	DefaultRequeueAfter   = 5 * time.Second
+	DefaultStepTimeout    = 10 * time.Minute
+	DefaultHookTimeout    = 10 * time.Minute
+	DefaultRollback       = 10 * time.Minute
+)
+
+// Hook phases reported in RunHook.Phase.
+const (
+	HookPhasePrePromotion  = "PrePromotion"
+	HookPhasePostPromotion = "PostPromotion"
+)
+
+// withDefaults returns s with zero fields defaulted.
+func (s Spec) withDefaults() Spec {
+	if s.RaftPort == 0 {
+		s.RaftPort = DefaultRaftPort
+	}
+	if s.LockHolder == "" {
+		s.LockHolder = DefaultLockHolder
+	}
+	if s.RetryAfter == 0 {
+		s.RetryAfter = DefaultRetryAfter
+	}
+	if s.MaxFailures == 0 {
+		s.MaxFailures = DefaultMaxFailures
+	}
+	if s.MaxLeaderMoves == 0 {
+		s.MaxLeaderMoves = DefaultMaxLeaderMoves
+	}
+	if s.RequeueAfter == 0 {
+		s.RequeueAfter = DefaultRequeueAfter
+	}
+	if s.Timeouts.Step == 0 {
+		s.Timeouts.Step = DefaultStepTimeout
+	}
+	if s.Timeouts.Hook == 0 {
+		s.Timeouts.Hook = DefaultHookTimeout
+	}
+	if s.Timeouts.Rollback == 0 {
+		s.Timeouts.Rollback = DefaultRollback
+	}
+	return s
+}
+
+// validate rejects specs that cannot be acted on at all (version policy is
+// checked separately and reported as a gate).
+func (s Spec) validate() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", upgrade.ErrInvalidSpec, fmt.Sprintf(format, args...))
+	}
+	switch {
+	case s.Replicas < 0:
+		return bad("replicas %d is negative", s.Replicas)
+	case s.RaftPort < 0 || s.RaftPort > 65535:
+		return bad("raft port %d is out of range", s.RaftPort)
+	case s.MinSyncDuration < 0, s.StabilizationWindow < 0, s.RetryAfter < 0, s.RequeueAfter < 0:
+		return bad("durations must not be negative")
+	case s.Timeouts.Step < 0, s.Timeouts.Hook < 0, s.Timeouts.Promotion < 0, s.Timeouts.Rollback < 0:
+		return bad("timeouts must not be negative")
+	case s.MaxFailures < 0, s.MaxLeaderMoves < 0:
+		return bad("failure caps must not be negative")
+	case len(s.Workload) > 200, len(s.Service) > 200, len(s.LockHolder) > 200:
+		return bad("names must be at most 200 characters")
+	}
+	return nil
+}
+
+// GreenName is the deterministic name of the green workload for a target:
+// "<base>-<h>" where h is the first 8 hex digits of
+// sha256(version + "\x00" + image). base is cut to 54 characters so the
+// name stays a valid 63-character DNS label.
+func GreenName(base, version, image string) string {
+	sum := sha256.Sum256([]byte(version + "\x00" + image))
+	if len(base) > 54 {
+		base = base[:54]
+	}
+	return base + "-" + hex.EncodeToString(sum[:4])
+}

@@ -1,0 +1,163 @@
+package e2e_test
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/raftshift/raftshift/bluegreen"
+	"github.com/raftshift/raftshift/e2e/internal/cluster"
+	"github.com/raftshift/raftshift/upgrade"
+)
+
+// TestBlueGreenUpgrade runs a whole blue-green upgrade through the
+// Kubernetes adapter and bluegreen.Step: the green StatefulSet is created by
+// the adapter and populated by the real StatefulSet controller, green
+// servers join the simulated Raft as non-voters, are promoted, take
+// leadership, blue is demoted and removed, the Service switches to green
+// and blue is deleted. No voter may ever go down.
+func TestBlueGreenUpgrade(t *testing.T) {
+	cp := cluster.Start(t)
+	t.Logf("control plane started in %s", cp.StartupTime.Round(time.Millisecond))
+	begin := time.Now()
+	ctx, cancel := context.WithTimeout(cp.Context(), 2*time.Minute)
+	defer cancel()
+
+	rs := cp.NewRaftSet(t, cluster.SetSpec{Image: oldImage, Version: oldVersion, InitialLeader: 1, TargetedTransfer: true})
+	before, err := rs.WaitReady(ctx, rs.Spec.Name, 3, oldImage, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blueUIDs := uids(before)
+	mark := rs.Recorder.Mark()
+
+	spec := bluegreen.Spec{
+		Version:             newVersion,
+		Image:               newImage,
+		Workload:            rs.Spec.Name,
+		Service:             rs.Spec.Name,
+		PeerDomain:          rs.HeadlessServiceName(),
+		AutoPromote:         true,
+		PrePromotionHook:    "smoke",
+		CatchUp:             upgrade.CatchUp{Stabilization: 500 * time.Millisecond},
+		MinSyncDuration:     500 * time.Millisecond,
+		StabilizationWindow: time.Second,
+		RetryAfter:          3 * time.Second,
+		RequeueAfter:        100 * time.Millisecond,
+	}
+	green := bluegreen.GreenName(spec.Workload, spec.Version, spec.Image)
+	h := newHost(t, rs)
+	st := h.run(ctx, func(obs upgrade.Observation, st upgrade.Status) (upgrade.Decision, error) {
+		return bluegreen.Step(spec, obs, st)
+	}, upgrade.Status{CurrentVersion: oldVersion, CurrentImage: oldImage}, func(st upgrade.Status) bool {
+		return st.Idle() && st.CurrentVersion == newVersion
+	}, 100*time.Second)
+
+	events := rs.Recorder.Since(mark)
+	t.Logf("upgrade took %s in %d steps; phases %s", time.Since(begin).Round(time.Millisecond), h.steps, strings.Join(h.phases, " -> "))
+	t.Logf("actions:\n%s", formatExecuted(h.log))
+	t.Logf("pod events:\n%s", cluster.FormatEvents(events))
+	t.Logf("raft:\n%s", rs.Raft.FormatHistory())
+
+	if st.LastResult == nil || st.LastResult.Outcome != upgrade.OutcomeSucceeded || st.CurrentImage != newImage {
+		t.Errorf("final status: result %+v image %s, want Succeeded at %s", st.LastResult, st.CurrentImage, newImage)
+	}
+
+	// Raft: no voter ever went down, leadership and every vote are green.
+	if v := rs.Raft.Violations(); len(v) != 0 {
+		t.Errorf("raft safety violations:\n%s", strings.Join(v, "\n"))
+	}
+	if got := rs.Raft.MaxVotersDown(); got != 0 {
+		t.Errorf("max voters down at once = %d, want 0 (blue-green restarts no voter)", got)
+	}
+	wantVoters := []string{green + "-0", green + "-1", green + "-2"}
+	if got := rs.Raft.Voters(); !slices.Equal(got, wantVoters) {
+		t.Errorf("voters = %v, want %v", got, wantVoters)
+	}
+	if l := rs.Raft.Leader(); !strings.HasPrefix(l, green+"-") {
+		t.Errorf("leader = %q, want a green member", l)
+	}
+
+	// No pod was ever recreated: blue pods were only deleted at the end,
+	// after leaving the Raft configuration.
+	if recs := cluster.Recreations(events); len(recs) != 0 {
+		t.Errorf("pods recreated during blue-green: %v", recs)
+	}
+	for _, e := range events {
+		if e.Type == cluster.EventDeleted {
+			if _, blue := blueUIDs[e.Pod]; !blue || e.UID != blueUIDs[e.Pod] {
+				t.Errorf("unexpected pod deletion %v", e)
+			}
+		}
+	}
+
+	// Action order (S4): every green member joined before any promotion,
+	// promotions before the leadership move, blue left the configuration
+	// before the service switch, and blue was deleted last.
+	first := func(pred func(upgrade.Action) bool) int {
+		return slices.IndexFunc(h.log, func(x executed) bool { return x.Err == nil && pred(x.Action) })
+	}
+	last := func(pred func(upgrade.Action) bool) int {
+		i := -1
+		for j, x := range h.log {
+			if x.Err == nil && pred(x.Action) {
+				i = j
+			}
+		}
+		return i
+	}
+	isKind := func(k upgrade.ActionKind) func(upgrade.Action) bool {
+		return func(a upgrade.Action) bool { return a.Kind() == k }
+	}
+	lastJoin, firstPromote := last(isKind(upgrade.KindJoinNonvoter)), first(isKind(upgrade.KindPromote))
+	lastPromote, move := last(isKind(upgrade.KindPromote)), first(func(a upgrade.Action) bool {
+		x, ok := a.(upgrade.TransferLeadership)
+		return ok && strings.HasPrefix(x.ToID, green+"-")
+	})
+	lastRemove, switchSvc := last(isKind(upgrade.KindRemovePeer)), first(isKind(upgrade.KindSwitchService))
+	deleteBlue := first(isKind(upgrade.KindDeleteRevision))
+	t.Logf("action indexes: last join %d, first promote %d, last promote %d, leader move %d, last remove %d, switch %d, delete blue %d",
+		lastJoin, firstPromote, lastPromote, move, lastRemove, switchSvc, deleteBlue)
+	if !(lastJoin >= 0 && lastJoin < firstPromote && lastPromote < move && move < lastRemove && lastRemove < switchSvc && switchSvc < deleteBlue) {
+		t.Errorf("actions out of the blue-green order")
+	}
+	if n := countKind(h.log, upgrade.KindJoinNonvoter); n != 3 {
+		t.Errorf("%d joins, want 3", n)
+	}
+	if n := countKind(h.log, upgrade.KindRemovePeer); n != 3 {
+		t.Errorf("%d peer removals, want 3", n)
+	}
+
+	// Kubernetes objects: green serves, blue is gone.
+	if _, err := rs.CP.Client.AppsV1().StatefulSets(rs.Namespace).Get(ctx, rs.Spec.Name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("blue statefulset still there (err %v)", err)
+	}
+	if _, err := rs.WaitReady(ctx, green, 3, newImage, 10*time.Second); err != nil {
+		t.Error(err)
+	}
+	if _, err := rs.WaitReady(ctx, rs.Spec.Name, 0, "", 10*time.Second); err != nil {
+		t.Errorf("blue pods not reaped: %v", err)
+	}
+	svc, err := rs.CP.Client.CoreV1().Services(rs.Namespace).Get(ctx, rs.Spec.Name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := svc.Spec.Selector[cluster.LabelRevision]; got != green {
+		t.Errorf("service selects revision %q, want %q", got, green)
+	}
+}
+
+func countKind(xs []executed, k upgrade.ActionKind) int {
+	n := 0
+	for _, x := range xs {
+		if x.Err == nil && x.Action.Kind() == k {
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,13 @@
+// Package e2e holds raftshift's end-to-end tests against a real
+// kube-apiserver and the real StatefulSet controller, started in-process by
+// the harness in internal/cluster. It is a separate Go module so that users
+// of the library never download Kubernetes.
+//
+// # Usage
+//
+//	cd e2e && go test ./...
+//
+// The first run compiles the kube-apiserver (several minutes); later runs
+// take well under a minute. Set E2E_VERBOSE=1 to see the control plane's
+// logs.
+package e2e

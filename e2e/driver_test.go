@@ -1,0 +1,155 @@
+package e2e_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	kadapter "github.com/raftshift/raftshift/adapters/kubernetes"
+	"github.com/raftshift/raftshift/e2e/internal/cluster"
+	"github.com/raftshift/raftshift/upgrade"
+)
+
+// stepFunc is a strategy's Step with its spec bound.
+type stepFunc func(obs upgrade.Observation, st upgrade.Status) (upgrade.Decision, error)
+
+// executed is one action the host carried out.
+type executed struct {
+	// Step is the host iteration that issued it.
+	Step int
+	// Phase is the upgrade phase of the Decision that issued it.
+	Phase string
+	// Mark is the number of pod events recorded before it ran: every pod
+	// event it caused has a sequence number >= Mark.
+	Mark int
+	// Leader is the simulated Raft leader when it ran.
+	Leader string
+	Action upgrade.Action
+	Err    error
+}
+
+func (e executed) String() string {
+	s := fmt.Sprintf("step %3d %-24s mark #%-3d leader %-12s %s", e.Step, e.Phase, e.Mark, e.Leader, e.Action)
+	if e.Err != nil {
+		s += " -> error: " + e.Err.Error()
+	}
+	return s
+}
+
+func formatExecuted(xs []executed) string {
+	var b strings.Builder
+	for _, x := range xs {
+		b.WriteString(x.String())
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+func phaseOf(st upgrade.Status) string {
+	if st.Upgrade == nil {
+		return "Idle"
+	}
+	return st.Upgrade.Phase
+}
+
+// host drives a strategy against the real control plane the way an operator
+// would: observe with the Kubernetes adapter's Observer, add the simulated
+// Raft view, Step, carry the actions out with the adapter's Executor (Raft
+// actions routed to the simulated Raft), persist the status, repeat.
+type host struct {
+	t      *testing.T
+	rs     *cluster.RaftSet
+	obs    *kadapter.Observer
+	exec   kadapter.CompositeExecutor
+	poll   time.Duration
+	steps  int
+	log    []executed
+	phases []string
+}
+
+func newHost(t *testing.T, rs *cluster.RaftSet) *host {
+	cfg := kadapter.Config{
+		Namespace:    rs.Namespace,
+		Selector:     map[string]string{cluster.LabelApp: rs.Spec.Name},
+		ServiceName:  rs.Spec.Name,
+		Container:    cluster.ContainerName,
+		VersionLabel: cluster.LabelVersion,
+	}
+	return &host{
+		t:    t,
+		rs:   rs,
+		obs:  &kadapter.Observer{Reader: rs.CP.Runtime, Config: cfg},
+		exec: kadapter.CompositeExecutor{Kubernetes: &kadapter.Executor{Client: rs.CP.Runtime, Config: cfg}, Raft: rs.Raft},
+		poll: 100 * time.Millisecond,
+	}
+}
+
+// observe builds an observation: Kubernetes objects through the adapter,
+// Raft from the simulation.
+func (h *host) observe(ctx context.Context) (upgrade.Observation, error) {
+	obs, err := h.obs.Observe(ctx)
+	if err != nil {
+		return obs, err
+	}
+	h.rs.Raft.Fill(&obs)
+	return obs, nil
+}
+
+// run steps until done(status) or the timeout, and returns the final
+// status. A Step error fails the test at once: Step refuses its own unsafe
+// decisions with an error, so any error is a finding.
+func (h *host) run(ctx context.Context, step stepFunc, st upgrade.Status, done func(upgrade.Status) bool, timeout time.Duration) upgrade.Status {
+	h.t.Helper()
+	deadline := time.Now().Add(timeout)
+	failures := 0
+	for {
+		if time.Now().After(deadline) {
+			h.t.Fatalf("no completion within %s; phase %s, gate %v\nactions:\n%s\nraft:\n%s", timeout, phaseOf(st),
+				conditions(st), formatExecuted(h.log), h.rs.Raft.FormatHistory())
+		}
+		obs, err := h.observe(ctx)
+		if err != nil {
+			h.t.Fatalf("observe: %v", err)
+		}
+		d, err := step(obs, st)
+		if err != nil {
+			h.t.Fatalf("step %d in phase %s: %v\nactions so far:\n%s", h.steps, phaseOf(st), err, formatExecuted(h.log))
+		}
+		phase := phaseOf(d.Status)
+		if n := len(h.phases); n == 0 || h.phases[n-1] != phase {
+			h.phases = append(h.phases, phase)
+		}
+		for _, a := range d.Actions {
+			x := executed{Step: h.steps, Phase: phase, Mark: h.rs.Recorder.Mark(), Leader: h.rs.Raft.Leader(), Action: a}
+			x.Err = h.exec.Execute(ctx, a)
+			h.log = append(h.log, x)
+			if x.Err != nil {
+				failures++
+				if failures > 20 {
+					h.t.Fatalf("too many failed actions:\n%s", formatExecuted(h.log))
+				}
+				break // re-observe, as a host stops at the first failure
+			}
+		}
+		st = d.Status
+		h.steps++
+		if done(st) {
+			return st
+		}
+		select {
+		case <-ctx.Done():
+			h.t.Fatalf("context done: %v", ctx.Err())
+		case <-time.After(h.poll):
+		}
+	}
+}
+
+func conditions(st upgrade.Status) string {
+	var parts []string
+	for _, c := range st.Conditions {
+		parts = append(parts, fmt.Sprintf("%s=%s(%s: %s)", c.Type, c.Status, c.Reason, c.Message))
+	}
+	return strings.Join(parts, "; ")
+}

@@ -1,0 +1,163 @@
+package fake
+
+import (
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/raftshift/raftshift/upgrade"
+)
+
+// Observe returns what a host sees: normally the current state, but after
+// StaleNext(n) the next call returns the snapshot taken n ticks earlier
+// (clamped to the ticks run and to StaleDepth). The result shares no memory
+// with the cluster.
+func (c *Cluster) Observe() upgrade.Observation {
+	k := min(c.stale, c.tick, StaleDepth)
+	c.stale = 0
+	if k <= 0 {
+		return c.Truth()
+	}
+	return cloneObservation(&c.ring[(c.tick-k)%len(c.ring)])
+}
+
+// Truth returns the true current state, ignoring StaleNext. The result shares
+// no memory with the cluster.
+func (c *Cluster) Truth() upgrade.Observation {
+	o := upgrade.Observation{
+		Workloads: make([]upgrade.Workload, 0, len(c.workloads)),
+		Members:   make([]upgrade.Member, 0, len(c.members)),
+		Hooks:     make([]upgrade.HookStatus, 0, len(c.hooks)),
+	}
+	c.fill(&o)
+	o.Workloads = nilIfEmpty(o.Workloads)
+	o.Members = nilIfEmpty(o.Members)
+	o.Hooks = nilIfEmpty(o.Hooks)
+	o.Service.Selector = maps.Clone(o.Service.Selector)
+	return o
+}
+
+func nilIfEmpty[T any](s []T) []T {
+	if len(s) == 0 {
+		return nil
+	}
+	return s
+}
+
+// cloneObservation deep-copies o, normalising empty slices to nil.
+func cloneObservation(o *upgrade.Observation) upgrade.Observation {
+	c := *o
+	c.Workloads = cloneSlice(o.Workloads)
+	c.Members = cloneSlice(o.Members)
+	c.Hooks = cloneSlice(o.Hooks)
+	c.Service.Selector = maps.Clone(o.Service.Selector)
+	return c
+}
+
+func cloneSlice[T any](s []T) []T {
+	if len(s) == 0 {
+		return nil
+	}
+	return slices.Clone(s)
+}
+
+// fill writes the current state into o, reusing o's slices.
+func (c *Cluster) fill(o *upgrade.Observation) {
+	now := c.Now()
+	o.Now = now
+
+	o.Workloads = o.Workloads[:0]
+	for _, w := range c.workloads {
+		t := w.revisions[w.update]
+		v := upgrade.Workload{
+			Name:               w.name,
+			Replicas:           int32(w.replicas),
+			Partition:          int32(w.partition),
+			CurrentRevision:    w.current,
+			UpdateRevision:     w.update,
+			Generation:         w.generation,
+			ObservedGeneration: w.observed,
+			Image:              t.image,
+			Version:            t.version,
+		}
+		for _, m := range c.members {
+			if m.workload != w.name || !m.exists || m.ordinal >= w.replicas {
+				continue
+			}
+			if m.phase == podRunning {
+				v.ReadyReplicas++
+			}
+			if m.revision == w.update {
+				v.UpdatedReplicas++
+			}
+		}
+		o.Workloads = append(o.Workloads, v)
+	}
+
+	o.Service = upgrade.Service{Name: c.cfg.Service, Selector: c.selector, Workload: c.serviceTarget()}
+
+	voters, healthyVoters, allHealthy := 0, 0, true
+	o.Members = o.Members[:0]
+	for _, m := range c.members {
+		v := upgrade.Member{
+			Name:     m.name,
+			Workload: m.workload,
+			Ordinal:  int32(m.ordinal),
+			Raft: upgrade.MemberRaft{
+				ID:          m.id,
+				Address:     m.address,
+				Present:     m.present,
+				Leader:      m == c.leader,
+				Healthy:     m.healthy,
+				LastIndex:   m.log.lastIndex(),
+				LastTerm:    m.log.lastTerm(),
+				StableSince: m.stableSince,
+			},
+		}
+		if m.exists {
+			v.Revision, v.Version, v.Image = m.revision, m.version, m.image
+			v.Pod = upgrade.PodStatus{
+				Exists:       true,
+				UID:          m.uid,
+				Phase:        upgrade.PodPending,
+				Ready:        m.phase == podRunning,
+				CrashLooping: m.phase == podCrashing,
+				Restarts:     m.restarts,
+				StartedAt:    m.startedAt,
+			}
+			if m.phase != podStarting {
+				v.Pod.Phase = upgrade.PodRunning
+			}
+		}
+		if m.present {
+			v.Raft.Suffrage = upgrade.Nonvoter
+			if m.voter {
+				v.Raft.Suffrage = upgrade.Voter
+				voters++
+				if m.healthy {
+					healthyVoters++
+				} else {
+					allHealthy = false
+				}
+			}
+			v.Raft.LastContact = time.Duration(c.contact(m)) * c.cfg.Tick
+		}
+		o.Members = append(o.Members, v)
+	}
+
+	o.Raft = upgrade.RaftView{Term: c.term, CommitIndex: c.commit}
+	if c.leader != nil {
+		o.Raft.Known = true
+		o.Raft.LeaderID = c.leader.id
+		o.Raft.FailureTolerance = int32(max(0, healthyVoters-upgrade.Quorum(voters)))
+		o.Raft.AutopilotHealthy = allHealthy && voters > 0
+	}
+
+	o.Backup = c.backup
+	o.Lock = c.lock
+	o.Capabilities = upgrade.Capabilities{TargetedTransfer: c.cfg.TargetedTransfer, NonVoters: true, Snapshots: true}
+	o.Hooks = o.Hooks[:0]
+	for _, h := range c.hooks {
+		o.Hooks = append(o.Hooks, h.status)
+	}
+}

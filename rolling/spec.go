@@ -1,0 +1,104 @@
+package rolling
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/raftshift/raftshift/policy"
+	"github.com/raftshift/raftshift/upgrade"
+)
+
+// DefaultLockHolder is the operation-lock identity used when Spec.LockHolder
+// is empty.
+const DefaultLockHolder = "raftshift/rolling"
+
+// Defaults applied to zero Spec durations.
+const (
+	// DefaultStepTimeout bounds each step (one phase wait, one pod's restart
+	// and verification) before the upgrade pauses as Degraded.
+	DefaultStepTimeout = 15 * time.Minute
+	// DefaultTransferTimeout is how long Step waits for leadership to move
+	// before asking again.
+	DefaultTransferTimeout = 15 * time.Second
+	// DefaultPollInterval is the RequeueAfter of a Decision that waits.
+	DefaultPollInterval = 2 * time.Second
+	// ActionRequeue is the RequeueAfter of a Decision that carries actions.
+	ActionRequeue = time.Second
+)
+
+// Spec is the desired state of a rolling upgrade: the target version and
+// image of one StatefulSet-like workload, and how carefully to get there.
+// It is JSON-tagged so hosts can embed it in a CRD spec.
+type Spec struct {
+	// Version is the target workload version (strict semver).
+	Version string `json:"version"`
+	// Image is the target container image; a semver tag must match Version.
+	Image string `json:"image"`
+	// Workload names the workload to roll; it may be empty when the
+	// observation holds exactly one workload.
+	Workload string `json:"workload,omitempty"`
+	// Rules is the version policy (downgrades, skipped minors, ...).
+	Rules policy.Rules `json:"rules,omitempty"`
+	// Prerequisites are the preflight checks run before an upgrade starts.
+	// LockHolder is always this spec's lock holder; Workloads defaults to
+	// the rolled workload.
+	Prerequisites policy.Prerequisites `json:"prerequisites,omitempty"`
+	// CatchUp defines when a member counts as caught up (zero fields take
+	// upgrade.DefaultCatchUp).
+	CatchUp upgrade.CatchUp `json:"catchUp,omitempty"`
+	// AllowDowntime opts in to restarts that lose quorum, which one- and
+	// two-voter clusters cannot avoid. It is ignored for clusters of three
+	// or more voters, which always keep quorum.
+	AllowDowntime bool `json:"allowDowntime,omitempty"`
+	// LockHolder is the operation-lock identity (DefaultLockHolder if empty).
+	LockHolder string `json:"lockHolder,omitempty"`
+	// Snapshot requests a pre-upgrade snapshot: the template does not change
+	// before a backup newer than the upgrade's start succeeded.
+	Snapshot bool `json:"snapshot,omitempty"`
+	// StepTimeout is the per-step deadline (DefaultStepTimeout if zero).
+	StepTimeout time.Duration `json:"stepTimeout,omitempty"`
+	// TransferTimeout is how long to wait for leadership to move before the
+	// request is repeated (DefaultTransferTimeout if zero).
+	TransferTimeout time.Duration `json:"transferTimeout,omitempty"`
+	// PollInterval is the RequeueAfter of waiting Decisions
+	// (DefaultPollInterval if zero).
+	PollInterval time.Duration `json:"pollInterval,omitempty"`
+	// RetryNonce requests a retry of a paused or degraded upgrade when it
+	// differs from Status.Handled.Retry: the step deadline budget is reset
+	// and the pause cleared. Each nonce is acted on once.
+	RetryNonce string `json:"retryNonce,omitempty"`
+}
+
+// withDefaults validates spec and fills its defaults.
+func (s Spec) withDefaults() (Spec, error) {
+	switch {
+	case s.Version == "":
+		return s, fmt.Errorf("%w: version is empty", upgrade.ErrInvalidSpec)
+	case s.Image == "":
+		return s, fmt.Errorf("%w: image is empty", upgrade.ErrInvalidSpec)
+	case s.StepTimeout < 0:
+		return s, fmt.Errorf("%w: step timeout %s is negative", upgrade.ErrInvalidSpec, s.StepTimeout)
+	case s.TransferTimeout < 0:
+		return s, fmt.Errorf("%w: transfer timeout %s is negative", upgrade.ErrInvalidSpec, s.TransferTimeout)
+	case s.PollInterval < 0:
+		return s, fmt.Errorf("%w: poll interval %s is negative", upgrade.ErrInvalidSpec, s.PollInterval)
+	case len(s.Version) > policy.MaxVersionLength:
+		return s, fmt.Errorf("%w: version is %d characters long", upgrade.ErrInvalidSpec, len(s.Version))
+	case len(s.Image) > 512:
+		return s, fmt.Errorf("%w: image is %d characters long", upgrade.ErrInvalidSpec, len(s.Image))
+	}
+	if s.LockHolder == "" {
+		s.LockHolder = DefaultLockHolder
+	}
+	if s.StepTimeout == 0 {
+		s.StepTimeout = DefaultStepTimeout
+	}
+	if s.TransferTimeout == 0 {
+		s.TransferTimeout = DefaultTransferTimeout
+	}
+	if s.PollInterval == 0 {
+		s.PollInterval = DefaultPollInterval
+	}
+	s.CatchUp = s.CatchUp.WithDefaults()
+	return s, nil
+}

@@ -1,0 +1,538 @@
+package upgrade_test
+
+import (
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/raftshift/raftshift/upgrade"
+)
+
+func TestQuorumAndFailureTolerance(t *testing.T) {
+	tests := []struct{ voters, healthy, quorum, tolerance int }{
+		{1, 1, 1, 0},
+		{1, 0, 1, -1},
+		{2, 2, 2, 0},
+		{2, 1, 2, -1},
+		{3, 3, 2, 1},
+		{3, 2, 2, 0},
+		{3, 1, 2, -1},
+		{4, 4, 3, 1},
+		{4, 3, 3, 0},
+		{5, 5, 3, 2},
+		{5, 4, 3, 1},
+		{5, 3, 3, 0},
+		{6, 6, 4, 2},
+		{7, 7, 4, 3},
+		{9, 9, 5, 4},
+		{101, 101, 51, 50},
+	}
+	for _, tt := range tests {
+		if got := upgrade.Quorum(tt.voters); got != tt.quorum {
+			t.Errorf("Quorum(%d) = %d, want %d", tt.voters, got, tt.quorum)
+		}
+		if got := upgrade.FailureTolerance(tt.voters, tt.healthy); got != tt.tolerance {
+			t.Errorf("FailureTolerance(%d, %d) = %d, want %d", tt.voters, tt.healthy, got, tt.tolerance)
+		}
+	}
+}
+
+func TestCatchUpWithDefaults(t *testing.T) {
+	d := upgrade.DefaultCatchUp()
+	if d != (upgrade.CatchUp{MaxLag: 1000, MaxContact: 10 * time.Second, Stabilization: 10 * time.Second}) {
+		t.Fatalf("DefaultCatchUp() = %+v", d)
+	}
+	tests := []struct{ in, want upgrade.CatchUp }{
+		{upgrade.CatchUp{}, d},
+		{upgrade.CatchUp{MaxLag: 5}, upgrade.CatchUp{MaxLag: 5, MaxContact: d.MaxContact, Stabilization: d.Stabilization}},
+		{upgrade.CatchUp{MaxContact: time.Second}, upgrade.CatchUp{MaxLag: d.MaxLag, MaxContact: time.Second, Stabilization: d.Stabilization}},
+		{upgrade.CatchUp{Stabilization: time.Minute}, upgrade.CatchUp{MaxLag: d.MaxLag, MaxContact: d.MaxContact, Stabilization: time.Minute}},
+		{upgrade.CatchUp{MaxContact: -1, Stabilization: -1}, upgrade.CatchUp{MaxLag: d.MaxLag, MaxContact: -1, Stabilization: -1}},
+		{upgrade.CatchUp{MaxLag: 1, MaxContact: 2, Stabilization: 3}, upgrade.CatchUp{MaxLag: 1, MaxContact: 2, Stabilization: 3}},
+	}
+	for _, tt := range tests {
+		if got := tt.in.WithDefaults(); got != tt.want {
+			t.Errorf("%+v.WithDefaults() = %+v, want %+v", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestCaughtUp(t *testing.T) {
+	tests := []struct {
+		name   string
+		member string
+		c      upgrade.CatchUp
+		mod    func(*upgrade.Observation)
+		gate   upgrade.GateName // "" when caught up
+		reason upgrade.Reason
+	}{
+		{name: "caught up", member: "raft-1"},
+		{name: "non-voter caught up", member: "green-0"},
+		{name: "leader itself", member: "raft-0"},
+		{name: "leader is never judged against itself", member: "raft-0", mod: func(o *upgrade.Observation) {
+			l := member(o, "raft-0")
+			l.Raft.LastContact = time.Hour
+			l.Raft.LastTerm = 0
+		}},
+		{name: "pod missing", member: "raft-1", mod: func(o *upgrade.Observation) {
+			m := member(o, "raft-1")
+			m.Pod = upgrade.PodStatus{}
+		}, gate: upgrade.GatePodReady, reason: upgrade.ReasonPodMissing},
+		{name: "crash-looping", member: "raft-1", mod: func(o *upgrade.Observation) {
+			m := member(o, "raft-1")
+			m.Pod.CrashLooping, m.Pod.Ready = true, false
+		}, gate: upgrade.GatePodReady, reason: upgrade.ReasonPodCrashLooping},
+		{name: "terminating", member: "raft-1", mod: func(o *upgrade.Observation) {
+			member(o, "raft-1").Pod.Terminating = true
+		}, gate: upgrade.GatePodReady, reason: upgrade.ReasonPodTerminating},
+		{name: "not ready", member: "raft-1", mod: down("raft-1"), gate: upgrade.GatePodReady, reason: upgrade.ReasonPodNotReady},
+		{name: "not in configuration", member: "raft-1", mod: func(o *upgrade.Observation) {
+			member(o, "raft-1").Raft.Present = false
+		}, gate: upgrade.GateRaftHealthy, reason: upgrade.ReasonNotInConfiguration},
+		{name: "raft unhealthy", member: "raft-1", mod: func(o *upgrade.Observation) {
+			member(o, "raft-1").Raft.Healthy = false
+		}, gate: upgrade.GateRaftHealthy, reason: upgrade.ReasonRaftUnhealthy},
+		{name: "no leader", member: "raft-1", mod: func(o *upgrade.Observation) {
+			o.Raft.LeaderID = ""
+			member(o, "raft-0").Raft.Leader = false
+		}, gate: upgrade.GateLeader, reason: upgrade.ReasonNoLeader},
+		{name: "two members flagged leader without leader id", member: "raft-1", mod: func(o *upgrade.Observation) {
+			o.Raft.LeaderID = ""
+			member(o, "raft-2").Raft.Leader = true
+		}, gate: upgrade.GateLeader, reason: upgrade.ReasonNoLeader},
+		{name: "leader flag used without leader id", member: "raft-1", mod: func(o *upgrade.Observation) {
+			o.Raft.LeaderID = ""
+		}},
+		{name: "log lag", member: "raft-1", mod: lagging("raft-1"), gate: upgrade.GateCaughtUp, reason: upgrade.ReasonLogLag},
+		{name: "log lag one over default", member: "raft-1", mod: func(o *upgrade.Observation) {
+			member(o, "raft-1").Raft.LastIndex = 5000 - 1001
+		}, gate: upgrade.GateCaughtUp, reason: upgrade.ReasonLogLag},
+		{name: "log lag exactly default", member: "raft-1", mod: func(o *upgrade.Observation) {
+			member(o, "raft-1").Raft.LastIndex = 5000 - 1000
+		}},
+		{name: "log lag custom", member: "raft-1", c: upgrade.CatchUp{MaxLag: 10}, mod: func(o *upgrade.Observation) {
+			member(o, "raft-1").Raft.LastIndex = 5000 - 11
+		}, gate: upgrade.GateCaughtUp, reason: upgrade.ReasonLogLag},
+		{name: "ahead of the leader", member: "raft-1", mod: func(o *upgrade.Observation) {
+			member(o, "raft-1").Raft.LastIndex = 9000
+		}},
+		{name: "term behind", member: "raft-1", mod: func(o *upgrade.Observation) {
+			member(o, "raft-1").Raft.LastTerm = 4
+		}, gate: upgrade.GateCaughtUp, reason: upgrade.ReasonTermBehind},
+		{name: "no recent contact", member: "raft-1", mod: func(o *upgrade.Observation) {
+			member(o, "raft-1").Raft.LastContact = 11 * time.Second
+		}, gate: upgrade.GateCaughtUp, reason: upgrade.ReasonNoRecentContact},
+		{name: "contact check disabled", member: "raft-1", c: upgrade.CatchUp{MaxContact: -1}, mod: func(o *upgrade.Observation) {
+			member(o, "raft-1").Raft.LastContact = time.Hour
+		}},
+		{name: "not stable", member: "raft-1", mod: func(o *upgrade.Observation) {
+			member(o, "raft-1").Raft.StableSince = now.Add(-5 * time.Second)
+		}, gate: upgrade.GateStabilized, reason: upgrade.ReasonNotStable},
+		{name: "leader not stable", member: "raft-0", mod: func(o *upgrade.Observation) {
+			member(o, "raft-0").Raft.StableSince = now.Add(-5 * time.Second)
+		}, gate: upgrade.GateStabilized, reason: upgrade.ReasonNotStable},
+		{name: "stable in the future", member: "raft-1", mod: func(o *upgrade.Observation) {
+			member(o, "raft-1").Raft.StableSince = now.Add(time.Minute)
+		}, gate: upgrade.GateStabilized, reason: upgrade.ReasonNotStable},
+		{name: "stable exactly long enough", member: "raft-1", mod: func(o *upgrade.Observation) {
+			member(o, "raft-1").Raft.StableSince = now.Add(-10 * time.Second)
+		}},
+		{name: "stabilization custom", member: "raft-1", c: upgrade.CatchUp{Stabilization: 3 * time.Second}, mod: func(o *upgrade.Observation) {
+			member(o, "raft-1").Raft.StableSince = now.Add(-5 * time.Second)
+		}},
+		{name: "stabilization disabled", member: "raft-1", c: upgrade.CatchUp{Stabilization: -1}, mod: func(o *upgrade.Observation) {
+			member(o, "raft-1").Raft.StableSince = now
+		}},
+		{name: "stable since unknown is not held against", member: "raft-1", mod: func(o *upgrade.Observation) {
+			member(o, "raft-1").Raft.StableSince = time.Time{}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			obs := cluster(3, 1)
+			if tt.mod != nil {
+				tt.mod(&obs)
+			}
+			m, _ := obs.Member(tt.member)
+			g := upgrade.CaughtUp(&obs, m, tt.c)
+			if tt.gate == "" {
+				if g != nil {
+					t.Fatalf("CaughtUp(%s) = %v, want caught up", tt.member, g)
+				}
+				return
+			}
+			if g == nil {
+				t.Fatalf("CaughtUp(%s) = nil, want %s/%s", tt.member, tt.gate, tt.reason)
+			}
+			if g.Name != tt.gate || g.Reason != tt.reason || g.Member != tt.member || g.Message == "" {
+				t.Errorf("CaughtUp(%s) = %+v, want %s/%s on %s", tt.member, g, tt.gate, tt.reason, tt.member)
+			}
+			if !strings.Contains(g.Error(), string(tt.reason)) {
+				t.Errorf("Gate.Error() = %q lacks the reason", g.Error())
+			}
+		})
+	}
+}
+
+// bogus is an Action outside the closed set (it embeds the interface).
+type bogus struct{ upgrade.Action }
+
+func del(name string) upgrade.DeletePod { return upgrade.DeletePod{Member: name, UID: "uid-" + name} }
+
+type checkCase struct {
+	name              string
+	voters, nonvoters int
+	safety            upgrade.Safety
+	mod               func(*upgrade.Observation)
+	actions           []upgrade.Action
+	rule              string // "" when allowed, "*" for any rule
+	index             int
+}
+
+func checkCases() []checkCase {
+	partition := func(p int32) func(*upgrade.Observation) {
+		return func(o *upgrade.Observation) {
+			for i := range o.Workloads {
+				if o.Workloads[i].Name == "raft" {
+					o.Workloads[i].Partition = p
+				}
+			}
+		}
+	}
+	updated := func(names ...string) func(*upgrade.Observation) {
+		return func(o *upgrade.Observation) {
+			for _, n := range names {
+				member(o, n).Revision = "raft-2"
+			}
+		}
+	}
+	noLeader := func(o *upgrade.Observation) {
+		o.Raft.LeaderID = ""
+		member(o, "raft-0").Raft.Leader = false
+	}
+	sp := func(p int32) upgrade.SetPartition { return upgrade.SetPartition{Workload: "raft", Partition: p} }
+	tmpl := upgrade.UpdateTemplate{Workload: "raft", Image: "openbao/openbao:2.4.0", Version: "2.4.0"}
+	xfer := func(from, to string) upgrade.TransferLeadership {
+		return upgrade.TransferLeadership{From: from, To: to, FromID: "id-" + from, ToID: "id-" + to}
+	}
+	step := upgrade.StepDown{Member: "raft-0", ID: "id-raft-0"}
+	acts := func(a ...upgrade.Action) []upgrade.Action { return a }
+	allow := upgrade.Safety{AllowDowntime: true}
+
+	return []checkCase{
+		{name: "empty list", voters: 3},
+		{name: "non-disruptive actions", voters: 2, actions: acts(
+			upgrade.AcquireLock{Holder: "u"}, upgrade.TakeSnapshot{Name: "s"}, upgrade.RunHook{Hook: "h"},
+			upgrade.CreateRevision{Workload: "new", Replicas: 3}, upgrade.RecordEvent{Type: upgrade.EventNormal},
+			upgrade.ReleaseLock{Holder: "u"})},
+		{name: "unknown action type", voters: 3, actions: acts(bogus{upgrade.RecordEvent{}}), rule: "*"},
+
+		// S1 quorum.
+		{name: "S1 restart follower of 3 voters", voters: 3, actions: acts(del("raft-2"))},
+		{name: "S1 restart voter with failure tolerance 0", voters: 2, actions: acts(del("raft-1")), rule: "S1"},
+		{name: "S1 restarting the down voter of 4", voters: 4, mod: down("raft-3"), actions: acts(del("raft-3"))},
+		{name: "S1 5 voters one down: restarting another refused by S2", voters: 5, mod: down("raft-4"), actions: acts(del("raft-1")), rule: "S2"},
+		{name: "S1 restarting the down voter itself", voters: 3, mod: down("raft-2"), actions: acts(del("raft-2"))},
+		{name: "S1 disrupting a non-voter needs no tolerance", voters: 2, nonvoters: 1, actions: acts(del("green-0"))},
+		{name: "S1 unknown member", voters: 3, actions: acts(del("nobody")), rule: "*"},
+		{name: "S1 AllowDowntime with 1 voter deletes the sole leader", voters: 1, safety: allow, actions: acts(del("raft-0"))},
+		{name: "S1 sole leader without AllowDowntime", voters: 1, actions: acts(del("raft-0")), rule: "S3"},
+		{name: "S1 AllowDowntime with 2 voters restarts the follower", voters: 2, safety: allow, actions: acts(del("raft-1"))},
+		{name: "S1 AllowDowntime with 2 voters never deletes the leader", voters: 2, safety: allow, actions: acts(del("raft-0")), rule: "S3"},
+		{name: "S1 AllowDowntime with 2 voters is still one at a time", voters: 2, nonvoters: 1, safety: allow,
+			mod:     func(o *upgrade.Observation) { member(o, "green-0").Raft.Suffrage = upgrade.Voter },
+			actions: acts(del("raft-1"), del("green-0")), rule: "S2", index: 1},
+		{name: "S1 AllowDowntime does not relax 3 voters", voters: 3, safety: allow, mod: down("raft-2"), actions: acts(del("raft-1")), rule: "S2"},
+		{name: "S1 AllowDowntime does not relax 5 voters with two down", voters: 5, safety: allow, mod: down("raft-3", "raft-4"),
+			actions: acts(del("raft-1")), rule: "S2"},
+
+		// S2 one at a time.
+		{name: "S2 two DeletePod of voters", voters: 5, actions: acts(del("raft-1"), del("raft-2")), rule: "S2", index: 1},
+		{name: "S2 DeletePod of the same voter twice", voters: 3, actions: acts(del("raft-1"), del("raft-1"))},
+		{name: "S2 voter and non-voter", voters: 3, nonvoters: 1, actions: acts(del("raft-1"), del("green-0"))},
+		{name: "S2 other voter lagging", voters: 3, mod: lagging("raft-2"), actions: acts(del("raft-1")), rule: "S2"},
+		{name: "S2 other voter not stable yet", voters: 3, mod: func(o *upgrade.Observation) {
+			member(o, "raft-2").Raft.StableSince = now.Add(-time.Second)
+		}, actions: acts(del("raft-1")), rule: "S2"},
+		{name: "S2 custom catch-up tolerates the lag", voters: 3, safety: upgrade.Safety{CatchUp: upgrade.CatchUp{MaxLag: 10000}},
+			mod: lagging("raft-2"), actions: acts(del("raft-1"))},
+		{name: "S2 SetPartition restarting two outdated voters", voters: 3, actions: acts(sp(1)), rule: "S2"},
+		{name: "S2 SetPartition restarting one outdated voter", voters: 3, actions: acts(sp(2))},
+		{name: "S2 SetPartition to 0 would restart the leader", voters: 1, actions: acts(sp(0)), rule: "S3"},
+		{name: "S2 SetPartition then DeletePod of the same pod", voters: 3, actions: acts(sp(2), del("raft-2"))},
+		{name: "S2 SetPartition then DeletePod of another voter", voters: 3, actions: acts(sp(2), del("raft-1")), rule: "S2", index: 1},
+		{name: "S2 SetPartition lowering over updated pods", voters: 3, mod: updated("raft-1", "raft-2"), actions: acts(sp(1))},
+		{name: "S2 SetPartition raising the partition", voters: 3, mod: partition(1), actions: acts(sp(3))},
+		{name: "S2 SetPartition raising above replicas", voters: 3, actions: acts(sp(10))},
+		{name: "S2 SetPartition unchanged", voters: 3, actions: acts(sp(3))},
+		{name: "S2 SetPartition unknown workload", voters: 3, actions: acts(upgrade.SetPartition{Workload: "nope"}), rule: "S2"},
+		{name: "S2 UpdateTemplate with partition locking all pods", voters: 3, actions: acts(tmpl)},
+		{name: "S2 UpdateTemplate while partition below replicas", voters: 3, mod: partition(2), actions: acts(tmpl), rule: "S2"},
+		{name: "S2 SetPartition(replicas) then UpdateTemplate", voters: 3, mod: partition(2), actions: acts(sp(3), tmpl)},
+		{name: "S2 UpdateTemplate then SetPartition restarts updated pods", voters: 3, mod: updated("raft-0", "raft-1", "raft-2"),
+			actions: acts(tmpl, sp(1)), rule: "S2", index: 1},
+		{name: "S2 UpdateTemplate then SetPartition one", voters: 3, mod: updated("raft-0", "raft-1", "raft-2"), actions: acts(tmpl, sp(2))},
+		{name: "S2 UpdateTemplate unknown workload", voters: 3, actions: acts(upgrade.UpdateTemplate{Workload: "nope"}), rule: "S2"},
+		{name: "S2 Promote then DeletePod of a voter", voters: 3, nonvoters: 1,
+			actions: acts(upgrade.Promote{Member: "green-0"}, del("raft-1")), rule: "S2", index: 1},
+		{name: "S2 Promote then DeletePod of the promoted member", voters: 3, nonvoters: 1,
+			actions: acts(upgrade.Promote{Member: "green-0"}, del("green-0")), rule: "S2", index: 1},
+		{name: "S3 Promote then transfer to the promoted member", voters: 3, nonvoters: 1,
+			actions: acts(upgrade.Promote{Member: "green-0"}, xfer("raft-0", "green-0")), rule: "S3", index: 1},
+		{name: "S2 DeletePod of a voter then Promote", voters: 3, nonvoters: 1,
+			actions: acts(del("raft-1"), upgrade.Promote{Member: "green-0"}), rule: "S2", index: 1},
+
+		// S3 leader.
+		{name: "S3 DeletePod of the leader", voters: 3, actions: acts(del("raft-0")), rule: "S3"},
+		{name: "S3 DeletePod of the leader named by LeaderID only", voters: 3,
+			mod: func(o *upgrade.Observation) { member(o, "raft-0").Raft.Leader = false }, actions: acts(del("raft-0")), rule: "S3"},
+		{name: "S3 DeletePod of a leader not marked voter", voters: 3,
+			mod: func(o *upgrade.Observation) { member(o, "raft-0").Raft.Suffrage = "" }, actions: acts(del("raft-0")), rule: "S3"},
+		{name: "S3 transfer to a healthy voter", voters: 3, actions: acts(xfer("raft-0", "raft-1"))},
+		{name: "S3 transfer to a non-voter", voters: 3, nonvoters: 1, actions: acts(xfer("raft-0", "green-0")), rule: "S3"},
+		{name: "S3 transfer to an unhealthy voter", voters: 3,
+			mod: func(o *upgrade.Observation) { member(o, "raft-1").Raft.Healthy = false }, actions: acts(xfer("raft-0", "raft-1")), rule: "S3"},
+		{name: "S3 transfer to a lagging voter", voters: 3, mod: lagging("raft-1"), actions: acts(xfer("raft-0", "raft-1")), rule: "S3"},
+		{name: "S3 transfer to itself", voters: 3, actions: acts(xfer("raft-0", "raft-0")), rule: "S3"},
+		{name: "S3 transfer to an unknown member", voters: 3, actions: acts(xfer("raft-0", "nobody")), rule: "*"},
+		{name: "S3 transfer from a non-leader", voters: 3, actions: acts(xfer("raft-1", "raft-2")), rule: "S3"},
+		{name: "S3 transfer without a leader", voters: 3, mod: noLeader, actions: acts(xfer("raft-0", "raft-1")), rule: "S3"},
+		{name: "S3 transfer to a voter deleted earlier", voters: 3, actions: acts(del("raft-1"), xfer("raft-0", "raft-1")), rule: "S3", index: 1},
+		{name: "S3 two leadership moves", voters: 3, actions: acts(xfer("raft-0", "raft-1"), step), rule: "S3", index: 1},
+		{name: "S3 step down with another healthy voter", voters: 3, actions: acts(step)},
+		{name: "S3 step down as sole voter", voters: 1, actions: acts(step), rule: "S3"},
+		{name: "S3 step down with no other healthy voter", voters: 2, mod: down("raft-1"), actions: acts(step), rule: "S3"},
+		{name: "S3 step down with only non-voters besides", voters: 1, nonvoters: 2, actions: acts(step), rule: "S3"},
+		{name: "S3 step down from a non-leader", voters: 3, actions: acts(upgrade.StepDown{Member: "raft-1"}), rule: "S3"},
+		{name: "S3 step down then DeletePod of another voter", voters: 3, actions: acts(step, del("raft-1")), rule: "S3", index: 1},
+		{name: "S3 step down then DeletePod of the old leader", voters: 3, actions: acts(step, del("raft-0")), rule: "S3", index: 1},
+		{name: "S3 step down then DeletePod of a non-voter", voters: 3, nonvoters: 1, actions: acts(step, del("green-0"))},
+		{name: "S3 DeletePod then step down", voters: 3, actions: acts(del("raft-2"), step)},
+
+		// S4 membership.
+		{name: "S4 JoinNonvoter of a new member", voters: 3, actions: acts(upgrade.JoinNonvoter{Member: "green-5"})},
+		{name: "S4 JoinNonvoter of a voter", voters: 3, actions: acts(upgrade.JoinNonvoter{Member: "raft-1"}), rule: "S4"},
+		{name: "S4 two membership changes", voters: 3, nonvoters: 1,
+			actions: acts(upgrade.JoinNonvoter{Member: "green-5"}, upgrade.Promote{Member: "green-0"}), rule: "S4", index: 1},
+		{name: "S4 Promote healthy caught-up non-voter", voters: 3, nonvoters: 1, actions: acts(upgrade.Promote{Member: "green-0"})},
+		{name: "S4 Promote lagging non-voter", voters: 3, nonvoters: 1, mod: lagging("green-0"),
+			actions: acts(upgrade.Promote{Member: "green-0"}), rule: "S4"},
+		{name: "S4 Promote unready non-voter", voters: 3, nonvoters: 1, mod: down("green-0"),
+			actions: acts(upgrade.Promote{Member: "green-0"}), rule: "S4"},
+		{name: "S4 Promote of a voter", voters: 3, actions: acts(upgrade.Promote{Member: "raft-1"}), rule: "S4"},
+		{name: "S4 Promote of a member outside the configuration", voters: 3, nonvoters: 1,
+			mod:     func(o *upgrade.Observation) { member(o, "green-0").Raft.Present = false },
+			actions: acts(upgrade.Promote{Member: "green-0"}), rule: "S4"},
+		{name: "S4 Promote of an unknown member", voters: 3, actions: acts(upgrade.Promote{Member: "nobody"}), rule: "*"},
+		{name: "S4 Demote a follower", voters: 3, actions: acts(upgrade.Demote{Member: "raft-2"})},
+		{name: "S4 Demote the leader", voters: 3, actions: acts(upgrade.Demote{Member: "raft-0"}), rule: "S3"},
+		{name: "S4 RemovePeer the leader", voters: 3, actions: acts(upgrade.RemovePeer{Member: "raft-0"}), rule: "S3"},
+		{name: "S4 Demote a follower of 2 voters", voters: 2, actions: acts(upgrade.Demote{Member: "raft-1"}), rule: "S1"},
+		{name: "S4 RemovePeer of a down voter", voters: 3, mod: down("raft-2"), actions: acts(upgrade.RemovePeer{Member: "raft-2"})},
+		{name: "S4 RemovePeer of a non-voter", voters: 2, nonvoters: 1, actions: acts(upgrade.RemovePeer{Member: "green-0"})},
+		{name: "S4 Demote then DeletePod of another voter", voters: 5,
+			actions: acts(upgrade.Demote{Member: "raft-4"}, del("raft-1")), rule: "S2", index: 1},
+		{name: "S4 Demote then DeletePod of the demoted member", voters: 5,
+			actions: acts(upgrade.Demote{Member: "raft-4"}, del("raft-4"))},
+		{name: "S4 DeleteRevision of a workload holding voters", voters: 3, nonvoters: 1,
+			actions: acts(upgrade.DeleteRevision{Workload: "raft"}), rule: "S4"},
+		{name: "S4 DeleteRevision of a workload holding only non-voters", voters: 3, nonvoters: 2,
+			actions: acts(upgrade.DeleteRevision{Workload: "green"})},
+		{name: "S4 DeleteRevision after removing its last voter", voters: 3, nonvoters: 2,
+			mod:     func(o *upgrade.Observation) { member(o, "green-0").Raft.Suffrage = upgrade.Voter },
+			actions: acts(upgrade.RemovePeer{Member: "green-0"}, upgrade.DeleteRevision{Workload: "green"})},
+		{name: "S4 DeleteRevision of a workload holding one voter", voters: 3, nonvoters: 2,
+			mod:     func(o *upgrade.Observation) { member(o, "green-1").Raft.Suffrage = upgrade.Voter },
+			actions: acts(upgrade.DeleteRevision{Workload: "green"}), rule: "S4"},
+		{name: "S4 SwitchService to the leader's workload", voters: 3, nonvoters: 1,
+			actions: acts(upgrade.SwitchService{Service: "openbao", Workload: "raft"})},
+		{name: "S4 SwitchService to the workload without the leader", voters: 3, nonvoters: 1,
+			actions: acts(upgrade.SwitchService{Service: "openbao", Workload: "green"}), rule: "S4"},
+		{name: "S4 SwitchService without a leader", voters: 3, mod: noLeader,
+			actions: acts(upgrade.SwitchService{Service: "openbao", Workload: "raft"}), rule: "S4"},
+		{name: "S4 SwitchService while leadership moves", voters: 3,
+			actions: acts(step, upgrade.SwitchService{Service: "openbao", Workload: "raft"}), rule: "S4", index: 1},
+	}
+}
+
+func TestSafetyCheck(t *testing.T) {
+	for _, tt := range checkCases() {
+		t.Run(tt.name, func(t *testing.T) {
+			obs := cluster(tt.voters, tt.nonvoters)
+			if tt.mod != nil {
+				tt.mod(&obs)
+			}
+			before := obs.DeepCopy()
+			err := tt.safety.Check(obs, tt.actions)
+			if !reflect.DeepEqual(before, &obs) {
+				t.Errorf("Check mutated its observation")
+			}
+			if tt.rule == "" {
+				if err != nil {
+					t.Fatalf("Check = %v, want allowed", err)
+				}
+				return
+			}
+			var se *upgrade.SafetyError
+			if !errors.As(err, &se) {
+				t.Fatalf("Check = %T %v, want *upgrade.SafetyError", err, err)
+			}
+			if !errors.Is(err, upgrade.ErrUnsafe) {
+				t.Errorf("errors.Is(%v, ErrUnsafe) = false", err)
+			}
+			if tt.rule != "*" && se.Rule != tt.rule {
+				t.Errorf("Rule = %s, want %s (%v)", se.Rule, tt.rule, err)
+			}
+			if se.Index != tt.index || !reflect.DeepEqual(se.Action, tt.actions[tt.index]) {
+				t.Errorf("Index = %d (%v), want %d", se.Index, se.Action, tt.index)
+			}
+			if se.Message == "" || !strings.HasPrefix(err.Error(), se.Rule+": ") {
+				t.Errorf("Error() = %q", err.Error())
+			}
+			// A prefix of the list up to (not including) the offending action
+			// is accepted: the violation is attributed to the first culprit.
+			if err := tt.safety.Check(obs, tt.actions[:tt.index]); err != nil {
+				t.Errorf("prefix before the violation refused: %v", err)
+			}
+		})
+	}
+}
+
+func TestCheckSafetyUsesDefaults(t *testing.T) {
+	for _, tt := range checkCases() {
+		if tt.safety != (upgrade.Safety{}) {
+			continue
+		}
+		obs := cluster(tt.voters, tt.nonvoters)
+		if tt.mod != nil {
+			tt.mod(&obs)
+		}
+		a, b := upgrade.CheckSafety(obs, tt.actions), upgrade.Safety{}.Check(obs, tt.actions)
+		if !reflect.DeepEqual(a, b) {
+			t.Errorf("%s: CheckSafety = %v, Safety{}.Check = %v", tt.name, a, b)
+		}
+	}
+}
+
+func TestCanDisrupt(t *testing.T) {
+	tests := []struct {
+		name              string
+		voters, nonvoters int
+		safety            upgrade.Safety
+		mod               func(*upgrade.Observation)
+		member            string
+		gate              upgrade.GateName // "" when allowed
+		reason            upgrade.Reason
+	}{
+		{name: "follower of 3", voters: 3, member: "raft-1"},
+		{name: "non-voter", voters: 1, nonvoters: 1, member: "green-0"},
+		{name: "leader", voters: 3, member: "raft-0", gate: upgrade.GateLeader, reason: upgrade.ReasonIsLeader},
+		{name: "sole leader with AllowDowntime", voters: 1, safety: upgrade.Safety{AllowDowntime: true}, member: "raft-0"},
+		{name: "another voter down", voters: 3, mod: down("raft-2"), member: "raft-1", gate: upgrade.GateQuorum, reason: upgrade.ReasonOtherVoterDisrupted},
+		{name: "the down voter itself", voters: 3, mod: down("raft-2"), member: "raft-2"},
+		{name: "failure tolerance 0", voters: 2, member: "raft-1", gate: upgrade.GateQuorum, reason: upgrade.ReasonNoFailureTolerance},
+		{name: "failure tolerance 0 with AllowDowntime", voters: 2, safety: upgrade.Safety{AllowDowntime: true}, member: "raft-1"},
+		{name: "unknown member", voters: 3, member: "nobody", gate: upgrade.GateQuorum, reason: upgrade.ReasonPodMissing},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			obs := cluster(tt.voters, tt.nonvoters)
+			if tt.mod != nil {
+				tt.mod(&obs)
+			}
+			g := tt.safety.CanDisrupt(&obs, tt.member)
+			if tt.gate == "" {
+				if g != nil {
+					t.Fatalf("CanDisrupt(%s) = %v, want nil", tt.member, g)
+				}
+			} else if g == nil || g.Name != tt.gate || g.Reason != tt.reason || g.Member != tt.member {
+				t.Fatalf("CanDisrupt(%s) = %+v, want %s/%s", tt.member, g, tt.gate, tt.reason)
+			}
+			// CanDisrupt agrees with Check of a single DeletePod.
+			err := tt.safety.Check(obs, []upgrade.Action{del(tt.member)})
+			if (g == nil) != (err == nil) {
+				t.Errorf("CanDisrupt = %v but Check(DeletePod) = %v", g, err)
+			}
+		})
+	}
+}
+
+func TestBestTransferTarget(t *testing.T) {
+	setVersion := func(v string, names ...string) func(*upgrade.Observation) {
+		return func(o *upgrade.Observation) {
+			for _, n := range names {
+				member(o, n).Version = v
+			}
+		}
+	}
+	setIndex := func(i uint64, names ...string) func(*upgrade.Observation) {
+		return func(o *upgrade.Observation) {
+			for _, n := range names {
+				member(o, n).Raft.LastIndex = i
+			}
+		}
+	}
+	tests := []struct {
+		name    string
+		voters  int
+		mods    []func(*upgrade.Observation)
+		exclude func(upgrade.Member) bool
+		want    string // "" when none
+	}{
+		{name: "lowest name on a tie", voters: 5, want: "raft-1"},
+		{name: "prefers the target version", voters: 5, mods: []func(*upgrade.Observation){setVersion("2.4.0", "raft-3")}, want: "raft-3"},
+		{name: "target version beats a higher index", voters: 5, mods: []func(*upgrade.Observation){
+			setVersion("2.4.0", "raft-4"), setIndex(4990, "raft-4"), setIndex(5000, "raft-1")}, want: "raft-4"},
+		{name: "then the highest last index", voters: 5, mods: []func(*upgrade.Observation){
+			setVersion("2.4.0", "raft-3", "raft-4"), setIndex(4990, "raft-3")}, want: "raft-4"},
+		{name: "highest index without target-version members", voters: 5, mods: []func(*upgrade.Observation){
+			setIndex(4995, "raft-1", "raft-3", "raft-4")}, want: "raft-2"},
+		{name: "never a non-voter", voters: 3, mods: []func(*upgrade.Observation){setVersion("2.4.0", "green-0", "green-1")}, want: "raft-1"},
+		{name: "never the leader", voters: 3, mods: []func(*upgrade.Observation){setVersion("2.4.0", "raft-0")}, want: "raft-1"},
+		{name: "skips unhealthy and lagging voters", voters: 4, mods: []func(*upgrade.Observation){
+			setVersion("2.4.0", "raft-1", "raft-2"), down("raft-1"), lagging("raft-2")}, want: "raft-3"},
+		{name: "honours exclude", voters: 3, exclude: func(m upgrade.Member) bool { return m.Name == "raft-1" }, want: "raft-2"},
+		{name: "none when every voter is excluded", voters: 3, exclude: func(upgrade.Member) bool { return true }},
+		{name: "none for a single voter", voters: 1},
+		{name: "none without a leader", voters: 3, mods: []func(*upgrade.Observation){func(o *upgrade.Observation) {
+			o.Raft.LeaderID = ""
+			member(o, "raft-0").Raft.Leader = false
+		}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			obs := cluster(tt.voters, 2)
+			for _, m := range tt.mods {
+				m(&obs)
+			}
+			got, ok := upgrade.Safety{}.BestTransferTarget(&obs, "2.4.0", tt.exclude)
+			if tt.want == "" {
+				if ok {
+					t.Fatalf("BestTransferTarget = %s, want none", got.Name)
+				}
+				return
+			}
+			if !ok || got.Name != tt.want {
+				t.Fatalf("BestTransferTarget = %q, %v; want %q", got.Name, ok, tt.want)
+			}
+			if !got.IsVoter() || obs.IsLeader(got.Name) {
+				t.Fatalf("BestTransferTarget picked %s (voter %v)", got.Name, got.IsVoter())
+			}
+			// The chosen target passes Check as a transfer target, and the
+			// result does not depend on member order.
+			l, _ := obs.Leader()
+			if err := upgrade.CheckSafety(obs, []upgrade.Action{upgrade.TransferLeadership{From: l.Name, To: got.Name}}); err != nil {
+				t.Errorf("transfer to the best target refused: %v", err)
+			}
+			rev := obs.DeepCopy()
+			for i, j := 0, len(rev.Members)-1; i < j; i, j = i+1, j-1 {
+				rev.Members[i], rev.Members[j] = rev.Members[j], rev.Members[i]
+			}
+			if again, _ := (upgrade.Safety{}).BestTransferTarget(rev, "2.4.0", tt.exclude); again.Name != got.Name {
+				t.Errorf("result depends on member order: %s vs %s", again.Name, got.Name)
+			}
+		})
+	}
+}
