@@ -59,7 +59,7 @@ func goldenSpec() Spec {
 	s.PrePromotionHook = "smoke-test"
 	s.PostPromotionHook = "canary"
 	s.StabilizationWindow = 5 * time.Second
-	s.Timeouts = Timeouts{Step: 2 * time.Minute, Hook: time.Minute, Rollback: 2 * time.Minute}
+	s.Timeouts = Timeouts{Step: 2 * time.Minute, Sync: 2 * time.Minute, Hook: time.Minute, Rollback: 2 * time.Minute}
 	return s
 }
 

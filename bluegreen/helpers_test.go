@@ -39,7 +39,8 @@ func member(workload string, ord int, version string, suffrage upgrade.Suffrage)
 
 // cluster builds an observation: blue voters "bao-i" (bao-0 leads) and green
 // members in the given states: "pod" (running, not joined), "nv" (caught-up
-// non-voter), "v" (voter), "crash" (crash-looping pod).
+// non-voter), "v" (voter), "crash" (crash-looping pod, not joined),
+// "vcrash" (crash-looping voter).
 func cluster(now time.Time, blue int, green ...string) upgrade.Observation {
 	o := upgrade.Observation{
 		Now:     now,
@@ -69,6 +70,9 @@ func cluster(now time.Time, blue int, green ...string) upgrade.Observation {
 			case "crash":
 				m = member(greenW, i, toV, "")
 				m.Pod.Ready, m.Pod.CrashLooping = false, true
+			case "vcrash":
+				m = member(greenW, i, toV, upgrade.Voter)
+				m.Pod.Ready, m.Pod.CrashLooping, m.Raft.Healthy = false, true, false
 			default:
 				panic(s)
 			}

@@ -22,6 +22,11 @@ func (r *run) idle() (Event, error) {
 		}
 	}
 	if r.spec.Version == r.st.CurrentVersion && (r.spec.Image == "" || r.spec.Image == r.st.CurrentImage) {
+		if r.obs.Lock.Holder == r.spec.LockHolder && r.st.BreakGlass == nil {
+			// A host that crashed between persisting the final status and
+			// executing its ReleaseLock left our lock behind: release it.
+			r.actions = append(r.actions, upgrade.ReleaseLock{Holder: r.spec.LockHolder})
+		}
 		return "", nil
 	}
 	if err := policy.Evaluate(policy.Input{From: r.st.CurrentVersion, To: r.spec.Version, Image: r.spec.Image}, r.spec.Policy); err != nil {
@@ -30,7 +35,7 @@ func (r *run) idle() (Event, error) {
 			r.holdGate(v.AsGate())
 			return "", nil
 		}
-		return "", err
+		return "", fmt.Errorf("%w: %w", upgrade.ErrInvalidSpec, err)
 	}
 	if lr := r.st.LastResult; lr != nil && lr.Outcome != upgrade.OutcomeSucceeded && lr.TargetVersion == r.spec.Version &&
 		r.spec.RetryNonce == r.st.Handled.Retry {
@@ -62,7 +67,7 @@ func (r *run) idle() (Event, error) {
 			r.holdGate(v.AsGate())
 			return "", nil
 		}
-		return "", err
+		return "", fmt.Errorf("%w: %w", upgrade.ErrInvalidSpec, err)
 	}
 	for _, m := range r.obs.Members {
 		if m.IsVoter() && m.Workload != blue {
@@ -130,7 +135,6 @@ func (r *run) idle() (Event, error) {
 	r.st.Handled.Rollback = r.spec.RollbackNonce
 	r.st.Handled.Promotion = r.spec.PromoteNonce
 	r.st.Handled.Retry = r.spec.RetryNonce
-	r.st.LastResult = nil
 	if r.obs.Lock.Holder != r.spec.LockHolder {
 		r.actions = append(r.actions, upgrade.AcquireLock{Holder: r.spec.LockHolder})
 	}
@@ -180,9 +184,12 @@ func (r *run) deployingGreen() Event {
 }
 
 func (r *run) address(m upgrade.Member) string {
+	if m.Raft.Address != "" {
+		return m.Raft.Address // the adapter knows where the member listens
+	}
 	domain := r.spec.PeerDomain
 	if domain == "" {
-		domain = r.bg.Green
+		domain = m.Workload
 	}
 	return fmt.Sprintf("%s.%s:%d", m.Name, domain, r.spec.RaftPort)
 }
@@ -244,7 +251,7 @@ func (r *run) syncing() Event {
 		return ""
 	}
 	if r.bg.SyncedSince.IsZero() {
-		r.bg.SyncedSince = upgrade.Time(r.now)
+		r.bg.SyncedSince = upgrade.TimeCeil(r.now)
 	}
 	if left := r.spec.MinSyncDuration - r.now.Sub(r.bg.SyncedSince.Time); left > 0 {
 		r.hold(upgrade.GateSync, ReasonMinSyncDuration, "green in sync since %s; waiting %s more",
@@ -357,7 +364,12 @@ func (r *run) promoting() Event {
 // moveLeadership moves leadership towards a voter of workload to,
 // preferring members at version. It returns true when the leader is
 // already there.
-func (r *run) moveLeadership(to, version string) (done bool, exhausted bool) {
+//
+// With step-down only, an election picks any up-to-date voter, so the
+// other voters of from are demoted first (one per step, each
+// safety-checked): the election can then only be won by a voter of to or
+// by the old leader again.
+func (r *run) moveLeadership(to, from, version string) (done bool, exhausted bool) {
 	leader, ok := r.obs.Leader()
 	if !ok || !r.obs.Raft.Known {
 		r.hold(upgrade.GateLeaderTransfer, ReasonElection, "no leader (election in progress)")
@@ -375,6 +387,14 @@ func (r *run) moveLeadership(to, version string) (done bool, exhausted bool) {
 	}
 	if r.bg.LeaderMoves >= r.spec.MaxLeaderMoves {
 		return false, true
+	}
+	if !r.obs.Capabilities.TargetedTransfer {
+		for _, m := range r.obs.WorkloadMembers(from) {
+			if m.IsVoter() && m.Name != leader.Name {
+				r.demoteOne(from)
+				return false, false
+			}
+		}
 	}
 	target, ok := r.safety.BestTransferTarget(r.obs, version, func(m upgrade.Member) bool { return m.Workload != to })
 	if !ok {
@@ -396,7 +416,7 @@ func (r *run) moveLeadership(to, version string) (done bool, exhausted bool) {
 }
 
 func (r *run) transferring() Event {
-	done, exhausted := r.moveLeadership(r.bg.Green, r.up.TargetVersion)
+	done, exhausted := r.moveLeadership(r.bg.Green, r.bg.Blue, r.up.TargetVersion)
 	switch {
 	case done:
 		return EventLeaderOnGreen
@@ -411,10 +431,14 @@ func (r *run) transferring() Event {
 // unhealthy voters first, then by descending ordinal; each candidate must
 // pass the safety check. It returns false when workload has no voter left.
 func (r *run) demoteOne(workload string) bool {
-	var cands []upgrade.Member
+	type cand struct {
+		m  upgrade.Member
+		up bool
+	}
+	var cands []cand
 	for _, m := range r.obs.WorkloadMembers(workload) {
 		if m.IsVoter() {
-			cands = append(cands, m)
+			cands = append(cands, cand{m: m})
 		}
 	}
 	if len(cands) == 0 {
@@ -423,18 +447,21 @@ func (r *run) demoteOne(workload string) bool {
 	if _, ok := r.leader(); !ok {
 		return true
 	}
-	slices.SortStableFunc(cands, func(a, b upgrade.Member) int {
-		ua, ub := r.caughtUp(a) == nil, r.caughtUp(b) == nil
-		if ua != ub {
-			if ua {
+	for i := range cands {
+		cands[i].up = r.caughtUp(cands[i].m) == nil
+	}
+	slices.SortStableFunc(cands, func(a, b cand) int {
+		if a.up != b.up {
+			if a.up {
 				return 1
 			}
 			return -1
 		}
-		return int(b.Ordinal) - int(a.Ordinal)
+		return int(b.m.Ordinal) - int(a.m.Ordinal)
 	})
 	var firstErr error
-	for _, m := range cands {
+	for _, c := range cands {
+		m := c.m
 		a := upgrade.Demote{Member: m.Name, ID: raftID(m)}
 		err := r.safety.Check(*r.obs, []upgrade.Action{a})
 		if err == nil {
@@ -559,8 +586,9 @@ func (r *run) blueComplete() bool {
 	return true
 }
 
-func (r *run) restoringBlue() Event {
-	members := r.obs.WorkloadMembers(r.bg.Blue)
+// blueQuorumLost enters break-glass when too few blue members are left
+// (gone or crash-looping) for blue to hold a quorum again.
+func (r *run) blueQuorumLost(members []upgrade.Member) (Event, bool) {
 	lost := int(r.bg.BlueReplicas) - len(members)
 	for _, m := range members {
 		if m.Pod.CrashLooping {
@@ -569,7 +597,15 @@ func (r *run) restoringBlue() Event {
 	}
 	if _, ok := r.obs.Workload(r.bg.Blue); !ok || int(r.bg.BlueReplicas)-lost < upgrade.Quorum(int(r.bg.BlueReplicas)) {
 		return r.enterBreakGlass(ReasonBlueQuorumLost,
-			fmt.Sprintf("%d of %d blue members are gone or crash-looping; blue cannot hold quorum again", lost, r.bg.BlueReplicas))
+			fmt.Sprintf("%d of %d blue members are gone or crash-looping; blue cannot hold quorum again", lost, r.bg.BlueReplicas)), true
+	}
+	return "", false
+}
+
+func (r *run) restoringBlue() Event {
+	members := r.obs.WorkloadMembers(r.bg.Blue)
+	if ev, lost := r.blueQuorumLost(members); lost {
+		return ev
 	}
 	if r.blueComplete() {
 		return EventBlueRestored
@@ -592,14 +628,19 @@ func (r *run) restoringBlue() Event {
 		}
 		return ""
 	}
+	r.hold(upgrade.GateMembership, upgrade.ReasonPodMissing, "%d of %d blue members exist; waiting for the missing ones",
+		len(members), r.bg.BlueReplicas)
 	return ""
 }
 
 func (r *run) rollbackLeadership() Event {
+	if ev, lost := r.blueQuorumLost(r.obs.WorkloadMembers(r.bg.Blue)); lost {
+		return ev
+	}
 	if !r.blueComplete() {
 		return EventResumeRollback
 	}
-	done, exhausted := r.moveLeadership(r.bg.Blue, r.up.FromVersion)
+	done, exhausted := r.moveLeadership(r.bg.Blue, r.bg.Green, r.up.FromVersion)
 	switch {
 	case done:
 		return EventLeaderOnBlue
@@ -611,6 +652,9 @@ func (r *run) rollbackLeadership() Event {
 }
 
 func (r *run) demotingGreen() Event {
+	if ev, lost := r.blueQuorumLost(r.obs.WorkloadMembers(r.bg.Blue)); lost {
+		return ev
+	}
 	if !r.blueComplete() {
 		return EventResumeRollback
 	}

@@ -20,6 +20,8 @@ var (
 	propRuns, propSteps, propTicks        atomic.Int64
 	propOutcomes                          [4]atomic.Int64 // succeeded, rolled back, aborted, refused
 	propBreakGlass, propRestarts, propAck atomic.Int64
+	propStaleRefused, propApplyErrors     atomic.Int64
+	propMaxL1                             atomic.Int64 // most ticks any drive to Idle took
 )
 
 // phasesSeen counts the phases Step returned across all property runs.
@@ -31,7 +33,7 @@ var quorumChecked atomic.Int64
 
 // l1Bound is the number of ticks within which, once faults stop, every
 // started upgrade must reach Idle (acknowledging break-glass when asked).
-// With the test timeouts (step 3m, rollback 3m, hook 1m) the slowest path is
+// With the test timeouts (step and sync 3m, rollback 3m, hook 1m) the slowest path is
 // a forward deadline, a rollback deadline into break-glass, and a full
 // rollback after the acknowledgement.
 const l1Bound = 3000
@@ -53,6 +55,7 @@ type sim struct {
 	refusals int
 	results  []upgrade.Result
 	noKill   bool // no fault that can take voters down is injected
+	truncate int  // >= 0: the next decision is executed only up to this many actions
 }
 
 func (s *sim) nextNonce(prefix string) string {
@@ -133,9 +136,21 @@ func (s *sim) reconcile() {
 	// Status must survive its JSON round trip unchanged in meaning.
 	s.status = d.Status
 	phasesSeen[phaseOf(d.Status)]++
-	applied, _ := s.c.Apply(d.Actions)
+	acts := d.Actions
+	if s.truncate >= 0 {
+		// The executor fails part-way: only a prefix is carried out.
+		acts = acts[:min(s.truncate, len(acts))]
+		s.truncate = -1
+	}
+	applied, aerr := s.c.Apply(acts)
+	if aerr != nil {
+		propApplyErrors.Add(1)
+	}
+	if d.Gate != nil && d.Gate.Name == upgrade.GateStaleObservation {
+		propStaleRefused.Add(1)
+	}
 	// The service is only ever switched to the workload holding the leader.
-	for _, a := range d.Actions[:applied] {
+	for _, a := range acts[:applied] {
 		if sw, ok := a.(upgrade.SwitchService); ok {
 			after := s.c.Truth()
 			if l, ok := after.Leader(); !ok || l.Workload != sw.Workload {
@@ -172,7 +187,10 @@ func (s *sim) tick() {
 // break-glass and manual promotion like an operator would. It returns
 // false when bound ticks pass first.
 func (s *sim) drive(bound int) bool {
-	for range bound {
+	for i := range bound {
+		if i > 0 && int64(i) > propMaxL1.Load() {
+			propMaxL1.Store(int64(i))
+		}
 		if b := s.status.BreakGlass; b != nil && s.spec.BreakGlassAck != b.Nonce {
 			s.spec.BreakGlassAck = b.Nonce
 			s.ackSeen = true
@@ -199,10 +217,18 @@ func (s *sim) checkHistory() {
 		return
 	}
 	quorumChecked.Add(1)
+	if m := fake.Summarize(h); s.c.Config().TargetedTransfer && m.TicksNotWritable > 0 {
+		// With targeted transfer no election outage is ever needed.
+		s.t.Fatalf("%d ticks not writable with targeted transfer and no disruptive fault", m.TicksNotWritable)
+	}
 	prevSvc := ""
 	for _, r := range h {
 		if r.VotersUp < upgrade.Quorum(r.Voters) {
 			s.t.Fatalf("tick %d: quorum lost without a disruptive fault: %d/%d voters up", r.Tick, r.VotersUp, r.Voters)
+		}
+		if r.VotersUp != r.Voters {
+			// Blue-green never restarts a pod: without faults every voter serves (S2).
+			s.t.Fatalf("tick %d: %d of %d voters down without a disruptive fault", r.Tick, r.Voters-r.VotersUp, r.Voters)
 		}
 		if !r.Writable && r.Leader != "" {
 			s.t.Fatalf("tick %d: leader %s cannot write without a disruptive fault", r.Tick, r.Leader)
@@ -216,7 +242,7 @@ func (s *sim) checkHistory() {
 
 func testSpec() Spec {
 	s := baseSpec()
-	s.Timeouts = Timeouts{Step: 3 * time.Minute, Hook: time.Minute, Rollback: 3 * time.Minute}
+	s.Timeouts = Timeouts{Step: 3 * time.Minute, Sync: 3 * time.Minute, Hook: time.Minute, Rollback: 3 * time.Minute}
 	return s
 }
 
@@ -265,7 +291,8 @@ func TestPropertyUpgrade(t *testing.T) {
 	t.Logf("runs=%d steps=%d ticks=%d succeeded=%d rolledBack=%d aborted=%d breakGlass=%d acks=%d restarts=%d in %s",
 		propRuns.Load(), propSteps.Load(), propTicks.Load(), propOutcomes[0].Load(), propOutcomes[1].Load(),
 		propOutcomes[2].Load(), propBreakGlass.Load(), propAck.Load(), propRestarts.Load(), time.Since(start).Round(time.Millisecond))
-	t.Logf("runs with quorum/service history checks (no disruptive fault): %d", quorumChecked.Load())
+	t.Logf("runs with quorum/service history checks (no disruptive fault): %d; stale observations refused: %d; apply errors: %d",
+		quorumChecked.Load(), propStaleRefused.Load(), propApplyErrors.Load())
 	for _, p := range Table.Phases() {
 		t.Logf("phase %-32s returned %d times", p, phasesSeen[p])
 	}
@@ -306,6 +333,11 @@ func (s *sim) actions() map[string]func(*rapid.T) {
 			}
 		},
 		"restart": func(t *rapid.T) { s.restart() },
+		"executorFails": func(t *rapid.T) {
+			s.truncate = rapid.IntRange(0, 2).Draw(t, "prefix")
+			s.reconcile()
+			s.tick()
+		},
 		"stale": func(t *rapid.T) {
 			c.StaleNext(rapid.IntRange(1, 5).Draw(t, "ago"))
 			s.stale = true
@@ -420,7 +452,7 @@ func drawSim(rt *rapid.T, sizes []int, faults bool) (*sim, int) {
 		Seed: rapid.Uint64().Draw(rt, "seed"), Replicas: replicas, Version: fromV, Image: fromImg,
 		Workload: "bao", Service: "bao", TargetedTransfer: targeted, HookFailures: hookFail, BadVersions: bad,
 	})
-	s := &sim{t: rt, c: c, spec: spec, blueVer: fromV, noKill: rapid.Bool().Draw(rt, "noKill")}
+	s := &sim{t: rt, c: c, spec: spec, blueVer: fromV, noKill: rapid.Bool().Draw(rt, "noKill"), truncate: -1}
 	return s, replicas
 }
 
@@ -433,7 +465,7 @@ func drawSim(rt *rapid.T, sizes []int, faults bool) (*sim, int) {
 // with the current version unchanged.
 func TestPropertyRollback(t *testing.T) {
 	start := time.Now()
-	var runs, steps, breakGlass, repairs int64
+	var runs, steps, breakGlass, repairs, lateTriggers int64
 	rapid.Check(t, func(rt *rapid.T) {
 		runs++
 		s, _ := drawSim(rt, []int{2, 3, 3, 3, 4, 5, 5, 5, 6, 7}, false)
@@ -475,13 +507,22 @@ func TestPropertyRollback(t *testing.T) {
 			s.disrupt = true
 			repairs++
 		}
-		// The trigger is acted on within a bounded number of steps.
+		// The trigger is acted on within a bounded number of steps, unless
+		// (a crash becomes visible one tick late) the upgrade passed the
+		// point of no return first: then it rolls forward.
+		late := false
 		for i := 0; ; i++ {
 			if i == 200 {
 				rt.Fatalf("trigger %s at %s not acted on; phase %s", trigger, target, phaseOf(s.status))
 			}
 			s.reconcile()
-			if s.status.Upgrade == nil || s.status.Upgrade.BlueGreen.RollingBack {
+			if u := s.status.Upgrade; u == nil || u.BlueGreen.RollingBack {
+				break
+			} else if u.BlueGreen.PointOfNoReturn {
+				if trigger != "greenCrash" {
+					rt.Fatalf("trigger %s at %s ignored: the upgrade passed the point of no return", trigger, target)
+				}
+				late = true
 				break
 			}
 			s.tick()
@@ -500,14 +541,20 @@ func TestPropertyRollback(t *testing.T) {
 		if s.ackSeen {
 			breakGlass++
 		}
-		if len(s.results) == 0 || s.results[0].Outcome != upgrade.OutcomeRolledBack || s.results[0].TargetVersion != toV {
-			rt.Fatalf("want the upgrade to %s rolled back, got %+v", toV, s.results)
+		want := upgrade.OutcomeRolledBack
+		if late {
+			want = upgrade.OutcomeSucceeded
+			lateTriggers++
+		}
+		if len(s.results) == 0 || s.results[0].Outcome != want || s.results[0].TargetVersion != toV {
+			rt.Fatalf("want the upgrade to %s %s, got %+v", toV, want, s.results)
 		}
 		if s.status.Conditions == nil || findCond(s.status, upgrade.ConditionBreakGlass).Status != "False" {
 			rt.Fatalf("break-glass condition not cleared")
 		}
 		s.checkHistory()
 	})
-	t.Logf("runs=%d steps=%d runs-with-break-glass=%d blue-broken=%d in %s", runs, steps, breakGlass, repairs,
-		time.Since(start).Round(time.Millisecond))
+	t.Logf("longest drive to idle after faults stopped (both property tests so far): %d ticks (bound %d)", propMaxL1.Load(), l1Bound)
+	t.Logf("runs=%d steps=%d runs-with-break-glass=%d blue-broken=%d crash-after-point-of-no-return=%d in %s",
+		runs, steps, breakGlass, repairs, lateTriggers, time.Since(start).Round(time.Millisecond))
 }

@@ -30,8 +30,10 @@ type Spec struct {
 	Replicas int32 `json:"replicas,omitempty"`
 	// RaftPort is the Raft port of green members (default 8201).
 	RaftPort int32 `json:"raftPort,omitempty"`
-	// PeerDomain is the DNS suffix of green members' Raft addresses:
-	// "<pod>.<PeerDomain>:<RaftPort>". Empty: "<pod>.<green workload>".
+	// PeerDomain is the DNS suffix of the Raft addresses of members joined
+	// by the strategy: "<pod>.<PeerDomain>:<RaftPort>". Empty:
+	// "<pod>.<workload>:<RaftPort>" (a headless service named like the
+	// workload).
 	PeerDomain string `json:"peerDomain,omitempty"`
 	// LockHolder is this operation's lock identity (default "raftshift-bluegreen").
 	LockHolder string `json:"lockHolder,omitempty"`
@@ -94,6 +96,9 @@ type Timeouts struct {
 	// Step bounds every automated forward step (default 10m). Expiry aborts
 	// or rolls back.
 	Step time.Duration `json:"step,omitempty"`
+	// Sync bounds Syncing, where green replicates the whole log or a
+	// snapshot (default 30m). Expiry aborts.
+	Sync time.Duration `json:"sync,omitempty"`
 	// Hook bounds a hook run (default 10m). Expiry counts as hook failure.
 	Hook time.Duration `json:"hook,omitempty"`
 	// Promotion bounds AwaitingPromotion (default 0: wait for a human
@@ -113,6 +118,7 @@ const (
 	DefaultMaxLeaderMoves = 10
 	DefaultRequeueAfter   = 5 * time.Second
 	DefaultStepTimeout    = 10 * time.Minute
+	DefaultSyncTimeout    = 30 * time.Minute
 	DefaultHookTimeout    = 10 * time.Minute
 	DefaultRollback       = 10 * time.Minute
 )
@@ -146,6 +152,9 @@ func (s Spec) withDefaults() Spec {
 	if s.Timeouts.Step == 0 {
 		s.Timeouts.Step = DefaultStepTimeout
 	}
+	if s.Timeouts.Sync == 0 {
+		s.Timeouts.Sync = DefaultSyncTimeout
+	}
 	if s.Timeouts.Hook == 0 {
 		s.Timeouts.Hook = DefaultHookTimeout
 	}
@@ -168,7 +177,7 @@ func (s Spec) validate() error {
 		return bad("raft port %d is out of range", s.RaftPort)
 	case s.MinSyncDuration < 0, s.StabilizationWindow < 0, s.RetryAfter < 0, s.RequeueAfter < 0:
 		return bad("durations must not be negative")
-	case s.Timeouts.Step < 0, s.Timeouts.Hook < 0, s.Timeouts.Promotion < 0, s.Timeouts.Rollback < 0:
+	case s.Timeouts.Step < 0, s.Timeouts.Sync < 0, s.Timeouts.Hook < 0, s.Timeouts.Promotion < 0, s.Timeouts.Rollback < 0:
 		return bad("timeouts must not be negative")
 	case s.MaxFailures < 0, s.MaxLeaderMoves < 0:
 		return bad("failure caps must not be negative")

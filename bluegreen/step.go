@@ -256,7 +256,7 @@ func (r *run) to(ev Event) error {
 	}
 	t := upgrade.Time(r.now)
 	r.up.Phase = string(next)
-	r.up.PhaseStartedAt = t
+	r.up.PhaseStartedAt = upgrade.TimeCeil(r.now) // windows measured from it never end early
 	r.up.StepStartedAt = t
 	r.up.Failures = 0
 	r.bg.LastAction = ""
@@ -450,6 +450,10 @@ func (r *run) triggers() Event {
 	case p == PhaseAwaitingPromotion:
 		if r.spec.Timeouts.Promotion > 0 && since > r.spec.Timeouts.Promotion {
 			fire(ReasonPromotionDeadline, "not promoted within %s", r.spec.Timeouts.Promotion)
+		}
+	case p == PhaseSyncing:
+		if since > r.spec.Timeouts.Sync {
+			fire(ReasonStepDeadline, "green not in sync after %s (limit %s)", since.Truncate(time.Second), r.spec.Timeouts.Sync)
 		}
 	case p == PhaseValidating || (p == PhaseStabilizing && r.bg.HookAttempt > 0 && !r.bg.HookPassed):
 		// The hook timeout governs while a hook runs.

@@ -148,8 +148,18 @@ func TestStepTable(t *testing.T) {
 					t.Errorf("transfer = %+v", tl)
 				}
 			}},
-		{name: "step-down without targeted transfer", obs: cluster(now, 3, "v", "v", "v"), status: inFlight(PhaseTransferringLeadership, t0),
-			wantPhase: PhaseTransferringLeadership, wantKinds: []string{"StepDown"}},
+		{name: "step-down only: other blue voters are demoted first", obs: cluster(now, 3, "v", "v", "v"),
+			status: inFlight(PhaseTransferringLeadership, t0), wantPhase: PhaseTransferringLeadership, wantKinds: []string{"Demote"},
+			check: func(t *testing.T, d upgrade.Decision) {
+				if m := d.Actions[len(d.Actions)-1].(upgrade.Demote).Member; m != "bao-2" {
+					t.Errorf("demoted %s", m)
+				}
+			}},
+		{name: "step-down once only the blue leader votes", obs: func() upgrade.Observation {
+			o := cluster(now, 3, "v", "v", "v")
+			o.Members[1].Raft.Suffrage, o.Members[2].Raft.Suffrage = upgrade.Nonvoter, upgrade.Nonvoter
+			return o
+		}(), status: inFlight(PhaseTransferringLeadership, t0), wantPhase: PhaseTransferringLeadership, wantKinds: []string{"StepDown"}},
 		{name: "leadership moves exhausted roll back", obs: cluster(now, 3, "v", "v", "v"),
 			status: inFlight(PhaseTransferringLeadership, t0, func(s *upgrade.Status) {
 				s.Upgrade.BlueGreen.LeaderMoves = DefaultMaxLeaderMoves
@@ -162,8 +172,11 @@ func TestStepTable(t *testing.T) {
 					t.Errorf("demoted %s", m)
 				}
 			}},
-		{name: "blue leader again goes back to transfer", obs: cluster(now, 3, "v", "v", "v"), status: inFlight(PhaseDemotingBlue, t0),
-			wantPhase: PhaseTransferringLeadership, wantKinds: []string{"StepDown"}},
+		{name: "blue leader again goes back to transfer", obs: func() upgrade.Observation {
+			o := cluster(now, 3, "v", "v", "v")
+			o.Capabilities.TargetedTransfer = true
+			return o
+		}(), status: inFlight(PhaseDemotingBlue, t0), wantPhase: PhaseTransferringLeadership, wantKinds: []string{"TransferLeadership"}},
 		{name: "blue demoted: stabilizing then cleanup removes blue", obs: blueDemoted, status: inFlight(PhaseDemotingBlue, t0),
 			wantPhase: PhaseCleanup, wantKinds: []string{"RemovePeer"},
 			check: func(t *testing.T, d upgrade.Decision) {
@@ -269,6 +282,57 @@ func TestStepTable(t *testing.T) {
 			}},
 		{name: "abort deletes green after its non-voters left", obs: cluster(now, 3, "pod", "pod", "pod"), status: inFlight(PhaseAborting, t0),
 			wantPhase: PhaseAborting, wantKinds: []string{"DeleteRevision"}},
+		{name: "failed target is not retried without a retry nonce", obs: cluster(now, 3),
+			status: upgrade.Status{CurrentVersion: fromV, CurrentImage: fromImg,
+				LastResult: &upgrade.Result{Outcome: upgrade.OutcomeRolledBack, TargetVersion: toV}},
+			wantPhase: PhaseIdle, wantGate: ReasonRetryRequired},
+		{name: "retry nonce restarts a failed target", spec: func(s *Spec) { s.RetryNonce = "again" }, obs: cluster(now, 3),
+			status: upgrade.Status{CurrentVersion: fromV, CurrentImage: fromImg,
+				LastResult: &upgrade.Result{Outcome: upgrade.OutcomeRolledBack, TargetVersion: toV}},
+			wantPhase: PhaseDeployingGreen, wantKinds: []string{"AcquireLock", "CreateRevision"},
+			check: func(t *testing.T, d upgrade.Decision) {
+				if d.Status.Handled.Retry != "again" {
+					t.Errorf("retry not recorded: %+v", d.Status.Handled)
+				}
+			}},
+		{name: "rollback deadline enters break-glass", obs: lagging(cluster(t0.Add(time.Hour), 3, "v", "v", "v"), "bao-1"),
+			status: inFlight(PhaseRestoringBlue, t0, func(s *upgrade.Status) {
+				s.Upgrade.BlueGreen.PromotionStarted, s.Upgrade.BlueGreen.RollingBack = true, true
+			}),
+			wantPhase: PhaseBreakGlass,
+			check: func(t *testing.T, d upgrade.Decision) {
+				if d.Status.BreakGlass.Reason != string(ReasonRollbackDeadline) || len(d.Status.BreakGlass.RecoverySteps) == 0 {
+					t.Errorf("break-glass %+v", d.Status.BreakGlass)
+				}
+			}},
+		{name: "rollback demotes an unhealthy green voter first", obs: cluster(now, 3, "v", "vcrash", "v"),
+			status:    inFlight(PhaseDemotingGreen, t0, func(s *upgrade.Status) { s.Upgrade.BlueGreen.PromotionStarted = true }),
+			wantPhase: PhaseDemotingGreen, wantKinds: []string{"Demote"},
+			check: func(t *testing.T, d upgrade.Decision) {
+				if m := d.Actions[len(d.Actions)-1].(upgrade.Demote).Member; m != greenW+"-1" {
+					t.Errorf("demoted %s", m)
+				}
+			}},
+		{name: "acting records the step time and term", obs: func() upgrade.Observation {
+			o := cluster(now, 3, "pod", "pod", "pod")
+			o.Lock.Holder = DefaultLockHolder
+			o.Raft.Term = 7
+			return o
+		}(), status: inFlight(PhaseDeployingGreen, t0), wantPhase: PhaseJoiningMesh, wantKinds: []string{"JoinNonvoter"},
+			check: func(t *testing.T, d upgrade.Decision) {
+				if !d.Status.LastStepTime.Time.Equal(now) || d.Status.ObservedTerm != 7 {
+					t.Errorf("last step %v term %d", d.Status.LastStepTime, d.Status.ObservedTerm)
+				}
+			}},
+		{name: "sync deadline aborts", obs: lagging(cluster(t0.Add(time.Hour), 3, "nv", "nv", "nv"), greenW+"-2"),
+			status: inFlight(PhaseSyncing, t0), wantPhase: PhaseAborting, wantKinds: []string{"RemovePeer"},
+			check: func(t *testing.T, d upgrade.Decision) {
+				if d.Status.Upgrade.BlueGreen.RollbackReason != ReasonStepDeadline {
+					t.Errorf("reason %s", d.Status.Upgrade.BlueGreen.RollbackReason)
+				}
+			}},
+		{name: "sync within its deadline holds", obs: lagging(cluster(t0.Add(20*time.Minute), 3, "nv", "nv", "nv"), greenW+"-2"),
+			status: inFlight(PhaseSyncing, t0), wantPhase: PhaseSyncing, wantGate: upgrade.ReasonLogLag},
 		{name: "invalid spec", spec: func(s *Spec) { s.Replicas = -1 }, obs: cluster(now, 3), wantErr: upgrade.ErrInvalidSpec, wantPhase: PhaseIdle},
 		{name: "status of another strategy", obs: cluster(now, 3),
 			status:  inFlight(PhaseSyncing, t0, func(s *upgrade.Status) { s.Upgrade.Strategy = upgrade.StrategyRolling }),

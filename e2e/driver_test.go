@@ -2,6 +2,7 @@ package e2e_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -57,7 +58,8 @@ func phaseOf(st upgrade.Status) string {
 // host drives a strategy against the real control plane the way an operator
 // would: observe with the Kubernetes adapter's Observer, add the simulated
 // Raft view, Step, carry the actions out with the adapter's Executor (Raft
-// actions routed to the simulated Raft), persist the status, repeat.
+// actions routed to the simulated Raft) stopping at the first failure,
+// persist the status through JSON, repeat.
 type host struct {
 	t      *testing.T
 	rs     *cluster.RaftSet
@@ -133,7 +135,8 @@ func (h *host) run(ctx context.Context, step stepFunc, st upgrade.Status, done f
 				break // re-observe, as a host stops at the first failure
 			}
 		}
-		st = d.Status
+		// Persist the status as a CRD status would be: through JSON.
+		st = h.persist(d.Status)
 		h.steps++
 		if done(st) {
 			return st
@@ -144,6 +147,21 @@ func (h *host) run(ctx context.Context, step stepFunc, st upgrade.Status, done f
 		case <-time.After(h.poll):
 		}
 	}
+}
+
+// persist round-trips a status through JSON, as a host storing it in a
+// custom resource's status does.
+func (h *host) persist(st upgrade.Status) upgrade.Status {
+	h.t.Helper()
+	b, err := json.Marshal(st)
+	if err != nil {
+		h.t.Fatalf("marshal status: %v", err)
+	}
+	var out upgrade.Status
+	if err := json.Unmarshal(b, &out); err != nil {
+		h.t.Fatalf("unmarshal status: %v", err)
+	}
+	return out
 }
 
 func conditions(st upgrade.Status) string {

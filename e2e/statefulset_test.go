@@ -3,10 +3,12 @@ package e2e_test
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/raftshift/raftshift/e2e/internal/cluster"
@@ -27,13 +29,22 @@ func uids(pods []corev1.Pod) map[string]types.UID {
 	return out
 }
 
-// TestStatefulSetPartitionRecreatesOnlyHighOrdinal proves the harness: the
-// real StatefulSet controller honours the RollingUpdate partition, so after
-// a template change only ordinals >= partition are recreated, and the
-// readiness loop and the simulated Raft follow the recreation.
-func TestStatefulSetPartitionRecreatesOnlyHighOrdinal(t *testing.T) {
+// TestHarness proves the harness on one control plane: the real
+// StatefulSet controller honours the RollingUpdate partition, the readiness
+// loop and the simulated Raft follow pod recreations, and the simulated
+// Raft does flag unsafe restarts (so its silence in the upgrade tests
+// means something).
+func TestHarness(t *testing.T) {
 	cp := cluster.Start(t)
 	t.Logf("control plane started in %s", cp.StartupTime.Round(time.Millisecond))
+	t.Run("PartitionRecreatesOnlyHighOrdinal", func(t *testing.T) { testPartition(t, cp) })
+	t.Run("RaftFlagsUnsafeRestarts", func(t *testing.T) { testUnsafeRestarts(t, cp) })
+}
+
+// testPartition: with partition 3 a template change moves no pod; with
+// partition 2 only ordinal 2 is recreated (new UID, new image), ordinals 0
+// and 1 keep their UIDs.
+func testPartition(t *testing.T, cp *cluster.ControlPlane) {
 	ctx, cancel := context.WithTimeout(cp.Context(), 2*time.Minute)
 	defer cancel()
 
@@ -130,6 +141,65 @@ func TestStatefulSetPartitionRecreatesOnlyHighOrdinal(t *testing.T) {
 	}
 	if l := rs.Raft.Leader(); l != "bao-0" {
 		t.Errorf("leader = %q, want bao-0", l)
+	}
+	t.Logf("raft history:\n%s", rs.Raft.FormatHistory())
+}
+
+// testUnsafeRestarts deletes pods behind the FSM's back: the leader first
+// (S3), then two followers at once (S2, and S1 as quorum is lost). The
+// simulated Raft must report each breach and re-elect as Raft would.
+func testUnsafeRestarts(t *testing.T, cp *cluster.ControlPlane) {
+	ctx, cancel := context.WithTimeout(cp.Context(), 2*time.Minute)
+	defer cancel()
+	rs := cp.NewRaftSet(t, cluster.SetSpec{Image: oldImage, Version: oldVersion, InitialLeader: 0})
+	if _, err := rs.WaitReady(ctx, rs.Spec.Name, 3, oldImage, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	pods := cp.Client.CoreV1().Pods(rs.Namespace)
+	mark := rs.Recorder.Mark()
+	if err := pods.Delete(ctx, "bao-0", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := rs.WaitFor(ctx, time.Minute, func(context.Context) (bool, error) {
+		recs := cluster.Recreations(rs.Recorder.Since(mark))
+		return len(recs) == 1 && recs[0].Ready >= 0, nil
+	}); err != nil {
+		t.Fatalf("bao-0 not recreated: %v", err)
+	}
+	v := rs.Raft.Violations()
+	if len(v) != 1 || !strings.HasPrefix(v[0], "S3: leader bao-0") {
+		t.Fatalf("violations after deleting the leader = %q, want one S3", v)
+	}
+	if l := rs.Raft.Leader(); l != "bao-1" {
+		t.Errorf("leader after losing bao-0 = %q, want bao-1 (re-elected)", l)
+	}
+
+	for _, name := range []string{"bao-2", "bao-0"} {
+		if err := pods.Delete(ctx, name, metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := rs.WaitFor(ctx, time.Minute, func(context.Context) (bool, error) {
+		return len(rs.Raft.Violations()) >= 3, nil
+	}); err != nil {
+		t.Fatalf("violations after deleting two followers = %q, want S2 and S1 too", rs.Raft.Violations())
+	}
+	v = rs.Raft.Violations()
+	if !strings.HasPrefix(v[1], "S2: 2 voters down") || !strings.HasPrefix(v[2], "S1: 1 of 3 voters healthy") {
+		t.Errorf("violations = %q, want S2 then S1 after the second deletion", v)
+	}
+	if got := rs.Raft.MaxVotersDown(); got != 2 {
+		t.Errorf("max voters down = %d, want 2", got)
+	}
+	if _, err := rs.WaitReady(ctx, rs.Spec.Name, 3, oldImage, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	// Quorum regained: a leader is elected again; no new breach.
+	if l := rs.Raft.Leader(); l == "" {
+		t.Error("no leader after quorum was regained")
+	}
+	if got := len(rs.Raft.Violations()); got != 3 {
+		t.Errorf("%d violations, want 3 (S3, S2, S1 each once): %q", got, rs.Raft.Violations())
 	}
 	t.Logf("raft history:\n%s", rs.Raft.FormatHistory())
 }

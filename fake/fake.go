@@ -86,7 +86,8 @@ type Config struct {
 	// leader before an election completes (default {2, 5}). An isolated
 	// leader, or one that cannot reach a quorum, loses leadership after
 	// ElectionTimeout[0] ticks; a leadership transfer that has not completed
-	// after ElectionTimeout[1] ticks is abandoned.
+	// after ElectionTimeout[1] ticks is abandoned. Values are raised to at
+	// least 1 and the maximum to at least the minimum.
 	ElectionTimeout [2]int
 	// BadVersions are versions whose pods crash-loop (never Ready).
 	BadVersions []string
@@ -358,10 +359,10 @@ func (c *Cluster) newMember(w *workload, i int) *member {
 	return m
 }
 
-// dropMember forgets a member slot whose workload is gone and whose server
+// dropMember forgets a member slot that no workload owns once its server
 // left the configuration.
 func (c *Cluster) dropMember(m *member) {
-	if m.present || c.findWorkload(m.workload) != nil {
+	if w := c.findWorkload(m.workload); m.present || (w != nil && m.ordinal < w.replicas) {
 		return
 	}
 	c.members = slices.DeleteFunc(c.members, func(x *member) bool { return x == m })

@@ -820,3 +820,27 @@ func TestRecordString(t *testing.T) {
 		t.Fatalf("got %s", got)
 	}
 }
+
+func TestConfigAndHistoryAreCopies(t *testing.T) {
+	c := New(Config{BadVersions: []string{"b", "a", "a"}, HookFailures: map[string]bool{"x": true}})
+	c.SetBadVersion("c", true)
+	c.SetBadVersion("a", false)
+	c.SetHookFailure("y", true)
+	cfg := c.Config()
+	if fmt.Sprint(cfg.BadVersions) != "[b c]" || len(cfg.HookFailures) != 2 || !cfg.HookFailures["y"] {
+		t.Fatalf("config %v %v", cfg.BadVersions, cfg.HookFailures)
+	}
+	cfg.HookFailures["z"] = true
+	if len(c.Config().HookFailures) != 2 {
+		t.Fatal("Config shares its map")
+	}
+	c.Tick()
+	h := c.History()
+	if len(h[0].Faults) != 3 {
+		t.Fatalf("faults not recorded: %s", h[0])
+	}
+	h[0].Faults[0] = "changed"
+	if c.History()[0].Faults[0] == "changed" {
+		t.Fatal("History shares memory")
+	}
+}

@@ -50,7 +50,9 @@ type Record struct {
 
 // Election is one leader establishment: Leader leads Term.
 type Election struct {
-	Term   uint64
+	// Term is the new term.
+	Term uint64
+	// Leader is the pod leading it.
 	Leader string
 	// Previous is the last leader before this one ("" for none), however
 	// long the cluster was leaderless in between.

@@ -275,19 +275,18 @@ func randomConfig(ch chooser, seed uint64) Config {
 // entries survive every leader change, observations are well formed.
 func TestPropertyRaftInvariants(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
-		ch := rapidChooser{t}
-		c := New(randomConfig(ch, rapid.Uint64().Draw(t, "seed")))
+		c := New(randomConfig(rapidChooser{t}, rapid.Uint64().Draw(t, "seed")))
 		var inv invariants
 		t.Repeat(map[string]func(*rapid.T){
 			"tick": func(t *rapid.T) { c.Run(1 + rapid.IntRange(0, 9).Draw(t, "ticks")) },
 			"action": func(t *rapid.T) {
-				a := randomAction(c, ch)
+				a := randomAction(c, rapidChooser{t})
 				if _, err := c.Apply([]upgrade.Action{a}); err != nil && !errors.Is(err, ErrPrecondition) && !errors.Is(err, ErrRejected) {
 					t.Fatalf("Apply(%s): unclassified error %v", a, err)
 				}
 			},
 			"fault": func(t *rapid.T) {
-				if err := randomFault(c, ch); err != nil && !errors.Is(err, ErrPrecondition) {
+				if err := randomFault(c, rapidChooser{t}); err != nil && !errors.Is(err, ErrPrecondition) {
 					t.Fatalf("fault: unclassified error %v", err)
 				}
 			},

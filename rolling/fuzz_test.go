@@ -10,12 +10,18 @@ import (
 	"github.com/raftshift/raftshift/upgrade"
 )
 
-// bytesSource turns fuzz input into choices; it yields zeros once drained.
-type bytesSource struct{ b []byte }
+// bytesSource turns fuzz input into choices.
+type bytesSource struct {
+	b []byte
+	n int
+}
 
+// byte returns the next input byte; once drained, a fixed pseudo-random
+// sequence (so short inputs still describe ordinary clusters).
 func (s *bytesSource) byte() byte {
 	if len(s.b) == 0 {
-		return 0
+		s.n++
+		return byte(s.n*37 + 11)
 	}
 	c := s.b[0]
 	s.b = s.b[1:]
@@ -29,7 +35,7 @@ func (s *bytesSource) intn(n int) int { return int(s.byte()) % n }
 func (s *bytesSource) pick(options ...string) string { return options[s.intn(len(options))] }
 
 // rare is true for about one input in sixteen.
-func (s *bytesSource) rare() bool { return s.intn(16) == 0 }
+func (s *bytesSource) rare() bool { return s.intn(32) == 0 }
 
 // usually returns normal, or one of the odd values rarely.
 func (s *bytesSource) usually(normal string, odd ...string) string {
@@ -72,7 +78,10 @@ func decodeInput(data []byte) (Spec, upgrade.Observation, upgrade.Status) {
 	spec.Rules.AllowDowngrade = s.intn(4) == 0
 	spec.Rules.AllowSkipMinor = s.intn(4) == 0
 	spec.Prerequisites.RequireBackup = s.intn(4) == 0
-	spec.StepTimeout = time.Duration(s.intn(5)-1) * time.Minute
+	spec.StepTimeout = time.Duration(s.intn(5)) * time.Minute
+	if s.rare() {
+		spec.StepTimeout = -time.Second
+	}
 	spec.RetryNonce = s.pick("", "", "r1", "r2")
 	spec.Workload = s.usually("", "bao", "other")
 	spec.LockHolder = s.pick("", "", "me")
@@ -95,7 +104,7 @@ func decodeInput(data []byte) (Spec, upgrade.Observation, upgrade.Status) {
 	}
 	w.Image = image(w.Version)
 	o.Workloads = []upgrade.Workload{w}
-	if s.intn(8) == 0 {
+	if s.rare() {
 		o.Workloads = append(o.Workloads, upgrade.Workload{Name: "zz", Replicas: 1})
 	}
 	leader := s.intn(n + 1)
@@ -126,7 +135,7 @@ func decodeInput(data []byte) (Spec, upgrade.Observation, upgrade.Status) {
 	st.LastStepTime = upgrade.Time(t0.Add(time.Duration(s.intn(200)-180) * time.Second))
 	st.Handled.Retry = s.pick("", "r1")
 	if s.intn(3) != 0 {
-		phases := Table.Phases()
+		phases := Table.Phases()[1:] // without Idle
 		if s.rare() {
 			phases = []Phase{"", "Bogus"}
 		}

@@ -3,6 +3,7 @@ package rolling
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"reflect"
 	"testing"
 	"time"
@@ -25,6 +26,9 @@ const (
 
 var propTargets = []string{"2.4.0", "2.4.1", propFrom}
 
+// debugProperty logs every decision of the property test (RAPID_DEBUG_STEPS=1).
+var debugProperty = os.Getenv("RAPID_DEBUG_STEPS") != ""
+
 func img(v string) string { return "openbao/openbao:" + v }
 
 // machine is the state of one property-test run.
@@ -41,14 +45,31 @@ type machine struct {
 	steps int
 	// bad is the version injected as bad ("" for none).
 	bad string
+	// hostCrashed is set once the host crashed between Step and the end of
+	// executing or persisting a decision (re-issued actions may then be
+	// refused by the cluster).
+	hostCrashed bool
 }
 
 func (m *machine) safety(obs *upgrade.Observation) upgrade.Safety {
 	return upgrade.Safety{CatchUp: m.spec.CatchUp, AllowDowntime: m.spec.AllowDowntime && len(obs.Voters()) <= 2}
 }
 
+// hostFault is how a reconcile's host misbehaves.
+type hostFault int
+
+const (
+	hostOK         hostFault = iota
+	hostCrashMid             // persists the status, executes a prefix of the actions, crashes
+	hostLoseStatus           // executes the actions, crashes before persisting the status
+)
+
 // reconcile observes, steps, checks and applies one decision.
 func (m *machine) reconcile(t *rapid.T) upgrade.Decision {
+	return m.reconcileWith(t, hostOK)
+}
+
+func (m *machine) reconcileWith(t *rapid.T, fault hostFault) upgrade.Decision {
 	fresh := !m.stale
 	m.stale = false
 	obs := m.c.Observe()
@@ -87,8 +108,29 @@ func (m *machine) reconcile(t *rapid.T) upgrade.Decision {
 	if d.Gate != nil && meta.FindStatusCondition(d.Status.Conditions, upgrade.ConditionProgressing) == nil {
 		t.Fatalf("gate %v not surfaced", d.Gate)
 	}
-	m.status = d.Status
-	if _, err := m.c.Apply(d.Actions); err != nil && !m.faults && m.bad == "" {
+	if debugProperty {
+		ph, g := "-", ""
+		if d.Status.Upgrade != nil {
+			ph = d.Status.Upgrade.Phase
+		}
+		if d.Gate != nil {
+			g = string(d.Gate.Reason)
+		}
+		t.Logf("step tick=%d fresh=%v fault=%d now=%s phase=%s gate=%s part=%d lock=%q actions=%v", m.c.TickCount(), fresh, fault,
+			obs.Now.Format("15:04:05"), ph, g, obs.Workloads[0].Partition, obs.Lock.Holder, d.Actions)
+	}
+	actions := d.Actions
+	switch fault {
+	case hostOK:
+		m.status = d.Status
+	case hostCrashMid:
+		m.status = d.Status
+		actions = actions[:rapid.IntRange(0, len(actions)).Draw(t, "executed")]
+		m.hostCrashed = true
+	case hostLoseStatus:
+		m.hostCrashed = true
+	}
+	if _, err := m.c.Apply(actions); err != nil && !m.faults && m.bad == "" && !m.hostCrashed {
 		t.Fatalf("tick %d: a fault-free cluster refused %s: %v", m.c.TickCount(), upgrade.FormatActions(d.Actions), err)
 	}
 	return d
@@ -146,6 +188,30 @@ func (m *machine) member(t *rapid.T) string {
 // history returns the records since Step first ran.
 func (m *machine) history() []fake.Record { return m.c.History()[m.start:] }
 
+// TestPropertyRollingUpgrade is the state-machine property test of Step
+// over the fake cluster. Each check draws a cluster (1–9 replicas,
+// AllowDowntime for 1–2, targeted transfer or not, maybe a bad target
+// version, a random first leader, adoption or a known current version) and
+// a random sequence of: ticks of the host loop, host restarts (JSON round
+// trip of the status), host crashes after persisting the status and
+// executing only a prefix of the actions, host crashes after executing the
+// actions without persisting the status, target changes, and — in fault
+// runs — killed pods, a killed leader, isolated and healed members, slow
+// followers and stale observations.
+//
+// After every Decision: the actions pass upgrade.CheckSafety (3+ replicas;
+// the downtime-allowing Safety for 1–2) against the observation Step was
+// given, and against the cluster's truth when that observation was fresh;
+// S5 holds (see checkS5); Step did not mutate its inputs and is
+// deterministic. After the run: faults stop (HealAll) and within
+// 300+60·replicas ticks the cluster is idle on the spec's version (a
+// crash-looping target pauses; the simulated operator then sets a good
+// version; a target refused by policy is replaced by the current version),
+// stays idle, runs that version everywhere with the lock free and the
+// partition at 0; fake.CheckHistory passes; without faults at most one
+// voter is down at any tick, the quorum is never lost (3+ replicas), the
+// cluster is writable at every tick with targeted transfer and leaderless
+// for at most one election otherwise.
 func TestPropertyRollingUpgrade(t *testing.T) {
 	var checks, paused, refused, reverted int
 	rapid.Check(t, func(t *rapid.T) {
@@ -184,6 +250,15 @@ func TestPropertyRollingUpgrade(t *testing.T) {
 			"advance2": func(t *rapid.T) { m.advance(t, rapid.IntRange(1, 20).Draw(t, "ticks")) },
 			"advance3": func(t *rapid.T) { m.advance(t, rapid.IntRange(1, 5).Draw(t, "ticks")) },
 			"restart":  func(t *rapid.T) { m.restart(t) },
+			"crashMidApply": func(t *rapid.T) {
+				m.reconcileWith(t, hostCrashMid)
+				m.restart(t)
+				m.c.Tick()
+			},
+			"loseStatus": func(t *rapid.T) {
+				m.reconcileWith(t, hostLoseStatus)
+				m.c.Tick()
+			},
 			"retarget": func(t *rapid.T) {
 				v := rapid.SampledFrom(propTargets).Draw(t, "newTarget")
 				m.spec.Version, m.spec.Image = v, img(v)
@@ -214,7 +289,16 @@ func TestPropertyRollingUpgrade(t *testing.T) {
 		rescued := false
 		for i := 0; ; i++ {
 			if i > bound {
-				t.Fatalf("L1: not idle %d ticks after faults stopped: status %+v upgrade %+v", bound, m.status, m.status.Upgrade)
+				tr := m.c.Truth()
+				t.Logf("workload %+v lock %+v", tr.Workloads, tr.Lock)
+				for _, mem := range tr.Members {
+					t.Logf("member %s rev %s uid %s ready %v leader %v", mem.Name, mem.Revision, mem.Pod.UID, mem.Pod.Ready, mem.Raft.Leader)
+				}
+				h := m.c.History()
+				for _, r := range h[max(0, len(h)-bound-20) : len(h)-bound+20] {
+					t.Log(r.String())
+				}
+				t.Fatalf("L1: not idle %d ticks after faults stopped: status %+v upgrade %+v %+v", bound, m.status, m.status.Upgrade, m.status.Upgrade.Rolling)
 			}
 			d := m.reconcile(t)
 			switch u := m.status.Upgrade; {
@@ -233,14 +317,16 @@ func TestPropertyRollingUpgrade(t *testing.T) {
 				m.spec.Version, m.spec.Image = propRescue, img(propRescue)
 			}
 			if m.status.Upgrade == nil && len(d.Actions) == 0 {
-				if m.status.CurrentVersion == m.spec.Version && m.status.CurrentImage == m.spec.Image {
+				if m.status.CurrentVersion == m.spec.Version && m.status.CurrentImage == m.spec.Image && d.Gate == nil {
 					break
 				}
 				// a target the version policy refuses (a downgrade after an
-				// earlier upgrade finished) leaves the cluster idle where it is
+				// earlier upgrade finished) leaves the cluster idle where it
+				// is; the operator then sets the spec back to the current
+				// version (which also lets an interrupted decision converge)
 				if d.Gate != nil && d.Gate.Name == upgrade.GatePolicy {
 					refused++
-					break
+					m.spec.Version, m.spec.Image = m.status.CurrentVersion, m.status.CurrentImage
 				}
 			}
 			m.c.Tick()
@@ -269,6 +355,15 @@ func TestPropertyRollingUpgrade(t *testing.T) {
 		h := m.history()
 		if err := fake.CheckHistory(m.c.History()); err != nil {
 			t.Fatalf("history: %v", err)
+		}
+		if !m.faults {
+			// S2 as observed: without faults at most one voter is down at
+			// any tick
+			for _, r := range h {
+				if r.VotersUp < r.Voters-1 {
+					t.Fatalf("tick %d: %d of %d voters down without faults", r.Tick, r.Voters-r.VotersUp, r.Voters)
+				}
+			}
 		}
 		if !m.faults && m.n >= 3 {
 			for _, r := range h {

@@ -28,6 +28,9 @@ type scenario struct {
 	// last tick (until).
 	ticks, until int
 	check        func(t *testing.T, h *host.Host, m fake.Metrics)
+	// inMemory keeps the status in memory instead of persisting it through
+	// JSON after every Step.
+	inMemory bool
 }
 
 type scenarioRun struct {
@@ -51,7 +54,7 @@ func runScenario(t testing.TB, sc scenario) scenarioRun {
 		status = upgrade.Status{CurrentVersion: c.Config().Version, CurrentImage: c.Config().Image}
 	}
 	h := host.New(c, func(o upgrade.Observation, s upgrade.Status) (upgrade.Decision, error) { return Step(spec, o, s) }, status)
-	h.RoundTrip = true
+	h.RoundTrip = !sc.inMemory
 	ticks := sc.ticks
 	if ticks == 0 {
 		ticks = 3000
@@ -250,7 +253,7 @@ func scenarios() []scenario {
 			name: "pre_upgrade_snapshot",
 			cfg: fake.Config{Replicas: 3, TargetedTransfer: true,
 				Backup: upgrade.BackupView{Configured: true, LastSuccess: time.Date(2025, 12, 31, 0, 0, 0, 0, time.UTC)}},
-			spec: Spec{Version: v240, Image: i240, Snapshot: true, Prerequisites: policy.Prerequisites{RequireBackup: true}},
+			spec:  Spec{Version: v240, Image: i240, Snapshot: true, Prerequisites: policy.Prerequisites{RequireBackup: true}},
 			check: func(t *testing.T, h *host.Host, m fake.Metrics) { done(t, h, v240) },
 		},
 		{
@@ -337,6 +340,21 @@ func TestScenarios(t *testing.T) {
 			golden(t, sc.name+".golden", r.timeline())
 			if sc.check != nil {
 				sc.check(t, r.h, r.metrics)
+			}
+		})
+	}
+}
+
+// TestRestartsAreTransparent runs every scenario twice, with the status kept
+// in memory and with a host restart (JSON round trip of the status) after
+// every Step: the timelines must be identical.
+func TestRestartsAreTransparent(t *testing.T) {
+	for _, sc := range scenarios() {
+		t.Run(sc.name, func(t *testing.T) {
+			persisted := runScenario(t, sc).timeline()
+			sc.inMemory = true
+			if mem := runScenario(t, sc).timeline(); mem != persisted {
+				t.Errorf("timelines differ:\n--- in memory\n%s\n--- restarted every step\n%s", mem, persisted)
 			}
 		})
 	}

@@ -17,9 +17,9 @@ const (
 	// DefaultStepTimeout bounds each step (one phase wait, one pod's restart
 	// and verification) before the upgrade pauses as Degraded.
 	DefaultStepTimeout = 15 * time.Minute
-	// DefaultTransferTimeout is how long Step waits for leadership to move
-	// before asking again.
-	DefaultTransferTimeout = 15 * time.Second
+	// DefaultRetryInterval is how long Step waits for a requested
+	// leadership move or snapshot before requesting it again.
+	DefaultRetryInterval = 15 * time.Second
 	// DefaultPollInterval is the RequeueAfter of a Decision that waits.
 	DefaultPollInterval = 2 * time.Second
 	// ActionRequeue is the RequeueAfter of a Decision that carries actions.
@@ -57,9 +57,10 @@ type Spec struct {
 	Snapshot bool `json:"snapshot,omitempty"`
 	// StepTimeout is the per-step deadline (DefaultStepTimeout if zero).
 	StepTimeout time.Duration `json:"stepTimeout,omitempty"`
-	// TransferTimeout is how long to wait for leadership to move before the
-	// request is repeated (DefaultTransferTimeout if zero).
-	TransferTimeout time.Duration `json:"transferTimeout,omitempty"`
+	// RetryInterval is how long to wait for a requested leadership move or
+	// snapshot before the request is repeated (DefaultRetryInterval if
+	// zero).
+	RetryInterval time.Duration `json:"retryInterval,omitempty"`
 	// PollInterval is the RequeueAfter of waiting Decisions
 	// (DefaultPollInterval if zero).
 	PollInterval time.Duration `json:"pollInterval,omitempty"`
@@ -78,8 +79,8 @@ func (s Spec) withDefaults() (Spec, error) {
 		return s, fmt.Errorf("%w: image is empty", upgrade.ErrInvalidSpec)
 	case s.StepTimeout < 0:
 		return s, fmt.Errorf("%w: step timeout %s is negative", upgrade.ErrInvalidSpec, s.StepTimeout)
-	case s.TransferTimeout < 0:
-		return s, fmt.Errorf("%w: transfer timeout %s is negative", upgrade.ErrInvalidSpec, s.TransferTimeout)
+	case s.RetryInterval < 0:
+		return s, fmt.Errorf("%w: retry interval %s is negative", upgrade.ErrInvalidSpec, s.RetryInterval)
 	case s.PollInterval < 0:
 		return s, fmt.Errorf("%w: poll interval %s is negative", upgrade.ErrInvalidSpec, s.PollInterval)
 	case len(s.Version) > policy.MaxVersionLength:
@@ -93,8 +94,8 @@ func (s Spec) withDefaults() (Spec, error) {
 	if s.StepTimeout == 0 {
 		s.StepTimeout = DefaultStepTimeout
 	}
-	if s.TransferTimeout == 0 {
-		s.TransferTimeout = DefaultTransferTimeout
+	if s.RetryInterval == 0 {
+		s.RetryInterval = DefaultRetryInterval
 	}
 	if s.PollInterval == 0 {
 		s.PollInterval = DefaultPollInterval

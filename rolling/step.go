@@ -36,7 +36,7 @@ const (
 	ReasonPodRestarting        upgrade.Reason = "PodRestarting"
 	ReasonVersionMismatch      upgrade.Reason = "VersionMismatch"
 	ReasonLeadershipMoving     upgrade.Reason = "LeadershipMoving"
-	ReasonObservationTooOld    upgrade.Reason = "ObservationOlderThanLastStep"
+	ReasonObservationTooOld    upgrade.Reason = "ObservationNotNewerThanLastStep"
 	ReasonTermRegressed        upgrade.Reason = "TermRegressed"
 	ReasonTargetChanged        upgrade.Reason = "TargetChanged"
 	ReasonRetryRequested       upgrade.Reason = "RetryRequested"
@@ -132,7 +132,7 @@ func newStepper(spec Spec, obs *upgrade.Observation, status *upgrade.Status) (*s
 	s.w = w
 	s.members = workloadMembers(obs, name)
 	for i := range obs.Members {
-		if obs.Members[i].IsVoter() {
+		if isVoter(&obs.Members[i]) {
 			s.voters++
 		}
 	}
@@ -235,12 +235,14 @@ func (s *stepper) event(t upgrade.EventType, r upgrade.Reason, format string, ar
 	s.act(upgrade.RecordEvent{Type: t, Reason: string(r), Message: fmt.Sprintf(format, args...)})
 }
 
-// stale reports (and gates) an observation older than the last acting Step
-// or from a lower Raft term.
+// stale reports (and gates) an observation that is not newer than the last
+// acting Step, or from a lower Raft term. LastStepTime has one-second
+// precision, so an observation from the same second as the last acting
+// Step may predate its actions and is refused too (the next one is not).
 func (s *stepper) stale() bool {
-	if t := s.st.LastStepTime.Time; !t.IsZero() && s.obs.Now.Truncate(time.Second).Before(t) {
+	if t := s.st.LastStepTime.Time; !t.IsZero() && !s.obs.Now.Truncate(time.Second).After(t) {
 		s.hold(upgrade.GateStaleObservation, ReasonObservationTooOld, "",
-			"observation from %s is older than the last step at %s", s.obs.Now.UTC().Format(time.RFC3339), t.UTC().Format(time.RFC3339))
+			"observation from %s is not newer than the last step at %s", s.obs.Now.UTC().Format(time.RFC3339), t.UTC().Format(time.RFC3339))
 		return true
 	}
 	if s.obs.Raft.Known && s.obs.Raft.Term < s.st.ObservedTerm {
@@ -276,16 +278,25 @@ func (s *stepper) idle() error {
 	if s.st.CurrentVersion == "" {
 		return s.adopt()
 	}
-	if s.spec.Version == s.st.CurrentVersion && s.spec.Image == s.st.CurrentImage {
-		// Up to date. A lock left behind by a finalize whose actions did
-		// not all run is released.
-		if s.obs.Lock.Holder == s.spec.LockHolder && !s.stale() {
-			s.act(upgrade.ReleaseLock{Holder: s.spec.LockHolder})
-		}
+	upToDate := s.spec.Version == s.st.CurrentVersion && s.spec.Image == s.st.CurrentImage
+	leftover := s.obs.Lock.Holder == s.spec.LockHolder
+	if upToDate && !leftover {
 		return nil
 	}
 	if s.stale() {
 		return nil
+	}
+	if leftover {
+		// Our lock is held although no upgrade is in flight: a Decision
+		// was executed but its status never persisted. A workload
+		// converged on the current version only needs the lock released;
+		// otherwise an upgrade to the spec starts (even to the current
+		// version), which converges it safely: partition locked, template
+		// checked, pods walked, partition restored to 0.
+		if s.converged(s.st.CurrentVersion, s.st.CurrentImage) {
+			s.act(upgrade.ReleaseLock{Holder: s.spec.LockHolder})
+			return nil
+		}
 	}
 	if err := policy.Evaluate(policy.Input{From: s.st.CurrentVersion, To: s.spec.Version, Image: s.spec.Image}, s.spec.Rules); err != nil {
 		return s.refuse(err)
@@ -338,9 +349,30 @@ func (s *stepper) idle() error {
 	if s.w.Partition < s.w.Replicas {
 		s.act(upgrade.SetPartition{Workload: s.w.Name, Partition: s.w.Replicas})
 	}
-	s.event(upgrade.EventNormal, ReasonUpgradeStarted, "rolling upgrade of %s from %s to %s started",
-		s.w.Name, s.st.CurrentVersion, s.spec.Version)
+	if s.spec.Version == s.st.CurrentVersion && s.spec.Image == s.st.CurrentImage {
+		s.event(upgrade.EventNormal, ReasonUpgradeStarted, "converging %s on %s after an interrupted decision",
+			s.w.Name, s.spec.Version)
+	} else {
+		s.event(upgrade.EventNormal, ReasonUpgradeStarted, "rolling upgrade of %s from %s to %s started",
+			s.w.Name, s.st.CurrentVersion, s.spec.Version)
+	}
 	return nil
+}
+
+// converged reports whether the workload runs version and image everywhere
+// with the partition at 0.
+func (s *stepper) converged(version, image string) bool {
+	w := s.w
+	if w.Partition != 0 || w.Image != image || (w.Version != "" && w.Version != version) ||
+		int32(len(s.members)) != w.Replicas {
+		return false
+	}
+	for i := range s.members {
+		if !s.updated(&s.members[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // refuse turns a policy violation into a gate (no action).
@@ -370,7 +402,8 @@ func (s *stepper) adopt() error {
 	if int32(len(s.members)) != w.Replicas {
 		return fail("workload %s has %d of %d members", w.Name, len(s.members), w.Replicas)
 	}
-	for _, m := range s.members {
+	for i := range s.members {
+		m := &s.members[i]
 		switch {
 		case !m.Up():
 			return fail("member %s is not ready and healthy", m.Name)
@@ -389,8 +422,6 @@ func (s *stepper) adopt() error {
 }
 
 // ---------------------------------------------------------------- active
-
-func (s *stepper) upgrade() *upgrade.UpgradeStatus { return s.st.Upgrade }
 
 func (s *stepper) phase() Phase { return Phase(s.st.Upgrade.Phase) }
 
@@ -451,6 +482,7 @@ func (s *stepper) active() error {
 			ev = s.locking()
 		case PhaseSnapshotting:
 			ev = s.snapshotting()
+			progress = ev != EventRetrySnapshot
 		case PhaseTemplating:
 			ev = s.templating()
 		case PhaseRolling:
@@ -460,9 +492,10 @@ func (s *stepper) active() error {
 			progress = ev != EventRetryTransfer
 		case PhaseRestarting:
 			ev = s.restarting()
-			progress = ev != EventForceRestart
+			progress = ev != EventForceRestart && ev != EventReselect
 		case PhaseVerifying:
 			ev = s.verifying()
+			progress = ev != EventReselect
 		}
 		if err != nil {
 			return err
@@ -529,6 +562,7 @@ func (s *stepper) retarget() error {
 	r := u.Rolling
 	r.Ordinal = r.Replicas - 1
 	r.RestartedUID, r.DeletedUID, r.TransferTarget, r.Snapshot = "", "", "", ""
+	r.Updated = nil
 	if err := s.transition(EventTargetChanged, true); err != nil {
 		return err
 	}
@@ -551,7 +585,8 @@ func (s *stepper) crashLoop() bool {
 		return false
 	}
 	u := s.st.Upgrade
-	for _, m := range s.members {
+	for i := range s.members {
+		m := &s.members[i]
 		if m.Pod.Exists && m.Pod.CrashLooping && m.Revision == s.w.UpdateRevision {
 			msg := fmt.Sprintf("pod %s crash-loops on %s; the rollout is paused and nothing else restarts. "+
 				"Recover by setting the spec to a fixed version (or back to %s): the plan restarts from the current state", m.Name, u.TargetVersion, u.FromVersion)
@@ -592,14 +627,24 @@ func (s *stepper) snapshotting() Event {
 	if b := s.obs.Backup; !b.LastSuccess.IsZero() && !b.LastSuccess.Truncate(time.Second).Before(u.StartedAt.Time) {
 		return EventSnapshotTaken
 	}
-	if u.Rolling.Snapshot == "" && !s.obs.Backup.InProgress {
-		name := "raftshift-pre-upgrade-" + u.TargetVersion + "-" + strconv.FormatInt(u.StartedAt.Unix(), 10)
-		u.Rolling.Snapshot = name
-		s.act(upgrade.TakeSnapshot{Name: name, Reason: "pre-upgrade snapshot before " + u.FromVersion + " -> " + u.TargetVersion})
-	}
 	s.hold(upgrade.GateSnapshot, ReasonSnapshotPending, "", "waiting for a backup newer than the upgrade's start (%s)",
 		u.StartedAt.UTC().Format(time.RFC3339))
-	return ""
+	if s.obs.Backup.InProgress {
+		return ""
+	}
+	var ev Event
+	if u.Rolling.Snapshot != "" {
+		if s.obs.Now.Sub(u.PhaseStartedAt.Time) < s.spec.RetryInterval {
+			return ""
+		}
+		// the request was lost or the snapshot failed: ask again
+		ev = EventRetrySnapshot
+		u.Failures++
+	}
+	name := "raftshift-pre-upgrade-" + u.TargetVersion + "-" + strconv.FormatInt(u.StartedAt.Unix(), 10)
+	u.Rolling.Snapshot = name
+	s.act(upgrade.TakeSnapshot{Name: name, Reason: "pre-upgrade snapshot before " + u.FromVersion + " -> " + u.TargetVersion})
+	return ev
 }
 
 func (s *stepper) templating() Event {
@@ -626,17 +671,23 @@ func (s *stepper) templating() Event {
 	return ""
 }
 
-func (s *stepper) memberAt(ord int32) (upgrade.Member, bool) {
-	for _, m := range s.members {
-		if m.Ordinal == ord {
-			return m, true
+// memberAt returns the member with ordinal ord (nil if none). The pointer
+// is into the observation, which Step must not modify.
+func (s *stepper) memberAt(ord int32) *upgrade.Member {
+	for i := range s.members {
+		if s.members[i].Ordinal == ord {
+			return &s.members[i]
 		}
 	}
-	return upgrade.Member{}, false
+	return nil
 }
 
+// isVoter reports whether m is a voter (upgrade.Member.IsVoter without
+// copying the member).
+func isVoter(m *upgrade.Member) bool { return m.Raft.Present && m.Raft.Suffrage == upgrade.Voter }
+
 // updated reports whether m's pod is at the update revision.
-func (s *stepper) updated(m upgrade.Member) bool {
+func (s *stepper) updated(m *upgrade.Member) bool {
 	return m.Pod.Exists && !m.Pod.Terminating && m.Revision == s.w.UpdateRevision
 }
 
@@ -649,7 +700,7 @@ func (s *stepper) rolling() (Event, error) {
 	// upgraded again.
 	r.Ordinal = -1
 	for o := r.Replicas - 1; o >= 0; o-- {
-		if m, ok := s.memberAt(o); !ok || !s.updated(m) {
+		if m := s.memberAt(o); m == nil || !s.updated(m) {
 			r.Ordinal = o
 			break
 		}
@@ -657,14 +708,19 @@ func (s *stepper) rolling() (Event, error) {
 	if r.Ordinal < 0 {
 		return s.finalize()
 	}
-	m, ok := s.memberAt(r.Ordinal)
-	if !ok {
+	m := s.memberAt(r.Ordinal)
+	if m == nil {
 		s.hold(upgrade.GatePodReady, upgrade.ReasonPodMissing, "", "no member with ordinal %d is observed", r.Ordinal)
 		return "", nil
 	}
 	if s.w.Partition <= r.Ordinal {
 		// The partition already admits this ordinal (a Step whose status
-		// was not persisted): follow the controller.
+		// was not persisted): follow the controller. A partition below
+		// the ordinal would admit more than one pod; raise it to the
+		// ordinal (raising never restarts a pod).
+		if s.w.Partition < r.Ordinal {
+			s.act(upgrade.SetPartition{Workload: s.w.Name, Partition: r.Ordinal})
+		}
 		r.RestartedUID = ""
 		if m.Pod.Exists && !m.Pod.Terminating {
 			r.RestartedUID = m.Pod.UID
@@ -687,8 +743,8 @@ func (s *stepper) rolling() (Event, error) {
 // canDisrupt gates a restart of m: every other voter healthy and caught
 // up, failure tolerance to spare, m not the leader. One- and two-voter
 // clusters need AllowDowntime.
-func (s *stepper) canDisrupt(m upgrade.Member) bool {
-	if m.IsVoter() {
+func (s *stepper) canDisrupt(m *upgrade.Member) bool {
+	if isVoter(m) {
 		if s.voters <= 2 && !s.spec.AllowDowntime {
 			s.hold(upgrade.GateDowntime, ReasonDowntimeNotAllowed, m.Name,
 				"restarting %s loses quorum of a %d-voter cluster; set allowDowntime to accept it", m.Name, s.voters)
@@ -712,12 +768,13 @@ func (s *stepper) canDisrupt(m upgrade.Member) bool {
 	return true
 }
 
-func (s *stepper) othersCaughtUp(m upgrade.Member) bool {
-	for _, o := range s.obs.Members {
-		if o.Name == m.Name || !o.IsVoter() {
+func (s *stepper) othersCaughtUp(m *upgrade.Member) bool {
+	for i := range s.obs.Members {
+		o := &s.obs.Members[i]
+		if o.Name == m.Name || !isVoter(o) {
 			continue
 		}
-		if g := upgrade.CaughtUp(s.obs, o, s.spec.CatchUp); g != nil {
+		if g := upgrade.CaughtUp(s.obs, *o, s.spec.CatchUp); g != nil {
 			s.gate = g
 			return false
 		}
@@ -726,7 +783,7 @@ func (s *stepper) othersCaughtUp(m upgrade.Member) bool {
 }
 
 // moveLeader asks leadership to leave m, the next pod to restart.
-func (s *stepper) moveLeader(m upgrade.Member) Event {
+func (s *stepper) moveLeader(m *upgrade.Member) Event {
 	if !s.leaderMovable(m) {
 		return ""
 	}
@@ -756,7 +813,7 @@ func (s *stepper) moveLeader(m upgrade.Member) Event {
 
 // leaderMovable gates a leadership move away from m: it only happens when
 // m could be restarted right after (others caught up, tolerance to spare).
-func (s *stepper) leaderMovable(m upgrade.Member) bool {
+func (s *stepper) leaderMovable(m *upgrade.Member) bool {
 	if s.voters == 2 && !s.spec.AllowDowntime {
 		s.hold(upgrade.GateDowntime, ReasonDowntimeNotAllowed, m.Name,
 			"restarting %s loses quorum of a %d-voter cluster; set allowDowntime to accept it", m.Name, s.voters)
@@ -765,10 +822,20 @@ func (s *stepper) leaderMovable(m upgrade.Member) bool {
 	if !s.othersCaughtUp(m) {
 		return false
 	}
+	others := 0
+	for i := range s.obs.Members {
+		if o := &s.obs.Members[i]; o.Name != m.Name && isVoter(o) {
+			others++
+		}
+	}
+	if others == 0 {
+		s.hold(upgrade.GateLeaderTransfer, upgrade.ReasonNoTransferTarget, m.Name, "no other voter can take over from %s", m.Name)
+		return false
+	}
 	if s.voters >= 3 {
 		healthy := 0
-		for _, o := range s.obs.Members {
-			if o.IsVoter() && upgrade.CaughtUp(s.obs, o, s.spec.CatchUp) == nil {
+		for i := range s.obs.Members {
+			if o := &s.obs.Members[i]; isVoter(o) && upgrade.CaughtUp(s.obs, *o, s.spec.CatchUp) == nil {
 				healthy++
 			}
 		}
@@ -783,15 +850,15 @@ func (s *stepper) leaderMovable(m upgrade.Member) bool {
 
 func (s *stepper) movingLeader() Event {
 	u := s.st.Upgrade
-	m, ok := s.memberAt(u.Rolling.Ordinal)
+	m := s.memberAt(u.Rolling.Ordinal)
 	leader, hasLeader := s.obs.Leader()
 	switch {
 	case !hasLeader:
 		s.hold(upgrade.GateLeader, upgrade.ReasonNoLeader, "", "waiting for a new leader to be elected")
 		return ""
-	case !ok || leader.Name != m.Name:
+	case m == nil || leader.Name != m.Name || s.voters <= 1:
 		return EventLeaderMoved
-	case s.obs.Now.Sub(u.PhaseStartedAt.Time) >= s.spec.TransferTimeout:
+	case s.obs.Now.Sub(u.PhaseStartedAt.Time) >= s.spec.RetryInterval:
 		return s.moveLeader(m)
 	}
 	s.hold(upgrade.GateLeaderTransfer, ReasonLeadershipMoving, m.Name, "waiting for leadership to leave %s", m.Name)
@@ -801,12 +868,16 @@ func (s *stepper) movingLeader() Event {
 func (s *stepper) restarting() Event {
 	u := s.st.Upgrade
 	r := u.Rolling
-	m, ok := s.memberAt(r.Ordinal)
-	if ok && s.updated(m) {
+	m := s.memberAt(r.Ordinal)
+	if m != nil && s.updated(m) {
 		return EventPodRestarted
 	}
-	if !ok || !m.Pod.Exists || m.Pod.Terminating {
-		s.hold(upgrade.GatePodReady, ReasonPodRestarting, m.Name, "waiting for the controller to recreate %s", m.Name)
+	if m == nil || !m.Pod.Exists || m.Pod.Terminating {
+		name := fmt.Sprintf("%s-%d", s.w.Name, r.Ordinal)
+		if m != nil {
+			name = m.Name
+		}
+		s.hold(upgrade.GatePodReady, ReasonPodRestarting, name, "waiting for the controller to recreate %s", name)
 		return ""
 	}
 	// m is an old incarnation.
@@ -819,17 +890,19 @@ func (s *stepper) restarting() Event {
 		return EventLeaderChanged
 	}
 	if s.w.Partition > r.Ordinal {
-		// The partition change was lost (host crashed before executing it).
-		if !s.canDisrupt(m) {
-			return ""
-		}
-		r.RestartedUID = m.Pod.UID
-		s.act(upgrade.SetPartition{Workload: s.w.Name, Partition: r.Ordinal})
-		return ""
+		// The partition change was lost (the host did not execute it, or
+		// someone raised the partition): select the ordinal again.
+		return EventReselect
 	}
-	if (!m.Pod.Ready || m.Pod.CrashLooping) && r.DeletedUID != m.Pod.UID {
+	if s.w.Partition < r.Ordinal {
+		// Someone lowered the partition further: admit only this ordinal.
+		s.act(upgrade.SetPartition{Workload: s.w.Name, Partition: r.Ordinal})
+	}
+	if (!m.Pod.Ready || m.Pod.CrashLooping) &&
+		(r.DeletedUID != m.Pod.UID || s.obs.Now.Sub(u.PhaseStartedAt.Time) >= s.spec.RetryInterval) {
 		// An OrderedReady controller does not replace a pod that is not
-		// ready: delete it explicitly, once per incarnation.
+		// ready: delete it explicitly, once per incarnation (again after
+		// the retry interval if the delete was lost).
 		if !s.canDisrupt(m) {
 			return ""
 		}
@@ -844,19 +917,20 @@ func (s *stepper) restarting() Event {
 func (s *stepper) verifying() Event {
 	u := s.st.Upgrade
 	r := u.Rolling
-	m, ok := s.memberAt(r.Ordinal)
+	m := s.memberAt(r.Ordinal)
 	switch {
-	case !ok || !m.Pod.Exists || m.Pod.Terminating:
-		s.hold(upgrade.GatePodReady, upgrade.ReasonPodMissing, m.Name, "waiting for the controller to recreate ordinal %d", r.Ordinal)
+	case m == nil || !m.Pod.Exists || m.Pod.Terminating:
+		s.hold(upgrade.GatePodReady, upgrade.ReasonPodMissing, "", "waiting for the controller to recreate ordinal %d", r.Ordinal)
 		return ""
 	case m.Revision != s.w.UpdateRevision:
-		s.hold(upgrade.GatePodReady, ReasonPodRestarting, m.Name, "%s is not at the update revision yet", m.Name)
-		return ""
+		// The new pod was lost and came back at the old revision (killed
+		// while the partition was above it): select the ordinal again.
+		return EventReselect
 	case m.Version != "" && m.Version != u.TargetVersion:
 		s.hold(upgrade.GatePodReady, ReasonVersionMismatch, m.Name, "%s reports version %s, want %s", m.Name, m.Version, u.TargetVersion)
 		return ""
 	}
-	if g := upgrade.CaughtUp(s.obs, m, s.spec.CatchUp); g != nil {
+	if g := upgrade.CaughtUp(s.obs, *m, s.spec.CatchUp); g != nil {
 		s.gate = g
 		return ""
 	}
@@ -876,7 +950,8 @@ func (s *stepper) finalize() (Event, error) {
 		s.hold(upgrade.GatePodReady, upgrade.ReasonPodMissing, "", "%d of %d members observed", len(s.members), s.w.Replicas)
 		return "", nil
 	}
-	for _, m := range s.members {
+	for i := range s.members {
+		m := &s.members[i]
 		if !s.updated(m) {
 			s.hold(upgrade.GatePodReady, ReasonPodRestarting, m.Name, "%s is not at the update revision", m.Name)
 			return "", nil
@@ -885,7 +960,7 @@ func (s *stepper) finalize() (Event, error) {
 			s.hold(upgrade.GatePodReady, ReasonVersionMismatch, m.Name, "%s reports version %s, want %s", m.Name, m.Version, u.TargetVersion)
 			return "", nil
 		}
-		if g := upgrade.CaughtUp(s.obs, m, s.spec.CatchUp); g != nil {
+		if g := upgrade.CaughtUp(s.obs, *m, s.spec.CatchUp); g != nil {
 			s.gate = g
 			return "", nil
 		}

@@ -58,7 +58,7 @@ func stepCases() []stepCase {
 		},
 		{
 			name: "adopt refused while a member is down", spec: baseSpec(),
-			obs: func() upgrade.Observation { o := healthy(3); o.Members[1].Pod.Ready = false; return o }(),
+			obs:    func() upgrade.Observation { o := healthy(3); o.Members[1].Pod.Ready = false; return o }(),
 			status: upgrade.Status{}, gate: "WorkloadSettled/CannotAdoptRunningVersion",
 			check: func(t *testing.T, d upgrade.Decision) {
 				if d.Status.CurrentVersion != "" {
@@ -202,7 +202,16 @@ func stepCases() []stepCase {
 				s.LastStepTime = upgrade.Time(t0.Add(time.Second))
 				return s
 			}(),
-			gate: "StaleObservation/ObservationOlderThanLastStep", phase: PhaseRolling,
+			gate: "StaleObservation/ObservationNotNewerThanLastStep", phase: PhaseRolling,
+		},
+		{
+			name: "observation from the second of the last step", spec: baseSpec(), obs: locked(templated(3)),
+			status: func() upgrade.Status {
+				s := inflight(3, PhaseRolling, 2)
+				s.LastStepTime = upgrade.Time(t0)
+				return s
+			}(),
+			gate: "StaleObservation/ObservationNotNewerThanLastStep", phase: PhaseRolling,
 		},
 		{
 			name: "raft term went back", spec: baseSpec(), obs: locked(templated(3)),
@@ -248,9 +257,89 @@ func stepCases() []stepCase {
 			status: func() upgrade.Status {
 				s := inflight(3, PhaseSnapshotting, 2)
 				s.Upgrade.Rolling.Snapshot = "snap"
+				s.Upgrade.PhaseStartedAt = upgrade.Time(t0.Add(-5 * time.Second))
 				return s
 			}(),
 			phase: PhaseSnapshotting, gate: "Snapshot/SnapshotPending",
+		},
+		{
+			name: "snapshot requested again after the retry interval", spec: Spec{Version: newV, Image: newImg, Snapshot: true},
+			obs: func() upgrade.Observation { o := locked(healthy(3)); o.Workloads[0].Partition = 3; return o }(),
+			status: func() upgrade.Status {
+				s := inflight(3, PhaseSnapshotting, 2)
+				s.Upgrade.Rolling.Snapshot = "snap"
+				return s
+			}(),
+			want: []string{"TakeSnapshot"}, phase: PhaseSnapshotting, gate: "Snapshot/SnapshotPending",
+			check: func(t *testing.T, d upgrade.Decision) {
+				if u := d.Status.Upgrade; !u.PhaseStartedAt.Time.Equal(t0) || u.StepStartedAt.Time.Equal(t0) || u.Failures != 1 {
+					t.Errorf("retry must restart the phase clock but not the step deadline: %+v", u)
+				}
+			},
+		},
+		{
+			name: "snapshot running: no new request", spec: Spec{Version: newV, Image: newImg, Snapshot: true},
+			obs: func() upgrade.Observation {
+				o := locked(healthy(3))
+				o.Workloads[0].Partition = 3
+				o.Backup.InProgress = true
+				return o
+			}(),
+			status: func() upgrade.Status {
+				s := inflight(3, PhaseSnapshotting, 2)
+				s.Upgrade.Rolling.Snapshot = "snap"
+				return s
+			}(),
+			phase: PhaseSnapshotting, gate: "Snapshot/SnapshotPending",
+		},
+		{
+			name: "restarting: partition change lost: ordinal selected again", spec: baseSpec(), obs: locked(templated(3)),
+			status: func() upgrade.Status {
+				s := inflight(3, PhaseRestarting, 2)
+				s.Upgrade.Rolling.RestartedUID = "bao-2-uid1"
+				return s
+			}(),
+			want: []string{"SetPartition", "RecordEvent"}, phase: PhaseRestarting,
+			check: func(t *testing.T, d upgrade.Decision) {
+				if p := d.Actions[0].(upgrade.SetPartition); p.Partition != 2 {
+					t.Errorf("partition %d", p.Partition)
+				}
+			},
+		},
+		{
+			name: "restarting: inconsistent partition never restarts two pods", spec: baseSpec(),
+			obs:    func() upgrade.Observation { o := locked(templated(3)); o.Workloads[0].Partition = 3; return o }(),
+			status: inflight(3, PhaseRestarting, 0), want: []string{"SetPartition", "RecordEvent"}, phase: PhaseRestarting,
+			check: func(t *testing.T, d upgrade.Decision) {
+				if p := d.Actions[0].(upgrade.SetPartition); p.Partition != 2 {
+					t.Errorf("partition %d, want the highest ordinal first", p.Partition)
+				}
+			},
+		},
+		{
+			name: "partition found below the ordinal is raised to admit one pod", spec: baseSpec(),
+			obs:    func() upgrade.Observation { o := locked(templated(3)); o.Workloads[0].Partition = 0; return o }(),
+			status: inflight(3, PhaseRolling, 2), want: []string{"SetPartition"}, phase: PhaseRestarting,
+			check: func(t *testing.T, d upgrade.Decision) {
+				if p := d.Actions[0].(upgrade.SetPartition); p.Partition != 2 {
+					t.Errorf("partition %d", p.Partition)
+				}
+			},
+		},
+		{
+			name: "moving leader in a one-voter cluster: restart in place", spec: Spec{Version: newV, Image: newImg, AllowDowntime: true},
+			obs: locked(templated(1)), status: inflight(1, PhaseMovingLeader, 0), want: []string{"SetPartition", "RecordEvent"}, phase: PhaseRestarting,
+		},
+		{
+			name: "sole voter leads: no step-down, downtime gate", spec: baseSpec(),
+			obs: func() upgrade.Observation {
+				o := locked(templated(3))
+				setLeader(&o, 2)
+				o.Members[0].Raft.Suffrage = upgrade.Nonvoter
+				o.Members[1].Raft.Suffrage = upgrade.Nonvoter
+				return o
+			}(),
+			status: inflight(3, PhaseMovingLeader, 2), gate: "Downtime/DowntimeNotAllowed", phase: PhaseRolling,
 		},
 		{
 			name: "snapshot done: template changes", spec: Spec{Version: newV, Image: newImg, Snapshot: true},
@@ -297,7 +386,11 @@ func stepCases() []stepCase {
 		},
 		{
 			name: "another voter not stable long enough: hold", spec: baseSpec(),
-			obs:    func() upgrade.Observation { o := locked(templated(3)); o.Members[1].Raft.StableSince = t0.Add(-time.Second); return o }(),
+			obs: func() upgrade.Observation {
+				o := locked(templated(3))
+				o.Members[1].Raft.StableSince = t0.Add(-time.Second)
+				return o
+			}(),
 			status: inflight(3, PhaseRolling, 2), gate: "Stabilized/NotStableLongEnough", phase: PhaseRolling,
 		},
 		{
@@ -651,7 +744,7 @@ func stepCases() []stepCase {
 		},
 		{
 			name: "two replicas: leader moves first", spec: Spec{Version: newV, Image: newImg, AllowDowntime: true},
-			obs: func() upgrade.Observation { o := locked(templated(2)); setLeader(&o, 1); return o }(),
+			obs:    func() upgrade.Observation { o := locked(templated(2)); setLeader(&o, 1); return o }(),
 			status: inflight(2, PhaseRolling, 1), want: []string{"TransferLeadership", "RecordEvent"}, phase: PhaseMovingLeader,
 		},
 		{
@@ -660,7 +753,7 @@ func stepCases() []stepCase {
 		},
 		{
 			name: "two replicas: restart waits for the other voter", spec: Spec{Version: newV, Image: newImg, AllowDowntime: true},
-			obs: func() upgrade.Observation { o := locked(templated(2)); o.Members[0].Raft.Healthy = false; return o }(),
+			obs:    func() upgrade.Observation { o := locked(templated(2)); o.Members[0].Raft.Healthy = false; return o }(),
 			status: inflight(2, PhaseRolling, 1), gate: "RaftHealthy/RaftUnhealthy", phase: PhaseRolling,
 		},
 		{

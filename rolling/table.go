@@ -51,6 +51,9 @@ const (
 	EventLocked Event = "Locked"
 	// EventSnapshotTaken: a backup newer than the upgrade's start exists.
 	EventSnapshotTaken Event = "SnapshotTaken"
+	// EventRetrySnapshot: no backup succeeded or runs a while after the
+	// snapshot was requested; it is requested again.
+	EventRetrySnapshot Event = "RetrySnapshot"
 	// EventSnapshotSkipped: no pre-upgrade snapshot was requested.
 	EventSnapshotSkipped Event = "SnapshotSkipped"
 	// EventTemplateApplied: the template is at the target and settled.
@@ -70,6 +73,10 @@ const (
 	// before the controller replaced it; the partition is raised again and
 	// leadership is moved first.
 	EventLeaderChanged Event = "LeaderChanged"
+	// EventReselect: the ordinal being restarted or verified must be
+	// selected again: the partition no longer admits it (a lost or reverted
+	// partition change) or its new pod came back at the old revision.
+	EventReselect Event = "Reselect"
 	// EventPodRestarted: a pod at the update revision replaced the old one.
 	EventPodRestarted Event = "PodRestarted"
 	// EventPodVerified: the new pod is ready, healthy, caught up and stable.
@@ -90,6 +97,7 @@ var Table = upgrade.Table[Phase, Event]{
 		{From: PhaseLocking, Event: EventLocked, To: PhaseSnapshotting},
 		{From: PhaseSnapshotting, Event: EventSnapshotTaken, To: PhaseTemplating},
 		{From: PhaseSnapshotting, Event: EventSnapshotSkipped, To: PhaseTemplating},
+		{From: PhaseSnapshotting, Event: EventRetrySnapshot, To: PhaseSnapshotting},
 		{From: PhaseTemplating, Event: EventTemplateApplied, To: PhaseRolling},
 		{From: PhaseRolling, Event: EventLeaderSelected, To: PhaseMovingLeader},
 		{From: PhaseMovingLeader, Event: EventRetryTransfer, To: PhaseMovingLeader},
@@ -97,8 +105,10 @@ var Table = upgrade.Table[Phase, Event]{
 		{From: PhaseRolling, Event: EventPodSelected, To: PhaseRestarting},
 		{From: PhaseRestarting, Event: EventForceRestart, To: PhaseRestarting},
 		{From: PhaseRestarting, Event: EventLeaderChanged, To: PhaseRolling},
+		{From: PhaseRestarting, Event: EventReselect, To: PhaseRolling},
 		{From: PhaseRestarting, Event: EventPodRestarted, To: PhaseVerifying},
 		{From: PhaseVerifying, Event: EventPodVerified, To: PhaseRolling},
+		{From: PhaseVerifying, Event: EventReselect, To: PhaseRolling},
 		{From: PhaseRolling, Event: EventCompleted, To: PhaseIdle},
 		{From: PhaseLocking, Event: EventTargetChanged, To: PhaseLocking},
 		{From: PhaseSnapshotting, Event: EventTargetChanged, To: PhaseLocking},

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"time"
 
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -106,18 +105,49 @@ const (
 )
 
 // SetCondition sets a condition in conds with LastTransitionTime taken from
-// now (never from the wall clock): meta.SetStatusCondition keeps the old
-// transition time when the status did not change.
+// now (never from the wall clock). Like meta.SetStatusCondition it keeps the
+// old transition time when the status did not change; unlike it, it never
+// falls back to time.Now: a zero now leaves a zero LastTransitionTime, so
+// the result depends on the inputs only.
 func SetCondition(conds *[]metav1.Condition, typ string, status metav1.ConditionStatus, reason Reason, message string, now time.Time) {
-	meta.SetStatusCondition(conds, metav1.Condition{
+	if conds == nil {
+		return
+	}
+	for i := range *conds {
+		c := &(*conds)[i]
+		if c.Type != typ {
+			continue
+		}
+		if c.Status != status {
+			c.Status = status
+			c.LastTransitionTime = Time(now)
+		}
+		c.Reason = string(reason)
+		c.Message = message
+		c.ObservedGeneration = 0
+		return
+	}
+	*conds = append(*conds, metav1.Condition{
 		Type:               typ,
 		Status:             status,
 		Reason:             string(reason),
 		Message:            message,
-		LastTransitionTime: metav1.NewTime(now.UTC().Truncate(time.Second)),
+		LastTransitionTime: Time(now),
 	})
 }
 
 // Time converts an observation time to a status timestamp at the precision
 // that survives a JSON round trip (one second).
 func Time(t time.Time) metav1.Time { return metav1.NewTime(t.UTC().Truncate(time.Second)) }
+
+// TimeCeil is Time rounded up to the next whole second. Use it for the start
+// of a minimum window (sync duration, stabilization): measured from a
+// rounded-up start, a window never ends early, whereas a truncated start
+// could end it up to a second early.
+func TimeCeil(t time.Time) metav1.Time {
+	tr := t.UTC().Truncate(time.Second)
+	if tr.Before(t.UTC()) {
+		tr = tr.Add(time.Second)
+	}
+	return metav1.NewTime(tr)
+}

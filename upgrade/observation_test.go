@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/raftshift/raftshift/upgrade"
@@ -178,5 +180,58 @@ func TestGateError(t *testing.T) {
 func TestStatusIdle(t *testing.T) {
 	if !(&upgrade.Status{}).Idle() || (&upgrade.Status{Upgrade: &upgrade.UpgradeStatus{}}).Idle() {
 		t.Error("Idle() wrong")
+	}
+}
+
+func TestSetConditionNeverReadsTheClock(t *testing.T) {
+	var conds []metav1.Condition
+	upgrade.SetCondition(&conds, upgrade.ConditionReady, metav1.ConditionTrue, "Idle", "m", time.Time{})
+	if len(conds) != 1 || !conds[0].LastTransitionTime.IsZero() {
+		t.Fatalf("zero now gave %+v", conds)
+	}
+	upgrade.SetCondition(&conds, upgrade.ConditionReady, metav1.ConditionFalse, "Held", "m", time.Time{})
+	if !conds[0].LastTransitionTime.IsZero() || conds[0].Status != metav1.ConditionFalse {
+		t.Fatalf("zero now gave %+v", conds)
+	}
+	upgrade.SetCondition(nil, upgrade.ConditionReady, metav1.ConditionTrue, "Idle", "m", now) // no panic
+}
+
+func TestSetConditionMatchesMeta(t *testing.T) {
+	// For a non-zero now, SetCondition behaves like meta.SetStatusCondition.
+	steps := []struct {
+		typ    string
+		status metav1.ConditionStatus
+		reason string
+		at     time.Duration
+	}{
+		{upgrade.ConditionReady, metav1.ConditionTrue, "A", 0},
+		{upgrade.ConditionProgressing, metav1.ConditionFalse, "B", time.Second},
+		{upgrade.ConditionReady, metav1.ConditionTrue, "C", time.Minute},
+		{upgrade.ConditionReady, metav1.ConditionFalse, "D", time.Hour},
+		{upgrade.ConditionDegraded, metav1.ConditionUnknown, "E", 2 * time.Hour},
+	}
+	var got, want []metav1.Condition
+	for _, s := range steps {
+		at := now.Add(s.at + 300*time.Millisecond)
+		upgrade.SetCondition(&got, s.typ, s.status, upgrade.Reason(s.reason), "msg "+s.reason, at)
+		meta.SetStatusCondition(&want, metav1.Condition{Type: s.typ, Status: s.status, Reason: s.reason,
+			Message: "msg " + s.reason, LastTransitionTime: upgrade.Time(at)})
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("SetCondition differs from meta.SetStatusCondition (-meta +ours):\n%s", diff)
+	}
+}
+
+func TestTimeRounding(t *testing.T) {
+	whole := time.Date(2026, 1, 1, 0, 0, 10, 0, time.UTC)
+	frac := whole.Add(800 * time.Millisecond)
+	if got := upgrade.Time(frac).Time; !got.Equal(whole) {
+		t.Errorf("Time(%v) = %v, want %v", frac, got, whole)
+	}
+	if got := upgrade.TimeCeil(frac).Time; !got.Equal(whole.Add(time.Second)) {
+		t.Errorf("TimeCeil(%v) = %v, want %v", frac, got, whole.Add(time.Second))
+	}
+	if got := upgrade.TimeCeil(whole).Time; !got.Equal(whole) {
+		t.Errorf("TimeCeil(%v) = %v, want unchanged", whole, got)
 	}
 }

@@ -70,6 +70,12 @@ const (
 // the first gate that holds. StableSince zero means "unknown" and is not
 // held against the member.
 func CaughtUp(obs *Observation, m Member, c CatchUp) *Gate {
+	leader, ok := obs.Leader()
+	return caughtUp(obs, m, leader, ok, c)
+}
+
+// caughtUp is CaughtUp with the leader already looked up.
+func caughtUp(obs *Observation, m Member, leader Member, hasLeader bool, c CatchUp) *Gate {
 	c = c.WithDefaults()
 	g := func(name GateName, r Reason, format string, args ...any) *Gate {
 		return &Gate{Name: name, Reason: r, Member: m.Name, Message: fmt.Sprintf(format, args...)}
@@ -88,8 +94,7 @@ func CaughtUp(obs *Observation, m Member, c CatchUp) *Gate {
 	case !m.Raft.Healthy:
 		return g(GateRaftHealthy, ReasonRaftUnhealthy, "raft reports %s unhealthy", m.Name)
 	}
-	leader, ok := obs.Leader()
-	if !ok {
+	if !hasLeader {
 		return g(GateLeader, ReasonNoLeader, "the cluster has no leader")
 	}
 	if leader.Name != m.Name {
@@ -166,34 +171,50 @@ type simMember struct {
 	workload string
 }
 
+// simWorkload is the partition and template state of a workload during Check.
+type simWorkload struct {
+	name      string
+	partition int32
+	templated bool // UpdateTemplate earlier in the list
+}
+
 type simState struct {
 	obs       *Observation
 	members   []simMember
 	leader    int // index into members, -1 when none
 	moving    bool
-	partition map[string]int32
-	template  map[string]bool
+	workloads []simWorkload
 	voterHits int
 	changes   int
 }
 
 func newSim(obs *Observation, c CatchUp) *simState {
 	s := &simState{obs: obs, leader: -1, members: make([]simMember, 0, len(obs.Members)),
-		partition: make(map[string]int32, len(obs.Workloads)), template: map[string]bool{}}
+		workloads: make([]simWorkload, 0, len(obs.Workloads))}
 	leader, hasLeader := obs.Leader()
 	for i, m := range obs.Members {
 		s.members = append(s.members, simMember{
 			m: m, voter: m.IsVoter(), present: m.Raft.Present,
-			up: CaughtUp(obs, m, c) == nil, workload: m.Workload,
+			up: caughtUp(obs, m, leader, hasLeader, c) == nil, workload: m.Workload,
 		})
 		if hasLeader && m.Name == leader.Name {
 			s.leader = i
 		}
 	}
 	for _, w := range obs.Workloads {
-		s.partition[w.Name] = w.Partition
+		s.workloads = append(s.workloads, simWorkload{name: w.Name, partition: w.Partition})
 	}
 	return s
+}
+
+// workload returns the simulated state of a workload (nil when unknown).
+func (s *simState) workload(name string) *simWorkload {
+	for i := range s.workloads {
+		if s.workloads[i].name == name {
+			return &s.workloads[i]
+		}
+	}
+	return nil
 }
 
 func (s *simState) find(name string) int {
@@ -371,13 +392,14 @@ func (s Safety) Check(obs Observation, actions []Action) error {
 			if !ok {
 				return fail("S2", i, a, "unknown workload %q", a.Workload)
 			}
-			old := sim.partition[a.Workload]
-			sim.partition[a.Workload] = a.Partition
+			sw := sim.workload(a.Workload)
+			old := sw.partition
+			sw.partition = a.Partition
 			for idx, m := range sim.members {
 				if m.workload != a.Workload || m.m.Ordinal < a.Partition || m.m.Ordinal >= old {
 					continue
 				}
-				if m.m.Revision == w.UpdateRevision && !sim.template[a.Workload] {
+				if m.m.Revision == w.UpdateRevision && !sw.templated {
 					continue
 				}
 				if err := disrupt(i, a, idx, false); err != nil {
@@ -389,11 +411,12 @@ func (s Safety) Check(obs Observation, actions []Action) error {
 			if !ok {
 				return fail("S2", i, a, "unknown workload %q", a.Workload)
 			}
-			if sim.partition[a.Workload] < w.Replicas {
+			sw := sim.workload(a.Workload)
+			if sw.partition < w.Replicas {
 				return fail("S2", i, a, "template of %s changed while its partition (%d) does not lock all %d pods",
-					a.Workload, sim.partition[a.Workload], w.Replicas)
+					a.Workload, sw.partition, w.Replicas)
 			}
-			sim.template[a.Workload] = true
+			sw.templated = true
 		case DeletePod:
 			idx, err := member(i, a, a.Member)
 			if err != nil {

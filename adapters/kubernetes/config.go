@@ -42,7 +42,9 @@ type Config struct {
 	// namespace (BuildObservation) or the default namespace of the client.
 	Namespace string `json:"namespace,omitempty"`
 	// Selector selects the cluster's StatefulSets by their own labels.
-	// Empty selects every StatefulSet of the namespace.
+	// Empty selects every StatefulSet of the namespace. It must not include
+	// RevisionLabel: green StatefulSets carry the cluster's labels with a
+	// different RevisionLabel value.
 	Selector map[string]string `json:"selector,omitempty"`
 	// ServiceName is the client-facing Service whose selector picks a
 	// workload (SwitchService, Observation.Service). Empty: no service.

@@ -52,7 +52,7 @@ func getSTS(t *testing.T, c client.Client, name string) *appsv1.StatefulSet {
 
 // dump lists every object kind the executor touches, for before/after
 // comparisons.
-func dump(t *testing.T, c client.Client) []any {
+func dump(t fataler, c client.Client) []any {
 	t.Helper()
 	ctx := context.Background()
 	var sets appsv1.StatefulSetList
@@ -61,7 +61,7 @@ func dump(t *testing.T, c client.Client) []any {
 	var leases coordinationv1.LeaseList
 	for _, l := range []client.ObjectList{&sets, &pods, &svcs, &leases} {
 		if err := c.List(ctx, l); err != nil {
-			t.Fatal(err)
+			t.Fatalf("list: %v", err)
 		}
 	}
 	return []any{sets.Items, pods.Items, svcs.Items, leases.Items}

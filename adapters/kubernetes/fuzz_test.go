@@ -2,6 +2,7 @@ package kubernetes
 
 import (
 	"encoding/json"
+	"reflect"
 	"slices"
 	"testing"
 
@@ -55,7 +56,11 @@ func FuzzBuildObservation(f *testing.F) {
 	for _, s := range fuzzSeeds(f) {
 		f.Add(s)
 	}
-	f.Fuzz(func(t *testing.T, data []byte) {
+	f.Fuzz(fuzzFunc())
+}
+
+func fuzzFunc() func(t *testing.T, data []byte) {
+	return func(t *testing.T, data []byte) {
 		var in fuzzInput
 		if err := json.Unmarshal(data, &in); err != nil {
 			return
@@ -66,14 +71,27 @@ func FuzzBuildObservation(f *testing.F) {
 			sets, pods := slices.Clone(in.Sets), slices.Clone(in.Pods)
 			slices.Reverse(sets)
 			slices.Reverse(pods)
-			if d := cmp.Diff(obs, BuildObservation(t0, sets, pods, in.Service, cfg)); d != "" {
-				t.Fatalf("observation depends on input order:\n%s", d)
-			}
+			sameObservation(t, obs, BuildObservation(t0, sets, pods, in.Service, cfg))
 		}
-	})
+	}
 }
 
-func checkWellFormed(t *testing.T, obs upgrade.Observation) {
+// sameObservation fails when two observations differ (reflect.DeepEqual
+// first: cmp.Diff is slow on thousands of members).
+func sameObservation(t fataler, a, b upgrade.Observation) {
+	t.Helper()
+	if !reflect.DeepEqual(a, b) {
+		t.Fatalf("observation depends on input order:\n%s", cmp.Diff(a, b))
+	}
+}
+
+// fataler is the part of testing.T and rapid.T the checks use.
+type fataler interface {
+	Helper()
+	Fatalf(format string, args ...any)
+}
+
+func checkWellFormed(t fataler, obs upgrade.Observation) {
 	t.Helper()
 	workloads := map[string]bool{}
 	for i, w := range obs.Workloads {

@@ -124,8 +124,11 @@ func Plan(a upgrade.Action, st State, cfg Config, now time.Time) (Change, error)
 			return Change{}, fmt.Errorf("statefulset %q: %w", a.Workload, ErrWorkloadNotFound)
 		}
 		obj, patch, err := SetPartitionPatch(s, a.Partition)
-		if obj == nil || err != nil {
-			return Change{Op: OpNone, Reason: "partition already set"}, err
+		if err != nil {
+			return Change{}, err
+		}
+		if obj == nil {
+			return Change{Op: OpNone, Reason: "partition already set"}, nil
 		}
 		return Change{Op: OpPatch, Object: obj, Patch: patch}, nil
 	case upgrade.UpdateTemplate:
@@ -137,8 +140,11 @@ func Plan(a upgrade.Action, st State, cfg Config, now time.Time) (Change, error)
 			return Change{}, fmt.Errorf("statefulset %q: %w", a.Workload, ErrWorkloadNotFound)
 		}
 		obj, patch, err := UpdateTemplatePatch(s, a.Image, a.Version, cfg)
-		if obj == nil || err != nil {
-			return Change{Op: OpNone, Reason: "template already at image and version"}, err
+		if err != nil {
+			return Change{}, err
+		}
+		if obj == nil {
+			return Change{Op: OpNone, Reason: "template already at image and version"}, nil
 		}
 		return Change{Op: OpPatch, Object: obj, Patch: patch}, nil
 	case upgrade.DeletePod:

@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"maps"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -69,12 +70,12 @@ func BuildObservation(now time.Time, sets []appsv1.StatefulSet, pods []corev1.Po
 	// Absent pods of the desired ordinal range.
 	for _, s := range chosen {
 		start, n := ordinalRange(s)
-		for ord := start; ord < start+n && ord >= start; ord++ {
-			name := s.Name + "-" + strconv.FormatInt(int64(ord), 10)
+		for ord := int64(start); ord < int64(start)+int64(n) && ord <= math.MaxInt32; ord++ {
+			name := s.Name + "-" + strconv.FormatInt(ord, 10)
 			if _, ok := owned[name]; ok {
 				continue
 			}
-			obs.Members = append(obs.Members, upgrade.Member{Name: name, Workload: s.Name, Ordinal: ord})
+			obs.Members = append(obs.Members, upgrade.Member{Name: name, Workload: s.Name, Ordinal: int32(ord)})
 		}
 	}
 	slices.SortFunc(obs.Members, func(a, b upgrade.Member) int {

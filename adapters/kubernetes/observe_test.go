@@ -3,6 +3,7 @@ package kubernetes
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
@@ -435,5 +437,44 @@ func TestObserver(t *testing.T) {
 	obs, err = o.Observe(context.Background())
 	if err != nil || obs.Service.Name != "" || obs.Lock.Holder != "" {
 		t.Fatalf("obs = %+v, err = %v", obs, err)
+	}
+}
+
+func TestBuildObservationOrdinalBounds(t *testing.T) {
+	s := sts("bao", "i:1", "1", 1<<31-1, 0)
+	s.Spec.Ordinals = &appsv1.StatefulSetOrdinals{Start: 1<<31 - 48}
+	obs := BuildObservation(t0, []appsv1.StatefulSet{s}, nil, nil, testConfig())
+	if n := len(obs.Members); n != 48 {
+		t.Fatalf("members = %d, want the 48 ordinals up to MaxInt32", n)
+	}
+	if last := obs.Members[47]; last.Ordinal != 1<<31-1 || last.Name != "bao-2147483647" {
+		t.Fatalf("last member = %+v", last)
+	}
+	s = sts("bao", "i:1", "1", 1<<31-1, 0)
+	if n := len(BuildObservation(t0, []appsv1.StatefulSet{s}, nil, nil, testConfig()).Members); n != maxOrdinalRange {
+		t.Fatalf("members = %d, want the cap %d", n, maxOrdinalRange)
+	}
+}
+
+func TestRevisionVersions(t *testing.T) {
+	revs := []appsv1.ControllerRevision{
+		{ObjectMeta: metav1.ObjectMeta{Name: "bao-aaa"}, Revision: 1, Data: runtime.RawExtension{Raw: []byte(
+			`{"spec":{"template":{"$patch":"replace","metadata":{"labels":{"app.kubernetes.io/version":"2.3.1"}},` +
+				`"spec":{"containers":[{"name":"openbao","image":"openbao/openbao:2.3.1"},{"name":"sidecar","image":"busybox:1.36"}]}}}}`)}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "bao-bbb"}, Revision: 2, Data: runtime.RawExtension{Raw: []byte(
+			`{"spec":{"template":{"$patch":"replace","spec":{"containers":[{"name":"openbao","image":"openbao/openbao:2.4.0"}]}}}}`)}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "bao-bad"}, Data: runtime.RawExtension{Raw: []byte(`{"spec":`)}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "bao-empty"}},
+	}
+	got, err := RevisionVersions(revs, testConfig())
+	if err == nil || !strings.Contains(err.Error(), "bao-bad") {
+		t.Fatalf("err = %v, want a decode error naming bao-bad", err)
+	}
+	want := map[string]RevisionInfo{
+		"bao-aaa": {Image: "openbao/openbao:2.3.1", Version: "2.3.1"},
+		"bao-bbb": {Image: "openbao/openbao:2.4.0", Version: "2.4.0"},
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Fatalf("revisions (-want +got):\n%s", d)
 	}
 }

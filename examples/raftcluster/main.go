@@ -8,6 +8,7 @@
 //
 //	go run . -nodes 3 -strategy both -compare
 //	go run . -nodes 5 -strategy rolling -timeline
+//	go run . -strategy both -bad-target   # target crash-loops: rollback / abort
 //
 // For each run it prints leader changes, elections, the longest write gap,
 // the longest leaderless period, acknowledged and lost writes (every
@@ -52,6 +53,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	timeout := fs.Duration("timeout", 2*time.Minute, "bound on each upgrade")
 	startDelay := fs.Duration("start-delay", time.Second, "emulated pod start-up time before a node starts (negative: none)")
 	noSync := fs.Bool("nosync", false, "skip fsync in the bolt stores")
+	badTarget := fs.Bool("bad-target", false, "make the target version crash on start: rolling is rolled back, blue-green aborts")
 	timeline := fs.Bool("timeline", false, "print each run's timeline (actions, phases, gates, leader changes)")
 	asJSON := fs.Bool("json", false, "print the reports as JSON")
 	verbose := fs.Bool("v", false, "print Raft's warnings")
@@ -73,6 +75,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 		strategies = []harness.Strategy{st}
 	}
 	if *compare {
+		if *badTarget {
+			return fmt.Errorf("-compare and -bad-target cannot be combined: the baseline has no rollback")
+		}
 		strategies = append(strategies, harness.Baseline)
 	}
 	base := *dir
@@ -97,7 +102,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "running %s with %d nodes...\n", st, *nodes)
 		rep, err := harness.Run(ctx, harness.Scenario{
 			Strategy: st, Nodes: *nodes, From: *from, To: *to, Timeout: *timeout,
-			Dir: filepath.Join(base, fmt.Sprintf("%d-%s", i, st)), StartDelay: *startDelay, NoSync: *noSync, Logger: logger,
+			Dir: filepath.Join(base, fmt.Sprintf("%d-%s", i, st)), StartDelay: *startDelay, NoSync: *noSync, Logger: logger, BadTarget: *badTarget,
 		})
 		reports = append(reports, rep)
 		if err != nil {
@@ -118,7 +123,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 	} else {
 		fmt.Fprint(stdout, harness.FormatTable(reports))
 		for _, r := range reports {
-			fmt.Fprintf(stdout, "%s leaders: %s\n", r.Strategy, strings.Join(r.Leaders, " -> "))
+			outcome := r.Outcome
+			if outcome == "" {
+				outcome = "-"
+			}
+			fmt.Fprintf(stdout, "%s: outcome %s, leaders %s\n", r.Strategy, outcome, strings.Join(r.Leaders, " -> "))
 		}
 	}
 	if len(failures) > 0 {

@@ -4,11 +4,13 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"os"
 	"strconv"
 	"testing"
 	"time"
 
 	"go.etcd.io/etcd/server/v3/embed"
+	"go.uber.org/zap"
 )
 
 // freePorts returns n distinct TCP ports that were free on 127.0.0.1.
@@ -47,8 +49,12 @@ func startEtcd(t testing.TB) (string, error) {
 		cfg.ListenPeerUrls = []url.URL{peer}
 		cfg.AdvertisePeerUrls = []url.URL{peer}
 		cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
-		cfg.LogLevel = "error"
 		cfg.Logger = "zap"
+		cfg.LogLevel = "error"
+		if os.Getenv("E2E_VERBOSE") == "" {
+			// Shutdown reports "use of closed network connection" as errors.
+			cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
+		}
 
 		e, err := embed.StartEtcd(cfg)
 		if err != nil {

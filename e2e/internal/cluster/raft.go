@@ -70,6 +70,7 @@ type Raft struct {
 	history    []RaftEvent
 	violations []string
 	maxDown    int
+	inS1, inS2 bool
 }
 
 func newRaft(spec SetSpec) *Raft {
@@ -200,18 +201,28 @@ func (r *Raft) check(changed string) {
 	if down > r.maxDown {
 		r.maxDown = down
 	}
-	if down > 1 {
+	// Breaches are recorded when they begin, not again while they last.
+	if s2 := down > 1; s2 && !r.inS2 {
 		r.violate("S2: %d voters down at once (after %s changed)", down, changed)
+		r.inS2 = true
+	} else if !s2 {
+		r.inS2 = false
 	}
-	if voters > 0 && healthy < quorum {
+	noQuorum := voters > 0 && healthy < quorum
+	if noQuorum && !r.inS1 {
 		r.violate("S1: %d of %d voters healthy, quorum %d", healthy, voters, quorum)
 	}
+	r.inS1 = noQuorum
 	if l := r.servers[r.leader]; r.leader != "" && (l == nil || !l.up() || !l.present || !l.voter) {
 		r.violate("S3: leader %s went down while leading", r.leader)
 		r.elect("leader lost")
 	}
-	if r.leader == "" && healthy >= quorum {
-		r.elect("election")
+	switch {
+	case r.leader != "" && noQuorum:
+		// A leader that cannot reach a quorum steps down (CheckQuorum).
+		r.elect("quorum lost")
+	case r.leader == "" && !noQuorum:
+		r.elect("quorum regained")
 	}
 }
 

@@ -97,6 +97,7 @@ type RaftSet struct {
 	// Recorder records the namespace's pod watch events.
 	Recorder *Recorder
 
+	ctx     context.Context
 	mu      sync.Mutex
 	booting map[types.UID]bool
 	hold    map[string]bool
@@ -108,7 +109,9 @@ type RaftSet struct {
 func (cp *ControlPlane) NewRaftSet(t *testing.T, spec SetSpec) *RaftSet {
 	t.Helper()
 	spec = spec.withDefaults()
-	ctx := cp.ctx
+	// The RaftSet's loops stop with this context, cancelled by its own
+	// cleanup (which runs before the control plane's).
+	ctx, cancel := context.WithCancel(cp.ctx)
 	ns := "e2e-" + strconv.Itoa(int(cp.sets.Add(1)))
 	if _, err := cp.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
 		t.Fatalf("create namespace: %v", err)
@@ -119,6 +122,7 @@ func (cp *ControlPlane) NewRaftSet(t *testing.T, spec SetSpec) *RaftSet {
 		Namespace: ns,
 		Recorder:  &Recorder{},
 		Raft:      newRaft(spec),
+		ctx:       ctx,
 		booting:   map[types.UID]bool{},
 		hold:      map[string]bool{},
 	}
@@ -137,7 +141,10 @@ func (cp *ControlPlane) NewRaftSet(t *testing.T, spec SetSpec) *RaftSet {
 		t.Fatalf("statefulset event handler: %v", err)
 	}
 	factory.Start(ctx.Done())
-	t.Cleanup(factory.Shutdown)
+	t.Cleanup(func() {
+		cancel()
+		factory.Shutdown()
+	})
 	if !cache.WaitForCacheSync(ctx.Done(), inf.HasSynced, sets.HasSynced) {
 		t.Fatal("pod informer did not sync")
 	}
@@ -163,7 +170,7 @@ func (rs *RaftSet) reap(obj any) {
 	if !ok {
 		return
 	}
-	ctx := rs.CP.ctx
+	ctx := rs.ctx
 	pods, err := rs.CP.Client.CoreV1().Pods(rs.Namespace).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return
@@ -269,7 +276,7 @@ func (rs *RaftSet) maybeBoot(pod *corev1.Pod) {
 
 // boot waits ReadyDelay and marks the pod incarnation Running and Ready.
 func (rs *RaftSet) boot(name string, uid types.UID) {
-	ctx := rs.CP.ctx
+	ctx := rs.ctx
 	select {
 	case <-ctx.Done():
 		return
@@ -311,7 +318,7 @@ func (rs *RaftSet) Release(pod string) {
 	rs.mu.Lock()
 	rs.hold[pod] = false
 	rs.mu.Unlock()
-	p, err := rs.CP.Client.CoreV1().Pods(rs.Namespace).Get(rs.CP.ctx, pod, metav1.GetOptions{})
+	p, err := rs.CP.Client.CoreV1().Pods(rs.Namespace).Get(rs.ctx, pod, metav1.GetOptions{})
 	if err == nil {
 		rs.maybeBoot(p)
 	}

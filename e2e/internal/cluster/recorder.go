@@ -109,7 +109,7 @@ type Recreation struct {
 	OldUID, NewUID types.UID
 	// Deleted is the sequence number of the old incarnation's DELETED
 	// event, Added of the new one's ADDED event and Ready of its first ready
-	// event (-1 if it never became ready).
+	// event (-1 if it has not become ready).
 	Deleted, Added, Ready int
 	// Image is the new incarnation's image.
 	Image string
@@ -121,7 +121,8 @@ func (r Recreation) String() string {
 }
 
 // Recreations returns, in order of deletion, the pods among events that
-// were deleted and added again under a new UID.
+// were deleted and added again under a new UID. A pod deleted for good is
+// not a recreation (see DeletedPods).
 func Recreations(events []PodEvent) []Recreation {
 	var out []Recreation
 	for i, e := range events {
@@ -144,7 +145,9 @@ func Recreations(events []PodEvent) []Recreation {
 				break
 			}
 		}
-		out = append(out, rc)
+		if rc.NewUID != "" {
+			out = append(out, rc)
+		}
 	}
 	return out
 }

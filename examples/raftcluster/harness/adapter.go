@@ -69,6 +69,10 @@ type Options struct {
 	// NoSync skips fsync in the bolt stores (faster on slow disks; data
 	// still survives a node restart).
 	NoSync bool
+	// BadVersions are versions whose nodes fail to start, like a container
+	// that crashes on start: their pods stay Pending and report
+	// CrashLooping after three failed starts (each after StartDelay).
+	BadVersions []string
 	// Logf, when set, receives one line per adapter event.
 	Logf func(format string, args ...any)
 }
@@ -244,6 +248,7 @@ func (a *Adapter) shutdownAll() {
 	for _, p := range a.pods {
 		if p.node != nil {
 			nodes = append(nodes, p.node)
+			p.node, p.state, p.recreate, p.downSince = nil, podAbsent, false, time.Now()
 		}
 	}
 	a.mu.Unlock()
@@ -344,6 +349,7 @@ func (a *Adapter) incarnateAt(p *pod, rev string, t template) raftnode.Config {
 	p.state = podStarting
 	p.recreate = false
 	p.healthy = false
+	p.failures = 0
 	p.startedAt = time.Now()
 	a.event("pod %s created (%s, %s)", p.name, p.uid, p.version)
 	return raftnode.Config{ID: string(p.id), Dir: p.dir, Version: t.version, Bind: p.bind, Book: a.book,
@@ -449,13 +455,17 @@ func (a *Adapter) reconcile() {
 func (a *Adapter) startPod(p *pod, uid string, cfg raftnode.Config) {
 	if !a.delay() {
 		a.mu.Lock()
-		p.inflight = false
+		if p.uid == uid {
+			p.inflight = false
+		}
 		a.mu.Unlock()
 		return
 	}
-	n, err := raftnode.Start(cfg)
+	n, err := a.startNode(cfg)
 	a.mu.Lock()
-	p.inflight = false
+	if p.uid == uid {
+		p.inflight = false
+	}
 	switch {
 	case a.closed || a.findPod(p.name) != p || p.uid != uid || p.state != podStarting:
 		// Deleted while starting.
@@ -471,6 +481,15 @@ func (a *Adapter) startPod(p *pod, uid string, cfg raftnode.Config) {
 		a.running(p, n)
 	}
 	a.mu.Unlock()
+}
+
+// startNode starts a node, or fails like a crashing container when its
+// version is one of Options.BadVersions.
+func (a *Adapter) startNode(cfg raftnode.Config) (*raftnode.Node, error) {
+	if slices.Contains(a.opts.BadVersions, cfg.Version) {
+		return nil, fmt.Errorf("version %s crashes on start", cfg.Version)
+	}
+	return raftnode.Start(cfg)
 }
 
 // delay waits StartDelay; false when the adapter closed meanwhile.
@@ -568,7 +587,7 @@ func (a *Adapter) RestartNow(name, version string) error {
 	if !a.delay() {
 		return fmt.Errorf("harness: restart %s: %w: adapter closed", name, ErrRejected)
 	}
-	n, err := raftnode.Start(cfg)
+	n, err := a.startNode(cfg)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if err != nil {

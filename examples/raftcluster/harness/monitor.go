@@ -26,7 +26,9 @@ type MonitorStats struct {
 
 // LeaderEvent is one change of the sampled leader.
 type LeaderEvent struct {
-	At     time.Time
+	// At is when the change was sampled.
+	At time.Time
+	// Leader is the new leader ("" when none) and Term its term.
 	Leader string
 	Term   uint64
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -64,6 +65,12 @@ type Scenario struct {
 	// Writer bounds the client (its Duration defaults to Timeout plus a
 	// margin, so it always stops by itself).
 	Writer raftnode.WriterConfig
+	// BadTarget makes the target version crash on start (its pods
+	// crash-loop). Rolling pauses on the crash loop and the scenario then
+	// sets the spec back to From, as an operator would; blue-green aborts by
+	// itself. Either way the upgrade must end back at From without losing a
+	// write. Not supported by the baseline.
+	BadTarget bool
 	// StartDelay is how long a restarted or new pod stays Pending before
 	// its node starts, emulating container start-up; the same for every
 	// strategy (default 1s; negative: none).
@@ -85,6 +92,9 @@ func (sc Scenario) withDefaults() (Scenario, error) {
 	}
 	if _, err := ParseStrategy(string(sc.Strategy)); err != nil {
 		return sc, err
+	}
+	if sc.BadTarget && sc.Strategy == Baseline {
+		return sc, errors.New("harness: the baseline does not support BadTarget")
 	}
 	if sc.Nodes <= 0 {
 		sc.Nodes = 3
@@ -121,10 +131,13 @@ func (sc Scenario) withDefaults() (Scenario, error) {
 
 // Report is what a scenario measured.
 type Report struct {
+	// Strategy, Nodes, From and To describe the scenario.
 	Strategy Strategy `json:"strategy"`
 	Nodes    int      `json:"nodes"`
 	From     string   `json:"from"`
 	To       string   `json:"to"`
+	// BadTarget is true when the target version crash-looped on purpose.
+	BadTarget bool `json:"badTarget,omitempty"`
 	// Completed is true when the upgrade reached the target (a strategy's
 	// status idle at To with a succeeded result; the baseline's last node
 	// running).
@@ -184,7 +197,7 @@ func CatchUp() upgrade.CatchUp {
 // RollingSpec is the rolling spec of a scenario.
 func RollingSpec(to, workload string) rolling.Spec {
 	return rolling.Spec{Version: to, Image: Image(to), Workload: workload, CatchUp: CatchUp(),
-		TransferTimeout: 3 * time.Second, StepTimeout: 2 * time.Minute, PollInterval: 100 * time.Millisecond}
+		RetryInterval: 3 * time.Second, StepTimeout: 2 * time.Minute, PollInterval: 100 * time.Millisecond}
 }
 
 // BlueGreenSpec is the blue-green spec of a scenario.
@@ -208,10 +221,14 @@ func Run(ctx context.Context, sc Scenario) (Report, error) {
 	if err != nil {
 		return Report{}, err
 	}
-	rep := Report{Strategy: sc.Strategy, Nodes: sc.Nodes, From: sc.From, To: sc.To}
+	rep := Report{Strategy: sc.Strategy, Nodes: sc.Nodes, From: sc.From, To: sc.To, BadTarget: sc.BadTarget}
+	var bad []string
+	if sc.BadTarget {
+		bad = []string{sc.To}
+	}
 	const workload, service = "raft", "raft"
 	a, err := New(ctx, Options{Nodes: sc.Nodes, Version: sc.From, Workload: workload, Service: service, Dir: sc.Dir,
-		Timing: sc.Timing, Logger: sc.Logger, NoSync: sc.NoSync, StartDelay: sc.StartDelay})
+		Timing: sc.Timing, Logger: sc.Logger, NoSync: sc.NoSync, StartDelay: sc.StartDelay, BadVersions: bad})
 	if err != nil {
 		return rep, err
 	}
@@ -242,18 +259,32 @@ func Run(ctx context.Context, sc Scenario) (Report, error) {
 	}
 
 	tl := &timeline{start: time.Now(), logf: sc.Logf}
+	// The version the cluster must run when the upgrade ends, and the
+	// outcomes that count as a correct end.
+	want, outcomes := sc.To, []upgrade.Outcome{upgrade.OutcomeSucceeded}
+	if sc.BadTarget {
+		want, outcomes = sc.From, []upgrade.Outcome{upgrade.OutcomeRolledBack, upgrade.OutcomeAborted}
+	}
 	var upErr error
 	switch sc.Strategy {
 	case Rolling:
 		spec := RollingSpec(sc.To, workload)
+		react := func(st upgrade.Status) {
+			// The operator's answer to a crash-looping target: set the spec
+			// back to the running version (the pause message says so).
+			if u := st.Upgrade; u != nil && u.Paused != nil && u.Paused.Gate == upgrade.GateCrashLoop && spec.Version != sc.From {
+				spec = RollingSpec(sc.From, workload)
+				tl.add("operator: %s crash-loops; spec set back to %s", u.Paused.Member, sc.From)
+			}
+		}
 		upErr = drive(ctx, a, sc, &rep, tl, func(o upgrade.Observation, s upgrade.Status) (upgrade.Decision, error) {
 			return rolling.Step(spec, o, s)
-		}, upgrade.Status{CurrentVersion: sc.From, CurrentImage: Image(sc.From)})
+		}, upgrade.Status{CurrentVersion: sc.From, CurrentImage: Image(sc.From)}, want, outcomes, react)
 	case BlueGreen:
 		spec := BlueGreenSpec(sc.To, workload, service)
 		upErr = drive(ctx, a, sc, &rep, tl, func(o upgrade.Observation, s upgrade.Status) (upgrade.Decision, error) {
 			return bluegreen.Step(spec, o, s)
-		}, upgrade.Status{})
+		}, upgrade.Status{}, want, outcomes, nil)
 	case Baseline:
 		upErr = baseline(ctx, a, sc, &rep, tl, workload)
 	}
@@ -308,15 +339,29 @@ func Run(ctx context.Context, sc Scenario) (Report, error) {
 // verify checks every acknowledged write against the final leader's FSM
 // after a barrier, then against every other running member.
 func verify(ctx context.Context, a *Adapter, acks []raftnode.Ack, rep *Report) error {
-	leader, err := a.WaitLeader(ctx, 20*time.Second)
-	if err != nil {
-		rep.WritesLost = len(acks)
-		return fmt.Errorf("harness: verify: %w", err)
+	// A barrier makes the leader apply everything committed before it
+	// answers reads. An election during verification (a loaded machine)
+	// fails the barrier: find the new leader and try again.
+	var leader *raftnode.Node
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		l, err := a.WaitLeader(ctx, time.Until(deadline))
+		if err != nil {
+			rep.WritesLost = len(acks)
+			return fmt.Errorf("harness: verify: %w", err)
+		}
+		err = l.Raft.Barrier(5 * time.Second).Error()
+		if err == nil {
+			leader = l
+			break
+		}
+		if time.Now().After(deadline) {
+			rep.WritesLost = len(acks)
+			return fmt.Errorf("harness: verify: barrier on %s: %w", l.ID(), err)
+		}
+		sleepCtx(ctx, 50*time.Millisecond)
 	}
 	rep.FinalLeader = string(leader.ID())
-	if err := leader.Raft.Barrier(10 * time.Second).Error(); err != nil {
-		return fmt.Errorf("harness: verify: barrier on %s: %w", leader.ID(), err)
-	}
 	rep.WritesLost = len(raftnode.Verify(leader.FSM, acks))
 	target := leader.Raft.AppliedIndex()
 	rep.ReplicasConsistent = true
@@ -350,15 +395,17 @@ func (t *timeline) add(format string, args ...any) {
 
 // drive calls step every StepInterval with a fresh observation, persists
 // the status through JSON (as a CRD status would be) and executes the
-// actions, until the status is idle at the target.
-func drive(ctx context.Context, a *Adapter, sc Scenario, rep *Report, tl *timeline, step stepFunc, status upgrade.Status) error {
+// actions, until the status is idle at version want with a last result,
+// which must be one of outcomes. react, when set, sees every new status.
+func drive(ctx context.Context, a *Adapter, sc Scenario, rep *Report, tl *timeline, step stepFunc, status upgrade.Status,
+	want string, outcomes []upgrade.Outcome, react func(upgrade.Status)) error {
 	deadline := time.Now().Add(sc.Timeout)
 	for {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("harness: %w", err)
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("harness: %s upgrade did not complete within %s", sc.Strategy, sc.Timeout)
+			return fmt.Errorf("harness: %s upgrade did not end within %s", sc.Strategy, sc.Timeout)
 		}
 		obs := a.Observe(time.Now())
 		d, err := step(obs, *status.DeepCopy())
@@ -393,19 +440,18 @@ func drive(ctx context.Context, a *Adapter, sc Scenario, rep *Report, tl *timeli
 			rep.ActionErrors++
 			tl.add("  FAILED %v", err)
 		}
-		if status.Upgrade == nil && status.CurrentVersion == sc.To && len(d.Actions) == 0 {
-			rep.Completed = true
-			if status.LastResult != nil {
-				rep.Outcome = string(status.LastResult.Outcome)
-				if status.LastResult.Outcome != upgrade.OutcomeSucceeded {
-					return fmt.Errorf("harness: upgrade ended %s: %s", status.LastResult.Outcome, status.LastResult.Message)
-				}
-			}
-			return nil
+		if react != nil {
+			react(status)
 		}
-		if status.Upgrade == nil && status.LastResult != nil && status.LastResult.Outcome != upgrade.OutcomeSucceeded {
+		if status.Upgrade == nil && status.LastResult != nil {
 			rep.Outcome = string(status.LastResult.Outcome)
-			return fmt.Errorf("harness: upgrade ended %s: %s", status.LastResult.Outcome, status.LastResult.Message)
+			if !slices.Contains(outcomes, status.LastResult.Outcome) {
+				return fmt.Errorf("harness: upgrade ended %s (%s), want %v", status.LastResult.Outcome, status.LastResult.Message, outcomes)
+			}
+			if status.CurrentVersion == want && len(d.Actions) == 0 {
+				rep.Completed = true
+				return nil
+			}
 		}
 		sleepCtx(ctx, sc.StepInterval)
 	}

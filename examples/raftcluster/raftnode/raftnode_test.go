@@ -112,7 +112,7 @@ func TestWriterStopsWithoutLeader(t *testing.T) {
 		t.Errorf("writer ran %s past its 200ms bound", d)
 	}
 	s := w.Stats()
-	if s.Acked != 0 || s.NoLeader == 0 || s.LongestGap < 200*time.Millisecond {
+	if s.Acked != 0 || s.NoLeader == 0 || s.LongestGap < 100*time.Millisecond {
 		t.Errorf("stats = %+v", s)
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 // Ack is one acknowledged write: raft committed it and the leader applied it.
 type Ack struct {
+	// Key and Value are what was written.
 	Key   string
 	Value string
 	// Index is the log index the write was committed at.
@@ -103,9 +104,9 @@ func NewWriter(leader func() *Node, cfg WriterConfig) *Writer {
 // Run writes until a bound is reached or ctx ends; it returns nil when it
 // stopped by itself or through ctx.
 func (w *Writer) Run(ctx context.Context) error {
+	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, w.cfg.Duration)
 	defer cancel()
-	start := time.Now()
 	last := start
 	fails := 0
 	defer func() {

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/openbao/openbao/api/v2"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/klog/v2"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "operator:", err)
+		os.Exit(1)
+	}
+}
+
+// NewScheme returns a scheme with the built-in Kubernetes types and
+// raftshift.io/v1alpha1.
+func NewScheme() (*runtime.Scheme, error) {
+	s := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(s); err != nil {
+		return nil, err
+	}
+	if err := AddToScheme(s); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("operator", flag.ContinueOnError)
+	addr := fs.String("openbao-address", os.Getenv("BAO_ADDR"),
+		"default address of the OpenBao active node (env BAO_ADDR); RaftUpgrade spec.openbao.address overrides it")
+	token := fs.String("openbao-token", "",
+		"default OpenBao token (default: env BAO_TOKEN); spec.openbao.tokenSecretRef overrides it")
+	member := fs.String("openbao-member-address", "https://{name}.bao-internal.{namespace}.svc:8200",
+		"default address template of one member ({name}, {namespace})")
+	snapshots := fs.String("snapshot-dir", "", "directory for pre-upgrade raft snapshots (empty: snapshots are refused)")
+	metrics := fs.String("metrics-bind-address", ":8080", "metrics endpoint address (0 disables it)")
+	probes := fs.String("health-probe-bind-address", ":8081", "health probe address")
+	leaderElect := fs.Bool("leader-elect", true, "elect a leader so only one operator replica acts")
+	klog.InitFlags(fs) // -v, -logtostderr, ...
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	ctrl.SetLogger(klog.NewKlogr())
+
+	scheme, err := NewScheme()
+	if err != nil {
+		return fmt.Errorf("build scheme: %w", err)
+	}
+
+	// The api client reads BAO_ADDR, BAO_TOKEN, BAO_CACERT... itself;
+	// flags win over the environment.
+	baoCfg := api.DefaultConfig()
+	if baoCfg.Error != nil {
+		return fmt.Errorf("openbao client config: %w", baoCfg.Error)
+	}
+	if *addr != "" {
+		baoCfg.Address = *addr
+	}
+	base, err := api.NewClient(baoCfg)
+	if err != nil {
+		return fmt.Errorf("openbao client: %w", err)
+	}
+	if *token != "" {
+		base.SetToken(*token)
+	}
+	base.SetMaxRetries(0) // surface failures to the strategies at once
+
+	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
+		Scheme:                 scheme,
+		HealthProbeBindAddress: *probes,
+		LeaderElection:         *leaderElect,
+		LeaderElectionID:       "raftshift-operator.raftshift.io",
+		Metrics:                metricsserver.Options{BindAddress: *metrics},
+	})
+	if err != nil {
+		return fmt.Errorf("create manager: %w", err)
+	}
+	provider := &OpenBaoProvider{
+		Base:          base,
+		MemberAddress: *member,
+		Secrets:       mgr.GetAPIReader(),
+		SnapshotDir:   *snapshots,
+	}
+	r := &Reconciler{
+		Client:   mgr.GetClient(),
+		Raft:     provider.Cluster,
+		Recorder: mgr.GetEventRecorderFor("raftshift-operator"), //nolint:staticcheck // the kubernetes adapter records with client-go's record.EventRecorder
+	}
+	if err := r.SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("set up reconciler: %w", err)
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return err
+	}
+	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		return err
+	}
+	return mgr.Start(ctrl.SetupSignalHandler())
+}
