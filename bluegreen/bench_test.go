@@ -9,9 +9,35 @@ import (
 	"github.com/raftshift/raftshift/upgrade"
 )
 
+// waitingForSync is the steady "waiting" state of a blue-green upgrade:
+// Syncing with n blue voters and n green non-voters, the last green member
+// still trailing the leader's log, so Step only holds (no action). The
+// status carries the conditions left by the previous Step.
+func waitingForSync(n int) (Spec, upgrade.Observation, upgrade.Status) {
+	now := t0.Add(time.Minute)
+	green := make([]string, n)
+	for i := range green {
+		green[i] = "nv"
+	}
+	obs := cluster(now, n, green...)
+	obs.Lock.Holder = DefaultLockHolder
+	obs.Members[len(obs.Members)-1].Raft.LastIndex = 1000 // lags by 4000 entries
+	st := inFlight(PhaseSyncing, t0, func(s *upgrade.Status) {
+		s.Upgrade.BlueGreen.BlueReplicas, s.Upgrade.BlueGreen.GreenReplicas = int32(n), int32(n)
+	})
+	spec := baseSpec()
+	d, err := Step(spec, obs, st)
+	if err != nil || len(d.Actions) != 0 || d.Gate == nil || d.Gate.Name != upgrade.GateSync || d.Gate.Reason != upgrade.ReasonLogLag {
+		panic(fmt.Sprintf("unexpected setup decision: %v %v %v", d.Actions, d.Gate, err))
+	}
+	return spec, obs, d.Status
+}
+
 // BenchmarkStep measures one Step on clusters of n blue members: "start"
-// (idle, policy and prerequisites, start of the upgrade) and "demote"
-// (n blue and n green voters, green leads: safety-checked demotion).
+// (idle, policy and prerequisites, start of the upgrade), "waiting" (the
+// steady state of waitingForSync: n blue voters, n green non-voters, one
+// lagging; no action) and "demote" (n blue and n green voters, green
+// leads: safety-checked demotion).
 func BenchmarkStep(b *testing.B) {
 	now := t0.Add(time.Minute)
 	for _, n := range []int{3, 5, 9, 101} {
@@ -22,6 +48,16 @@ func BenchmarkStep(b *testing.B) {
 			for b.Loop() {
 				if _, err := Step(spec, obs, upgrade.Status{}); err != nil {
 					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("waiting/members=%d+%d", n, n), func(b *testing.B) {
+			spec, obs, st := waitingForSync(n)
+			b.ReportAllocs()
+			for b.Loop() {
+				d, err := Step(spec, obs, st)
+				if err != nil || d.Gate == nil || len(d.Actions) != 0 {
+					b.Fatal(err, d.Gate)
 				}
 			}
 		})
@@ -44,6 +80,20 @@ func BenchmarkStep(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestStepWaitingAllocs keeps the steady waiting state (5 blue voters, 5
+// green non-voters, one lagging) within its allocation budget.
+func TestStepWaitingAllocs(t *testing.T) {
+	spec, obs, st := waitingForSync(5)
+	allocs := testing.AllocsPerRun(200, func() {
+		if _, err := Step(spec, obs, st); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs > 20 {
+		t.Errorf("waiting Step allocates %.0f times, budget 20", allocs)
 	}
 }
 

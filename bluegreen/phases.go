@@ -52,7 +52,7 @@ func (r *run) idle() (Event, error) {
 		r.hold(upgrade.GatePrerequisites, ReasonNoBlueWorkload, "the service %q selects no known workload (%q)", r.obs.Service.Name, blue)
 		return "", nil
 	}
-	blueMembers := r.obs.WorkloadMembers(blue)
+	blueMembers := r.members(blue)
 	if len(blueMembers) < 2 || w.Replicas < 2 {
 		r.hold(upgrade.GateQuorum, ReasonTooFewVoters,
 			"blue-green needs at least 2 blue voters to move quorum without downtime (blue %s has %d)", blue, len(blueMembers))
@@ -103,7 +103,7 @@ func (r *run) idle() (Event, error) {
 		r.hold(upgrade.GatePrerequisites, ReasonGreenMismatch, "a workload %s already exists at %s (%s)", green, gw.Version, gw.Image)
 		return "", nil
 	}
-	if len(r.obs.WorkloadMembers(green)) > 0 {
+	if len(r.members(green)) > 0 {
 		if _, ok := r.obs.Workload(green); !ok {
 			r.hold(upgrade.GatePrerequisites, ReasonGreenMismatch, "members of a deleted workload %s still exist", green)
 			return "", nil
@@ -169,7 +169,7 @@ func (r *run) deployingGreen() Event {
 			w.Name, w.Version, w.Image, r.up.TargetVersion, r.up.TargetImage)
 		return ""
 	}
-	members := r.obs.WorkloadMembers(r.bg.Green)
+	members := r.members(r.bg.Green)
 	ready := 0
 	for _, m := range members {
 		if podUp(m) {
@@ -215,7 +215,7 @@ func (r *run) joiningMesh() Event {
 	if _, ok := r.leader(); !ok {
 		return ""
 	}
-	for _, m := range r.obs.WorkloadMembers(r.bg.Green) {
+	for _, m := range r.members(r.bg.Green) {
 		if !m.Raft.Present {
 			r.join(m)
 			return ""
@@ -227,14 +227,17 @@ func (r *run) joiningMesh() Event {
 // greenSynced holds unless every green member is present, serving and
 // caught up.
 func (r *run) greenSynced() bool {
-	members := r.obs.WorkloadMembers(r.bg.Green)
+	members := r.members(r.bg.Green)
 	if len(members) < int(r.bg.GreenReplicas) {
 		r.hold(upgrade.GateSync, ReasonGreenNotReady, "%d/%d green members exist", len(members), r.bg.GreenReplicas)
 		return false
 	}
-	for _, m := range members {
-		if g := r.caughtUp(m); g != nil {
-			r.holdGate(&upgrade.Gate{Name: upgrade.GateSync, Reason: g.Reason, Member: m.Name, Message: g.Message})
+	for i := range members {
+		if g := r.caughtUp(members[i]); g != nil {
+			// g is fresh (CaughtUp allocates every gate) and names the
+			// member: reuse it.
+			g.Name = upgrade.GateSync
+			r.holdGate(g)
 			return false
 		}
 	}
@@ -334,7 +337,7 @@ func (r *run) promoting() Event {
 	if _, ok := r.leader(); !ok {
 		return ""
 	}
-	for _, m := range r.obs.WorkloadMembers(r.bg.Green) {
+	for _, m := range r.members(r.bg.Green) {
 		if m.IsVoter() {
 			continue
 		}
@@ -354,7 +357,7 @@ func (r *run) promoting() Event {
 		}
 		return ""
 	}
-	if len(r.obs.WorkloadMembers(r.bg.Green)) < int(r.bg.GreenReplicas) {
+	if len(r.members(r.bg.Green)) < int(r.bg.GreenReplicas) {
 		r.hold(upgrade.GateMembership, ReasonGreenNotReady, "green members are missing")
 		return ""
 	}
@@ -389,7 +392,7 @@ func (r *run) moveLeadership(to, from, version string) (done bool, exhausted boo
 		return false, true
 	}
 	if !r.obs.Capabilities.TargetedTransfer {
-		for _, m := range r.obs.WorkloadMembers(from) {
+		for _, m := range r.members(from) {
 			if m.IsVoter() && m.Name != leader.Name {
 				r.demoteOne(from)
 				return false, false
@@ -432,13 +435,15 @@ func (r *run) transferring() Event {
 // pass the safety check. It returns false when workload has no voter left.
 func (r *run) demoteOne(workload string) bool {
 	type cand struct {
-		m  upgrade.Member
+		m  *upgrade.Member
 		up bool
 	}
-	var cands []cand
-	for _, m := range r.obs.WorkloadMembers(workload) {
-		if m.IsVoter() {
-			cands = append(cands, cand{m: m})
+	var buf [16]cand
+	cands := buf[:0]
+	members := r.members(workload)
+	for i := range members {
+		if members[i].IsVoter() {
+			cands = append(cands, cand{m: &members[i]})
 		}
 	}
 	if len(cands) == 0 {
@@ -448,7 +453,7 @@ func (r *run) demoteOne(workload string) bool {
 		return true
 	}
 	for i := range cands {
-		cands[i].up = r.caughtUp(cands[i].m) == nil
+		cands[i].up = r.caughtUp(*cands[i].m) == nil
 	}
 	slices.SortStableFunc(cands, func(a, b cand) int {
 		if a.up != b.up {
@@ -462,10 +467,12 @@ func (r *run) demoteOne(workload string) bool {
 	var firstErr error
 	for _, c := range cands {
 		m := c.m
-		a := upgrade.Demote{Member: m.Name, ID: raftID(m)}
+		a := upgrade.Demote{Member: m.Name, ID: raftID(*m)}
 		err := r.safety.Check(*r.obs, []upgrade.Action{a})
 		if err == nil {
-			r.issue("Demote:"+m.Name, a)
+			if r.issue("Demote:"+m.Name, a) && len(r.actions) == 1 {
+				r.checked, r.hasChecked = a, true
+			}
 			return true
 		}
 		if firstErr == nil {
@@ -505,9 +512,11 @@ func (r *run) stabilizing() Event {
 	case hookFailed:
 		return r.startRollback(reason, msg)
 	}
-	for _, m := range r.obs.WorkloadMembers(r.bg.Green) {
+	for _, m := range r.members(r.bg.Green) {
 		if g := r.caughtUp(m); g != nil {
-			r.holdGate(&upgrade.Gate{Name: upgrade.GateStabilized, Reason: ReasonGreenUnhealthy, Member: m.Name, Message: g.Message})
+			// g is fresh and names the member: reuse it.
+			g.Name, g.Reason = upgrade.GateStabilized, ReasonGreenUnhealthy
+			r.holdGate(g)
 			return ""
 		}
 	}
@@ -523,7 +532,7 @@ func (r *run) stabilizing() Event {
 // service to green, delete blue, then complete atomically (S5).
 func (r *run) cleanup() Event {
 	r.bg.PointOfNoReturn = true
-	for _, m := range r.obs.WorkloadMembers(r.bg.Blue) {
+	for _, m := range r.members(r.bg.Blue) {
 		if !m.Raft.Present {
 			continue
 		}
@@ -574,7 +583,7 @@ func (r *run) serviceName() string {
 
 // blueComplete reports whether every blue member is a voter.
 func (r *run) blueComplete() bool {
-	members := r.obs.WorkloadMembers(r.bg.Blue)
+	members := r.members(r.bg.Blue)
 	if len(members) < int(r.bg.BlueReplicas) {
 		return false
 	}
@@ -603,7 +612,7 @@ func (r *run) blueQuorumLost(members []upgrade.Member) (Event, bool) {
 }
 
 func (r *run) restoringBlue() Event {
-	members := r.obs.WorkloadMembers(r.bg.Blue)
+	members := r.members(r.bg.Blue)
 	if ev, lost := r.blueQuorumLost(members); lost {
 		return ev
 	}
@@ -634,7 +643,7 @@ func (r *run) restoringBlue() Event {
 }
 
 func (r *run) rollbackLeadership() Event {
-	if ev, lost := r.blueQuorumLost(r.obs.WorkloadMembers(r.bg.Blue)); lost {
+	if ev, lost := r.blueQuorumLost(r.members(r.bg.Blue)); lost {
 		return ev
 	}
 	if !r.blueComplete() {
@@ -652,7 +661,7 @@ func (r *run) rollbackLeadership() Event {
 }
 
 func (r *run) demotingGreen() Event {
-	if ev, lost := r.blueQuorumLost(r.obs.WorkloadMembers(r.bg.Blue)); lost {
+	if ev, lost := r.blueQuorumLost(r.members(r.bg.Blue)); lost {
 		return ev
 	}
 	if !r.blueComplete() {
@@ -681,7 +690,7 @@ func (r *run) removeGreen() Event {
 		r.hold(upgrade.GateMembership, ReasonGreenVoterInAbort, "green workload %s holds voters; it cannot be deleted", r.bg.Green)
 		return ""
 	}
-	members := r.obs.WorkloadMembers(r.bg.Green)
+	members := r.members(r.bg.Green)
 	for _, m := range members {
 		if !m.Raft.Present {
 			continue

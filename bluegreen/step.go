@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -45,8 +47,8 @@ const (
 	ReasonAwaitingAck          upgrade.Reason = "AwaitingAcknowledgement"
 	ReasonPastPointOfNoReturn  upgrade.Reason = "PastPointOfNoReturn"
 	ReasonRollbackRefused      upgrade.Reason = "RollbackRefused"
-	ReasonStaleTime            upgrade.Reason = "ObservationOlderThanLastStep"
-	ReasonStaleTerm            upgrade.Reason = "TermBehindObserved"
+	ReasonStaleTime            upgrade.Reason = upgrade.ReasonObservationNotNewer
+	ReasonStaleTerm            upgrade.Reason = upgrade.ReasonTermRegressed
 	ReasonMembershipPending    upgrade.Reason = "MembershipChangeBlocked"
 	ReasonTransitionLoop       upgrade.Reason = "TransitionLoop"
 	ReasonRetryRequired        upgrade.Reason = "RetryRequired"
@@ -80,7 +82,7 @@ func Step(spec Spec, obs upgrade.Observation, status upgrade.Status) (upgrade.De
 		spec:   spec,
 		obs:    &obs,
 		now:    obs.Now,
-		st:     *status.DeepCopy(),
+		st:     copyStatus(&status),
 		safety: upgrade.Safety{CatchUp: spec.CatchUp},
 	}
 	r.up = r.st.Upgrade
@@ -89,14 +91,12 @@ func Step(spec Spec, obs upgrade.Observation, status upgrade.Status) (upgrade.De
 	}
 
 	// Stale observations are never acted on.
-	if g := stale(&obs, &status); g != nil {
+	if g := upgrade.CheckFresh(&obs, &status); g != nil {
 		r.gate = g
 		r.finishConditions()
 		return upgrade.Decision{Status: r.st, Gate: g, RequeueAfter: spec.RequeueAfter}, nil
 	}
-	if obs.Raft.Known && obs.Raft.Term > r.st.ObservedTerm {
-		r.st.ObservedTerm = obs.Raft.Term
-	}
+	r.st.RecordTerm(&obs)
 
 	startPhase := r.phase()
 	for i := 0; ; i++ {
@@ -122,9 +122,13 @@ func Step(spec Spec, obs upgrade.Observation, status upgrade.Status) (upgrade.De
 
 	// Defense in depth: the strategy's own actions must pass the safety
 	// rules against the observation it decided on, and nothing disruptive
-	// may leave while break-glass is engaged (S7).
-	if err := r.safety.Check(obs, r.actions); err != nil {
-		return unchanged(fmt.Errorf("bluegreen: refusing own actions in phase %s: %w", r.phase(), err))
+	// may leave while break-glass is engaged (S7). Check accepts an empty
+	// list, and a list demoteOne already checked against this very
+	// observation passes again (Check is pure), so neither is re-checked.
+	if len(r.actions) > 0 && !r.alreadyChecked() {
+		if err := r.safety.Check(obs, r.actions); err != nil {
+			return unchanged(fmt.Errorf("bluegreen: refusing own actions in phase %s: %w", r.phase(), err))
+		}
 	}
 	if r.st.BreakGlass != nil {
 		for _, a := range r.actions {
@@ -135,7 +139,7 @@ func Step(spec Spec, obs upgrade.Observation, status upgrade.Status) (upgrade.De
 	}
 	acted := len(r.actions) > 0 || r.phase() != startPhase || r.transitions > 0
 	if acted {
-		r.st.LastStepTime = upgrade.Time(r.now)
+		r.st.RecordStep(&obs)
 	}
 	r.finishConditions()
 	d := upgrade.Decision{
@@ -173,6 +177,106 @@ type run struct {
 	transitions int
 	// degraded is a forward-only problem reported past the point of no return.
 	degraded *upgrade.Gate
+	// memo caches members() per workload name (the observation never
+	// changes during a Step).
+	memo  [2]memberList
+	nmemo int
+	// checked is a Demote that passed Safety.Check on its own against
+	// r.obs (see demoteOne), valid when hasChecked.
+	checked    upgrade.Demote
+	hasChecked bool
+}
+
+type memberList struct {
+	workload string
+	members  []upgrade.Member
+}
+
+// members returns r.obs.WorkloadMembers(workload): the members of a
+// workload by ordinal. The result is shared and must not be modified.
+func (r *run) members(workload string) []upgrade.Member {
+	for i := range r.nmemo {
+		if r.memo[i].workload == workload {
+			return r.memo[i].members
+		}
+	}
+	ms := workloadMembers(r.obs, workload)
+	if r.nmemo < len(r.memo) {
+		r.memo[r.nmemo] = memberList{workload: workload, members: ms}
+		r.nmemo++
+	}
+	return ms
+}
+
+// workloadMembers is obs.WorkloadMembers(name) without allocating when the
+// observation lists the workload's members contiguously in strictly
+// increasing ordinal order (the usual case): the sorted result is then
+// that sub-slice, capped so it cannot be appended to in place.
+func workloadMembers(obs *upgrade.Observation, name string) []upgrade.Member {
+	start, end := -1, -1
+	for i := range obs.Members {
+		if obs.Members[i].Workload != name {
+			continue
+		}
+		switch {
+		case start < 0:
+			start = i
+		case end != i || obs.Members[i].Ordinal <= obs.Members[i-1].Ordinal:
+			return obs.WorkloadMembers(name)
+		}
+		end = i + 1
+	}
+	if start < 0 {
+		return nil
+	}
+	return obs.Members[start:end:end]
+}
+
+// alreadyChecked reports whether the actions are exactly one Demote that
+// demoteOne checked against this observation.
+func (r *run) alreadyChecked() bool {
+	if !r.hasChecked || len(r.actions) != 1 {
+		return false
+	}
+	d, ok := r.actions[0].(upgrade.Demote)
+	return ok && d == r.checked
+}
+
+// copyStatus is *s.DeepCopy() with fewer allocations: the status itself
+// is not heap-allocated, the blue-green upgrade progress is copied in one
+// allocation and the conditions get room for the four finishConditions
+// sets. The result shares no memory with s (TestCopyStatus keeps it
+// equivalent to DeepCopy).
+func copyStatus(s *upgrade.Status) upgrade.Status {
+	c := *s
+	if u := s.Upgrade; u != nil && u.BlueGreen != nil && u.Paused == nil && u.Rolling == nil {
+		p := &progress{up: *u, bg: *u.BlueGreen}
+		p.up.BlueGreen = &p.bg
+		c.Upgrade = &p.up
+	} else {
+		c.Upgrade = u.DeepCopy()
+	}
+	if s.Conditions != nil {
+		c.Conditions = make([]metav1.Condition, len(s.Conditions), max(len(s.Conditions), 4))
+		copy(c.Conditions, s.Conditions)
+	}
+	if s.LastResult != nil {
+		lr := *s.LastResult
+		c.LastResult = &lr
+	}
+	if s.BreakGlass != nil {
+		b := *s.BreakGlass
+		b.RecoverySteps = slices.Clone(s.BreakGlass.RecoverySteps)
+		c.BreakGlass = &b
+	}
+	return c
+}
+
+// progress holds a copied upgrade status and its blue-green progress in
+// one allocation.
+type progress struct {
+	up upgrade.UpgradeStatus
+	bg upgrade.BlueGreenProgress
 }
 
 func validateStatus(s *upgrade.Status) error {
@@ -217,19 +321,6 @@ func knownPhase(p Phase) bool {
 	return false
 }
 
-func stale(obs *upgrade.Observation, status *upgrade.Status) *upgrade.Gate {
-	if !status.LastStepTime.IsZero() && upgrade.Time(obs.Now).Time.Before(status.LastStepTime.Time) {
-		return &upgrade.Gate{Name: upgrade.GateStaleObservation, Reason: ReasonStaleTime,
-			Message: fmt.Sprintf("observation taken at %s is older than the last step at %s",
-				obs.Now.UTC().Format(time.RFC3339), status.LastStepTime.UTC().Format(time.RFC3339))}
-	}
-	if obs.Raft.Known && obs.Raft.Term < status.ObservedTerm {
-		return &upgrade.Gate{Name: upgrade.GateStaleObservation, Reason: ReasonStaleTerm,
-			Message: fmt.Sprintf("observed raft term %d is behind the term %d already seen", obs.Raft.Term, status.ObservedTerm)}
-	}
-	return nil
-}
-
 func (r *run) phase() Phase {
 	if r.up == nil {
 		return PhaseIdle
@@ -247,7 +338,7 @@ func (r *run) to(ev Event) error {
 	}
 	r.transitions++
 	r.events = append(r.events, upgrade.RecordEvent{Type: eventType(ev), Reason: string(ev),
-		Message: fmt.Sprintf("%s -> %s", from, next)})
+		Message: string(from) + " -> " + string(next)})
 	if next == PhaseIdle {
 		r.st.Upgrade = nil
 		r.up, r.bg = nil, nil
@@ -429,7 +520,7 @@ func (r *run) triggers() Event {
 
 	// Health of green.
 	if class == classForward || class == classCommitted {
-		for _, m := range r.obs.WorkloadMembers(r.bg.Green) {
+		for _, m := range r.members(r.bg.Green) {
 			if m.Pod.CrashLooping {
 				fire(ReasonGreenCrashLooping, "green member %s is crash-looping", m.Name)
 				break
@@ -577,11 +668,13 @@ func (r *run) leader() (upgrade.Member, bool) {
 
 // votersHealthy holds unless every voter is serving and caught up (S2).
 func (r *run) votersHealthy() bool {
-	for _, m := range r.obs.Members {
-		if m.IsVoter() {
-			if g := r.caughtUp(m); g != nil {
-				r.holdGate(&upgrade.Gate{Name: upgrade.GateQuorum, Reason: upgrade.ReasonOtherVoterDisrupted, Member: m.Name,
-					Message: "membership changes wait until every voter is healthy and caught up: " + g.Message})
+	for i := range r.obs.Members {
+		if m := &r.obs.Members[i]; m.IsVoter() {
+			if g := r.caughtUp(*m); g != nil {
+				// g is fresh (CaughtUp allocates every gate): reuse it.
+				g.Name, g.Reason, g.Member = upgrade.GateQuorum, upgrade.ReasonOtherVoterDisrupted, m.Name
+				g.Message = "membership changes wait until every voter is healthy and caught up: " + g.Message
+				r.holdGate(g)
 				return false
 			}
 		}
@@ -605,11 +698,12 @@ func (r *run) finishConditions() {
 			set(upgrade.ConditionReady, false, r.gate.Reason, r.gate.Message)
 			set(upgrade.ConditionProgressing, false, r.gate.Reason, r.gate.Message)
 		} else {
-			set(upgrade.ConditionReady, true, ReasonUpToDate, "running "+r.st.CurrentVersion)
+			set(upgrade.ConditionReady, true, ReasonUpToDate, r.condMessage(upgrade.ConditionReady, "running ", r.st.CurrentVersion))
 			set(upgrade.ConditionProgressing, false, "Idle", "no upgrade in progress")
 		}
 		if lr := r.st.LastResult; lr != nil && lr.Outcome != upgrade.OutcomeSucceeded {
-			set(upgrade.ConditionDegraded, false, upgrade.Reason(lr.Outcome), "last upgrade to "+lr.TargetVersion+" ended "+string(lr.Outcome))
+			set(upgrade.ConditionDegraded, false, upgrade.Reason(lr.Outcome),
+				r.condMessage(upgrade.ConditionDegraded, "last upgrade to ", lr.TargetVersion, " ended ", string(lr.Outcome)))
 		} else {
 			set(upgrade.ConditionDegraded, false, "AsExpected", "")
 		}
@@ -617,11 +711,11 @@ func (r *run) finishConditions() {
 		return
 	}
 	p := r.phase()
-	set(upgrade.ConditionReady, false, upgrade.Reason(p), "upgrading to "+r.up.TargetVersion)
+	set(upgrade.ConditionReady, false, upgrade.Reason(p), r.condMessage(upgrade.ConditionReady, "upgrading to ", r.up.TargetVersion))
 	if r.gate != nil {
 		set(upgrade.ConditionProgressing, true, r.gate.Reason, r.gate.Message)
 	} else {
-		set(upgrade.ConditionProgressing, true, upgrade.Reason(p), "phase "+string(p))
+		set(upgrade.ConditionProgressing, true, upgrade.Reason(p), r.condMessage(upgrade.ConditionProgressing, "phase ", string(p)))
 	}
 	switch {
 	case r.st.BreakGlass != nil:
@@ -638,4 +732,26 @@ func (r *run) finishConditions() {
 	} else {
 		set(upgrade.ConditionBreakGlass, false, "NotEngaged", "")
 	}
+}
+
+// condMessage returns the concatenation of parts, reusing the message of
+// the condition typ when it already reads so (no allocation in a steady
+// state).
+func (r *run) condMessage(typ string, parts ...string) string {
+	for i := range r.st.Conditions {
+		if c := &r.st.Conditions[i]; c.Type == typ {
+			msg := c.Message
+			for _, p := range parts {
+				if !strings.HasPrefix(msg, p) {
+					return strings.Join(parts, "")
+				}
+				msg = msg[len(p):]
+			}
+			if msg == "" {
+				return c.Message
+			}
+			break
+		}
+	}
+	return strings.Join(parts, "")
 }

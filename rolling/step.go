@@ -36,8 +36,8 @@ const (
 	ReasonPodRestarting        upgrade.Reason = "PodRestarting"
 	ReasonVersionMismatch      upgrade.Reason = "VersionMismatch"
 	ReasonLeadershipMoving     upgrade.Reason = "LeadershipMoving"
-	ReasonObservationTooOld    upgrade.Reason = "ObservationNotNewerThanLastStep"
-	ReasonTermRegressed        upgrade.Reason = "TermRegressed"
+	ReasonObservationTooOld    upgrade.Reason = upgrade.ReasonObservationNotNewer
+	ReasonTermRegressed        upgrade.Reason = upgrade.ReasonTermRegressed
 	ReasonTargetChanged        upgrade.Reason = "TargetChanged"
 	ReasonRetryRequested       upgrade.Reason = "RetryRequested"
 	ReasonUpgradeStarted       upgrade.Reason = "UpgradeStarted"
@@ -74,10 +74,7 @@ func Step(spec Spec, obs upgrade.Observation, status upgrade.Status) (upgrade.De
 		if err := s.safety.Check(obs, s.actions); err != nil {
 			return upgrade.Decision{Status: *status.DeepCopy()}, fmt.Errorf("rolling: refusing own decision: %w", err)
 		}
-		s.st.LastStepTime = upgrade.Time(obs.Now)
-		if obs.Raft.Known && obs.Raft.Term > s.st.ObservedTerm {
-			s.st.ObservedTerm = obs.Raft.Term
-		}
+		s.st.RecordStep(&obs)
 	}
 	return upgrade.Decision{Actions: s.actions, Status: s.st, RequeueAfter: s.requeue, Gate: s.gate}, nil
 }
@@ -235,19 +232,12 @@ func (s *stepper) event(t upgrade.EventType, r upgrade.Reason, format string, ar
 	s.act(upgrade.RecordEvent{Type: t, Reason: string(r), Message: fmt.Sprintf(format, args...)})
 }
 
-// stale reports (and gates) an observation that is not newer than the last
-// acting Step, or from a lower Raft term. LastStepTime has one-second
-// precision, so an observation from the same second as the last acting
-// Step may predate its actions and is refused too (the next one is not).
+// stale reports (and gates) an observation that must not be acted on
+// (upgrade.CheckFresh: not newer than the last acting Step, or from a lower
+// Raft term).
 func (s *stepper) stale() bool {
-	if t := s.st.LastStepTime.Time; !t.IsZero() && !s.obs.Now.Truncate(time.Second).After(t) {
-		s.hold(upgrade.GateStaleObservation, ReasonObservationTooOld, "",
-			"observation from %s is not newer than the last step at %s", s.obs.Now.UTC().Format(time.RFC3339), t.UTC().Format(time.RFC3339))
-		return true
-	}
-	if s.obs.Raft.Known && s.obs.Raft.Term < s.st.ObservedTerm {
-		s.hold(upgrade.GateStaleObservation, ReasonTermRegressed, "",
-			"observed raft term %d is below the last seen term %d", s.obs.Raft.Term, s.st.ObservedTerm)
+	if g := upgrade.CheckFresh(s.obs, &s.st); g != nil {
+		s.hold(g.Name, g.Reason, "", "%s", g.Message)
 		return true
 	}
 	return false

@@ -2,6 +2,7 @@ package upgrade
 
 import (
 	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -74,50 +75,129 @@ func CaughtUp(obs *Observation, m Member, c CatchUp) *Gate {
 	return caughtUp(obs, m, leader, ok, c)
 }
 
-// caughtUp is CaughtUp with the leader already looked up.
+// caughtUp is CaughtUp with the leader already looked up. It allocates a
+// new gate on every call (callers may modify the gate they get).
 func caughtUp(obs *Observation, m Member, leader Member, hasLeader bool, c CatchUp) *Gate {
 	c = c.WithDefaults()
-	g := func(name GateName, r Reason, format string, args ...any) *Gate {
-		return &Gate{Name: name, Reason: r, Member: m.Name, Message: fmt.Sprintf(format, args...)}
+	lag := catchUpLag(obs, &m, &leader, hasLeader, c)
+	if lag == lagNone {
+		return nil
 	}
+	return lagGate(obs, &m, &leader, c, lag)
+}
+
+// lagKind is the first reason a member is not caught up (lagNone: it is).
+type lagKind uint8
+
+const (
+	lagNone lagKind = iota
+	lagPodMissing
+	lagCrashLooping
+	lagTerminating
+	lagPodNotReady
+	lagNotPresent
+	lagUnhealthy
+	lagNoLeader
+	lagLog
+	lagTerm
+	lagContact
+	lagNotStable
+)
+
+// catchUpLag decides caughtUp without building a gate; c must have its
+// defaults applied.
+func catchUpLag(obs *Observation, m, leader *Member, hasLeader bool, c CatchUp) lagKind {
 	switch {
 	case !m.Pod.Exists:
-		return g(GatePodReady, ReasonPodMissing, "pod %s does not exist", m.Name)
+		return lagPodMissing
 	case m.Pod.CrashLooping:
-		return g(GatePodReady, ReasonPodCrashLooping, "pod %s is crash-looping", m.Name)
+		return lagCrashLooping
 	case m.Pod.Terminating:
-		return g(GatePodReady, ReasonPodTerminating, "pod %s is terminating", m.Name)
+		return lagTerminating
 	case !m.Pod.Ready:
-		return g(GatePodReady, ReasonPodNotReady, "pod %s is not ready", m.Name)
+		return lagPodNotReady
 	case !m.Raft.Present:
-		return g(GateRaftHealthy, ReasonNotInConfiguration, "%s is not in the raft configuration", m.Name)
+		return lagNotPresent
 	case !m.Raft.Healthy:
-		return g(GateRaftHealthy, ReasonRaftUnhealthy, "raft reports %s unhealthy", m.Name)
+		return lagUnhealthy
 	}
 	if !hasLeader {
-		return g(GateLeader, ReasonNoLeader, "the cluster has no leader")
+		return lagNoLeader
 	}
 	if leader.Name != m.Name {
 		if leader.Raft.LastIndex > m.Raft.LastIndex && leader.Raft.LastIndex-m.Raft.LastIndex > c.MaxLag {
-			return g(GateCaughtUp, ReasonLogLag, "%s trails the leader by %d entries (max %d)",
-				m.Name, leader.Raft.LastIndex-m.Raft.LastIndex, c.MaxLag)
+			return lagLog
 		}
 		if m.Raft.LastTerm < leader.Raft.LastTerm {
-			return g(GateCaughtUp, ReasonTermBehind, "%s last log term %d is behind the leader's %d",
-				m.Name, m.Raft.LastTerm, leader.Raft.LastTerm)
+			return lagTerm
 		}
 		if c.MaxContact > 0 && m.Raft.LastContact > c.MaxContact {
-			return g(GateCaughtUp, ReasonNoRecentContact, "leader last heard from %s %s ago (max %s)",
-				m.Name, m.Raft.LastContact, c.MaxContact)
+			return lagContact
 		}
 	}
 	if c.Stabilization > 0 && !m.Raft.StableSince.IsZero() {
 		if stable := obs.Now.Sub(m.Raft.StableSince); stable < c.Stabilization {
-			return g(GateStabilized, ReasonNotStable, "%s healthy for %s, needs %s",
-				m.Name, stable.Truncate(time.Second), c.Stabilization)
+			return lagNotStable
 		}
 	}
-	return nil
+	return lagNone
+}
+
+// lagGate builds the gate of a lag found by catchUpLag (the messages are
+// those of the fmt formats in the comments, built without fmt).
+func lagGate(obs *Observation, m, leader *Member, c CatchUp, lag lagKind) *Gate {
+	var buf [128]byte
+	b := buf[:0]
+	var name GateName
+	var r Reason
+	switch lag {
+	case lagPodMissing: // "pod %s does not exist"
+		name, r = GatePodReady, ReasonPodMissing
+		b = append(append(append(b, "pod "...), m.Name...), " does not exist"...)
+	case lagCrashLooping: // "pod %s is crash-looping"
+		name, r = GatePodReady, ReasonPodCrashLooping
+		b = append(append(append(b, "pod "...), m.Name...), " is crash-looping"...)
+	case lagTerminating: // "pod %s is terminating"
+		name, r = GatePodReady, ReasonPodTerminating
+		b = append(append(append(b, "pod "...), m.Name...), " is terminating"...)
+	case lagPodNotReady: // "pod %s is not ready"
+		name, r = GatePodReady, ReasonPodNotReady
+		b = append(append(append(b, "pod "...), m.Name...), " is not ready"...)
+	case lagNotPresent: // "%s is not in the raft configuration"
+		name, r = GateRaftHealthy, ReasonNotInConfiguration
+		b = append(append(b, m.Name...), " is not in the raft configuration"...)
+	case lagUnhealthy: // "raft reports %s unhealthy"
+		name, r = GateRaftHealthy, ReasonRaftUnhealthy
+		b = append(append(append(b, "raft reports "...), m.Name...), " unhealthy"...)
+	case lagNoLeader: // "the cluster has no leader"
+		name, r = GateLeader, ReasonNoLeader
+		b = append(b, "the cluster has no leader"...)
+	case lagLog: // "%s trails the leader by %d entries (max %d)"
+		name, r = GateCaughtUp, ReasonLogLag
+		b = append(append(b, m.Name...), " trails the leader by "...)
+		b = strconv.AppendUint(b, leader.Raft.LastIndex-m.Raft.LastIndex, 10)
+		b = append(b, " entries (max "...)
+		b = strconv.AppendUint(b, c.MaxLag, 10)
+		b = append(b, ')')
+	case lagTerm: // "%s last log term %d is behind the leader's %d"
+		name, r = GateCaughtUp, ReasonTermBehind
+		b = append(append(b, m.Name...), " last log term "...)
+		b = strconv.AppendUint(b, m.Raft.LastTerm, 10)
+		b = append(b, " is behind the leader's "...)
+		b = strconv.AppendUint(b, leader.Raft.LastTerm, 10)
+	case lagContact: // "leader last heard from %s %s ago (max %s)"
+		name, r = GateCaughtUp, ReasonNoRecentContact
+		b = append(append(b, "leader last heard from "...), m.Name...)
+		b = append(append(append(b, ' '), m.Raft.LastContact.String()...), " ago (max "...)
+		b = append(append(b, c.MaxContact.String()...), ')')
+	case lagNotStable: // "%s healthy for %s, needs %s"
+		name, r = GateStabilized, ReasonNotStable
+		stable := obs.Now.Sub(m.Raft.StableSince)
+		b = append(append(b, m.Name...), " healthy for "...)
+		b = append(append(b, stable.Truncate(time.Second).String()...), ", needs "...)
+		b = append(b, c.Stabilization.String()...)
+	}
+	return &Gate{Name: name, Reason: r, Member: m.Name, Message: string(b)}
 }
 
 // Safety applies the Raft safety rules S1–S4 with a given catch-up
@@ -162,7 +242,7 @@ func CheckSafety(obs Observation, actions []Action) error {
 
 // simMember is the safety-relevant state of one member during Check.
 type simMember struct {
-	m        Member
+	m        *Member // into obs.Members, read only
 	voter    bool
 	present  bool
 	up       bool // serving and caught up
@@ -188,14 +268,34 @@ type simState struct {
 	changes   int
 }
 
-func newSim(obs *Observation, c CatchUp) *simState {
-	s := &simState{obs: obs, leader: -1, members: make([]simMember, 0, len(obs.Members)),
-		workloads: make([]simWorkload, 0, len(obs.Workloads))}
+// simBuf is the storage newSim uses for small clusters, so a simulation
+// of up to len(members) members and len(workloads) workloads does not
+// allocate when the caller keeps the buffer on its stack.
+type simBuf struct {
+	members   [16]simMember
+	workloads [4]simWorkload
+}
+
+// newSim builds the simulation of obs in buf (when large enough).
+func newSim(obs *Observation, c CatchUp, buf *simBuf) simState {
+	s := simState{obs: obs, leader: -1}
+	if len(obs.Members) <= len(buf.members) {
+		s.members = buf.members[:0]
+	} else {
+		s.members = make([]simMember, 0, len(obs.Members))
+	}
+	if len(obs.Workloads) <= len(buf.workloads) {
+		s.workloads = buf.workloads[:0]
+	} else {
+		s.workloads = make([]simWorkload, 0, len(obs.Workloads))
+	}
+	c = c.WithDefaults()
 	leader, hasLeader := obs.Leader()
-	for i, m := range obs.Members {
+	for i := range obs.Members {
+		m := &obs.Members[i]
 		s.members = append(s.members, simMember{
 			m: m, voter: m.IsVoter(), present: m.Raft.Present,
-			up: caughtUp(obs, m, leader, hasLeader, c) == nil, workload: m.Workload,
+			up: catchUpLag(obs, m, &leader, hasLeader, c) == lagNone, workload: m.Workload,
 		})
 		if hasLeader && m.Name == leader.Name {
 			s.leader = i
@@ -243,12 +343,13 @@ func (s *simState) counts() (voters, healthy int) {
 // healthy voters left still form a quorum with failure tolerance to spare.
 // It returns nil when allowed, or the gate that holds.
 func (s Safety) CanDisrupt(obs *Observation, member string) *Gate {
-	sim := newSim(obs, s.CatchUp)
+	var buf simBuf
+	sim := newSim(obs, s.CatchUp, &buf)
 	i := sim.find(member)
 	if i < 0 {
 		return &Gate{Name: GateQuorum, Reason: ReasonPodMissing, Member: member, Message: "no such member " + member}
 	}
-	_, g := s.disruptVoter(sim, i, false)
+	_, g := s.disruptVoter(&sim, i, false)
 	return g
 }
 
@@ -360,12 +461,16 @@ func (s Safety) BestTransferTarget(obs *Observation, preferVersion string, exclu
 //     non-voters; no workload holding voters is deleted; the service only
 //     targets the workload holding the leader.
 func (s Safety) Check(obs Observation, actions []Action) error {
-	sim := newSim(&obs, s.CatchUp)
+	var sim simState
+	var buf simBuf
+	if needsSim(actions) {
+		sim = newSim(&obs, s.CatchUp, &buf)
+	}
 	fail := func(rule string, i int, a Action, format string, args ...any) error {
 		return &SafetyError{Rule: rule, Index: i, Action: a, Message: fmt.Sprintf(format, args...)}
 	}
 	disrupt := func(i int, a Action, idx int, shrink bool) error {
-		if rule, g := s.disruptVoter(sim, idx, shrink); g != nil {
+		if rule, g := s.disruptVoter(&sim, idx, shrink); g != nil {
 			return fail(rule, i, a, "%s", g.Message)
 		}
 		return nil
@@ -539,4 +644,17 @@ func memberOf(a Action) string {
 		return a.Member
 	}
 	return ""
+}
+
+// needsSim reports whether checking actions reads the simulated members or
+// workloads (every action but the few that never touch either).
+func needsSim(actions []Action) bool {
+	for _, a := range actions {
+		switch a.(type) {
+		case AcquireLock, ReleaseLock, TakeSnapshot, RunHook, RecordEvent, CreateRevision:
+		default:
+			return true
+		}
+	}
+	return false
 }

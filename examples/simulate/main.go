@@ -1,12 +1,3 @@
-// Command simulate runs a version upgrade of a simulated Raft cluster with
-// one of raftshift's strategies and prints its tick-by-tick timeline: what
-// the strategy decided, what the cluster did, who led, and a summary of
-// leader changes and unavailability.
-//
-//	go run ./examples/simulate
-//	go run ./examples/simulate -strategy bluegreen -replicas 5 -seed 7
-//	go run ./examples/simulate -faults kill-leader@20,isolate=bao-1@40,heal=bao-1@60
-//	go run ./examples/simulate -compare          # targeted transfer vs naive step-down, same seed
 package main
 
 import (

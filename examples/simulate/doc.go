@@ -1,0 +1,19 @@
+// Command simulate runs a version upgrade of a simulated Raft cluster with
+// one of raftshift's strategies and prints its tick-by-tick timeline: what
+// the strategy decided, what the cluster did, who led, and a summary of
+// leader changes and unavailability.
+//
+// # Usage
+//
+//	go run ./examples/simulate
+//	go run ./examples/simulate -strategy bluegreen -replicas 5 -seed 7
+//	go run ./examples/simulate -targeted=false          # step-down only, like OpenBao
+//	go run ./examples/simulate -faults kill-leader@20,isolate=bao-1@40,heal=bao-1@60
+//	go run ./examples/simulate -compare                 # targeted transfer vs naive step-down, same seed
+//	go run ./examples/simulate -svg timeline.svg        # members x time picture
+//
+// Faults are scheduled by tick: kill-leader@T, kill-pod=NAME@T, isolate=NAME@T,
+// heal=NAME@T, slow=NAME@T (replication slowed to one entry per tick),
+// stale=N@T (the next observation is N ticks old) and bad-version=V@T (pods
+// running V crash-loop).
+package main
