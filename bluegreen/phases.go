@@ -61,7 +61,7 @@ func (r *run) idle() (Event, error) {
 	pre := r.spec.Prerequisites
 	pre.LockHolder = r.spec.LockHolder
 	pre.Workloads = []string{blue}
-	if err := policy.CheckPrerequisites(r.obs, pre); err != nil {
+	if err := policy.CheckPrerequisites(&r.obs, pre); err != nil {
 		var v *policy.Violation
 		if errors.As(err, &v) {
 			r.holdGate(v.AsGate())
@@ -111,7 +111,8 @@ func (r *run) idle() (Event, error) {
 	}
 
 	t := upgrade.Time(r.now)
-	r.st.Upgrade = &upgrade.UpgradeStatus{
+	p := &progress{} // the upgrade status and its progress in one allocation
+	p.up = upgrade.UpgradeStatus{
 		Strategy:       upgrade.StrategyBlueGreen,
 		Phase:          string(PhaseIdle),
 		FromVersion:    r.st.CurrentVersion,
@@ -122,19 +123,22 @@ func (r *run) idle() (Event, error) {
 		StartedAt:      t,
 		PhaseStartedAt: t,
 		StepStartedAt:  t,
-		BlueGreen: &upgrade.BlueGreenProgress{
-			Blue:          blue,
-			Green:         green,
-			BlueReplicas:  int32(len(blueMembers)),
-			GreenReplicas: replicas,
-			AutoPromote:   r.spec.AutoPromote,
-		},
 	}
+	p.bg = upgrade.BlueGreenProgress{
+		Blue:          blue,
+		Green:         green,
+		BlueReplicas:  int32(len(blueMembers)),
+		GreenReplicas: replicas,
+		AutoPromote:   r.spec.AutoPromote,
+	}
+	p.up.BlueGreen = &p.bg
+	r.st.Upgrade = &p.up
 	r.up, r.bg = r.st.Upgrade, r.st.Upgrade.BlueGreen
 	// Requests made while idle apply to no upgrade: record them as handled.
 	r.st.Handled.Rollback = r.spec.RollbackNonce
 	r.st.Handled.Promotion = r.spec.PromoteNonce
 	r.st.Handled.Retry = r.spec.RetryNonce
+	r.actions = slices.Grow(r.actions, 2) // room for the two below
 	if r.obs.Lock.Holder != r.spec.LockHolder {
 		r.actions = append(r.actions, upgrade.AcquireLock{Holder: r.spec.LockHolder})
 	}
@@ -373,7 +377,7 @@ func (r *run) promoting() Event {
 // safety-checked): the election can then only be won by a voter of to or
 // by the old leader again.
 func (r *run) moveLeadership(to, from, version string) (done bool, exhausted bool) {
-	leader, ok := r.obs.Leader()
+	leader, ok := r.obsLeader()
 	if !ok || !r.obs.Raft.Known {
 		r.hold(upgrade.GateLeaderTransfer, ReasonElection, "no leader (election in progress)")
 		return false, false
@@ -399,7 +403,7 @@ func (r *run) moveLeadership(to, from, version string) (done bool, exhausted boo
 			}
 		}
 	}
-	target, ok := r.safety.BestTransferTarget(r.obs, version, func(m upgrade.Member) bool { return m.Workload != to })
+	target, ok := r.safety.BestTransferTarget(&r.obs, version, func(m upgrade.Member) bool { return m.Workload != to })
 	if !ok {
 		r.holdGate(&upgrade.Gate{Name: upgrade.GateLeaderTransfer, Reason: upgrade.ReasonNoTransferTarget,
 			Message: fmt.Sprintf("no healthy caught-up voter of %s can take leadership", to)})
@@ -468,9 +472,10 @@ func (r *run) demoteOne(workload string) bool {
 	for _, c := range cands {
 		m := c.m
 		a := upgrade.Demote{Member: m.Name, ID: raftID(*m)}
-		err := r.safety.Check(*r.obs, []upgrade.Action{a})
+		var act upgrade.Action = a // boxed once for both uses
+		err := r.safety.Check(r.obs, []upgrade.Action{act})
 		if err == nil {
-			if r.issue("Demote:"+m.Name, a) && len(r.actions) == 1 {
+			if r.issue("Demote:"+m.Name, act) && len(r.actions) == 1 {
 				r.checked, r.hasChecked = a, true
 			}
 			return true
@@ -702,7 +707,7 @@ func (r *run) removeGreen() Event {
 		return ""
 	}
 	if r.obs.Service.Workload != r.bg.Blue {
-		if l, ok := r.obs.Leader(); ok && l.Workload == r.bg.Blue {
+		if l, ok := r.obsLeader(); ok && l.Workload == r.bg.Blue {
 			r.issue("SwitchService:"+r.bg.Blue, upgrade.SwitchService{Service: r.serviceName(), Workload: r.bg.Blue})
 			return ""
 		}

@@ -196,5 +196,7 @@ func GreenName(base, version, image string) string {
 	if len(base) > 54 {
 		base = base[:54]
 	}
-	return base + "-" + hex.EncodeToString(sum[:4])
+	var h [8]byte
+	hex.Encode(h[:], sum[:4])
+	return base + "-" + string(h[:])
 }

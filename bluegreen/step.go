@@ -80,7 +80,7 @@ func Step(spec Spec, obs upgrade.Observation, status upgrade.Status) (upgrade.De
 	spec = spec.withDefaults()
 	r := &run{
 		spec:   spec,
-		obs:    &obs,
+		obs:    obs,
 		now:    obs.Now,
 		st:     copyStatus(&status),
 		safety: upgrade.Safety{CatchUp: spec.CatchUp},
@@ -143,9 +143,12 @@ func Step(spec Spec, obs upgrade.Observation, status upgrade.Status) (upgrade.De
 	}
 	r.finishConditions()
 	d := upgrade.Decision{
-		Actions: append(r.events, r.actions...),
+		Actions: r.actions, // both lists are this Step's own memory
 		Status:  r.st,
 		Gate:    r.gate,
+	}
+	if len(r.events) > 0 {
+		d.Actions = append(r.events, r.actions...)
 	}
 	if len(d.Actions) == 0 {
 		d.Actions = nil
@@ -162,7 +165,7 @@ func Step(spec Spec, obs upgrade.Observation, status upgrade.Status) (upgrade.De
 // run is the working state of one Step.
 type run struct {
 	spec    Spec
-	obs     *upgrade.Observation
+	obs     upgrade.Observation
 	now     time.Time
 	st      upgrade.Status
 	up      *upgrade.UpgradeStatus
@@ -185,6 +188,10 @@ type run struct {
 	// r.obs (see demoteOne), valid when hasChecked.
 	checked    upgrade.Demote
 	hasChecked bool
+	// leaderM and leaderOK cache r.obs.Leader() once leaderDone.
+	leaderM    upgrade.Member
+	leaderOK   bool
+	leaderDone bool
 }
 
 type memberList struct {
@@ -200,7 +207,7 @@ func (r *run) members(workload string) []upgrade.Member {
 			return r.memo[i].members
 		}
 	}
-	ms := workloadMembers(r.obs, workload)
+	ms := workloadMembers(&r.obs, workload)
 	if r.nmemo < len(r.memo) {
 		r.memo[r.nmemo] = memberList{workload: workload, members: ms}
 		r.nmemo++
@@ -249,17 +256,18 @@ func (r *run) alreadyChecked() bool {
 // equivalent to DeepCopy).
 func copyStatus(s *upgrade.Status) upgrade.Status {
 	c := *s
-	if u := s.Upgrade; u != nil && u.BlueGreen != nil && u.Paused == nil && u.Rolling == nil {
-		p := &progress{up: *u, bg: *u.BlueGreen}
+	// Every Decision of Step carries the four conditions of
+	// finishConditions: room for them now saves the appends' growth.
+	if u := s.Upgrade; u != nil && u.BlueGreen != nil && u.Paused == nil && u.Rolling == nil && len(s.Conditions) <= 4 {
+		p := &statusMemory{progress: progress{up: *u, bg: *u.BlueGreen}}
 		p.up.BlueGreen = &p.bg
 		c.Upgrade = &p.up
+		c.Conditions = p.conds[:len(s.Conditions)]
 	} else {
 		c.Upgrade = u.DeepCopy()
-	}
-	if s.Conditions != nil {
 		c.Conditions = make([]metav1.Condition, len(s.Conditions), max(len(s.Conditions), 4))
-		copy(c.Conditions, s.Conditions)
 	}
+	copy(c.Conditions, s.Conditions)
 	if s.LastResult != nil {
 		lr := *s.LastResult
 		c.LastResult = &lr
@@ -272,11 +280,18 @@ func copyStatus(s *upgrade.Status) upgrade.Status {
 	return c
 }
 
-// progress holds a copied upgrade status and its blue-green progress in
-// one allocation.
+// progress holds an upgrade status and its blue-green progress in one
+// allocation.
 type progress struct {
 	up upgrade.UpgradeStatus
 	bg upgrade.BlueGreenProgress
+}
+
+// statusMemory is a progress with room for the status conditions, for
+// copyStatus.
+type statusMemory struct {
+	progress
+	conds [4]metav1.Condition
 }
 
 func validateStatus(s *upgrade.Status) error {
@@ -337,7 +352,7 @@ func (r *run) to(ev Event) error {
 		return err
 	}
 	r.transitions++
-	r.events = append(r.events, upgrade.RecordEvent{Type: eventType(ev), Reason: string(ev),
+	r.addEvent(upgrade.RecordEvent{Type: eventType(ev), Reason: string(ev),
 		Message: string(from) + " -> " + string(next)})
 	if next == PhaseIdle {
 		r.st.Upgrade = nil
@@ -377,8 +392,17 @@ func (r *run) hold(name upgrade.GateName, reason upgrade.Reason, format string, 
 
 func (r *run) holdGate(g *upgrade.Gate) { r.gate = g }
 
+// addEvent records an event. The first one reserves room for a few more
+// events and actions, which the Decision appends after them.
+func (r *run) addEvent(e upgrade.RecordEvent) {
+	if r.events == nil {
+		r.events = make([]upgrade.Action, 0, 4)
+	}
+	r.events = append(r.events, e)
+}
+
 func (r *run) event(t upgrade.EventType, reason upgrade.Reason, format string, args ...any) {
-	r.events = append(r.events, upgrade.RecordEvent{Type: t, Reason: string(reason), Message: fmt.Sprintf(format, args...)})
+	r.addEvent(upgrade.RecordEvent{Type: t, Reason: string(reason), Message: fmt.Sprintf(format, args...)})
 }
 
 // issue emits progress actions identified by key. Issuing the same key
@@ -520,9 +544,10 @@ func (r *run) triggers() Event {
 
 	// Health of green.
 	if class == classForward || class == classCommitted {
-		for _, m := range r.members(r.bg.Green) {
-			if m.Pod.CrashLooping {
-				fire(ReasonGreenCrashLooping, "green member %s is crash-looping", m.Name)
+		green := r.members(r.bg.Green)
+		for i := range green {
+			if green[i].Pod.CrashLooping {
+				fire(ReasonGreenCrashLooping, "green member %s is crash-looping", green[i].Name)
 				break
 			}
 		}
@@ -653,12 +678,21 @@ func podUp(m upgrade.Member) bool {
 }
 
 func (r *run) caughtUp(m upgrade.Member) *upgrade.Gate {
-	return upgrade.CaughtUp(r.obs, m, r.spec.CatchUp)
+	return upgrade.CaughtUp(&r.obs, m, r.spec.CatchUp)
+}
+
+// obsLeader is r.obs.Leader(), looked up once per Step.
+func (r *run) obsLeader() (upgrade.Member, bool) {
+	if !r.leaderDone {
+		r.leaderM, r.leaderOK = r.obs.Leader()
+		r.leaderDone = true
+	}
+	return r.leaderM, r.leaderOK
 }
 
 // leader returns the leader, holding with a gate when there is none.
 func (r *run) leader() (upgrade.Member, bool) {
-	l, ok := r.obs.Leader()
+	l, ok := r.obsLeader()
 	if !ok || !r.obs.Raft.Known {
 		r.hold(upgrade.GateLeader, upgrade.ReasonNoLeader, "the cluster has no leader")
 		return upgrade.Member{}, false

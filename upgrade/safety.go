@@ -70,20 +70,39 @@ const (
 // of obs under c (zero fields defaulted). It returns nil when caught up, or
 // the first gate that holds. StableSince zero means "unknown" and is not
 // held against the member.
+//
+// A gate returned is newly allocated on every call: the caller may modify it.
 func CaughtUp(obs *Observation, m Member, c CatchUp) *Gate {
-	leader, ok := obs.Leader()
-	return caughtUp(obs, m, leader, ok, c)
-}
-
-// caughtUp is CaughtUp with the leader already looked up. It allocates a
-// new gate on every call (callers may modify the gate they get).
-func caughtUp(obs *Observation, m Member, leader Member, hasLeader bool, c CatchUp) *Gate {
+	leader := leaderOf(obs)
 	c = c.WithDefaults()
-	lag := catchUpLag(obs, &m, &leader, hasLeader, c)
+	lag := catchUpLag(obs, &m, leader, leader != nil, c)
 	if lag == lagNone {
 		return nil
 	}
-	return lagGate(obs, &m, &leader, c, lag)
+	return lagGate(obs, &m, leader, c, lag)
+}
+
+// leaderOf is obs.Leader() without copying members: a pointer into
+// obs.Members, nil when there is no leader.
+func leaderOf(obs *Observation) *Member {
+	if obs.Raft.LeaderID != "" {
+		for i := range obs.Members {
+			if obs.Members[i].Raft.ID == obs.Raft.LeaderID {
+				return &obs.Members[i]
+			}
+		}
+		return nil
+	}
+	var found *Member
+	for i := range obs.Members {
+		if obs.Members[i].Raft.Leader {
+			if found != nil {
+				return nil
+			}
+			found = &obs.Members[i]
+		}
+	}
+	return found
 }
 
 // lagKind is the first reason a member is not caught up (lagNone: it is).
@@ -104,8 +123,8 @@ const (
 	lagNotStable
 )
 
-// catchUpLag decides caughtUp without building a gate; c must have its
-// defaults applied.
+// catchUpLag decides CaughtUp without building a gate; c must have its
+// defaults applied and leader is only read when hasLeader.
 func catchUpLag(obs *Observation, m, leader *Member, hasLeader bool, c CatchUp) lagKind {
 	switch {
 	case !m.Pod.Exists:
@@ -290,12 +309,13 @@ func newSim(obs *Observation, c CatchUp, buf *simBuf) simState {
 		s.workloads = make([]simWorkload, 0, len(obs.Workloads))
 	}
 	c = c.WithDefaults()
-	leader, hasLeader := obs.Leader()
+	leader := leaderOf(obs)
+	hasLeader := leader != nil
 	for i := range obs.Members {
 		m := &obs.Members[i]
 		s.members = append(s.members, simMember{
 			m: m, voter: m.IsVoter(), present: m.Raft.Present,
-			up: catchUpLag(obs, m, &leader, hasLeader, c) == lagNone, workload: m.Workload,
+			up: catchUpLag(obs, m, leader, hasLeader, c) == lagNone, workload: m.Workload,
 		})
 		if hasLeader && m.Name == leader.Name {
 			s.leader = i
@@ -419,10 +439,14 @@ func (s Safety) disruptVoter(sim *simState, i int, shrink bool) (string, *Gate) 
 // preferVersion, then the highest last index, then the lowest name (fully
 // deterministic). ok is false when no voter qualifies.
 func (s Safety) BestTransferTarget(obs *Observation, preferVersion string, exclude func(Member) bool) (Member, bool) {
-	leader, _ := obs.Leader()
-	var best Member
-	found := false
-	better := func(a, b Member) bool { // a better than b
+	var leaderName string
+	leader := leaderOf(obs)
+	if leader != nil {
+		leaderName = leader.Name
+	}
+	c := s.CatchUp.WithDefaults()
+	var best *Member
+	better := func(a, b *Member) bool { // a better than b
 		av, bv := a.Version == preferVersion, b.Version == preferVersion
 		if av != bv {
 			return av
@@ -432,18 +456,22 @@ func (s Safety) BestTransferTarget(obs *Observation, preferVersion string, exclu
 		}
 		return a.Name < b.Name
 	}
-	for _, m := range obs.Members {
-		if !m.IsVoter() || m.Name == leader.Name || (exclude != nil && exclude(m)) {
+	for i := range obs.Members {
+		m := &obs.Members[i]
+		if !m.IsVoter() || m.Name == leaderName || (exclude != nil && exclude(*m)) {
 			continue
 		}
-		if CaughtUp(obs, m, s.CatchUp) != nil {
+		if catchUpLag(obs, m, leader, leader != nil, c) != lagNone {
 			continue
 		}
-		if !found || better(m, best) {
-			best, found = m, true
+		if best == nil || better(m, best) {
+			best = m
 		}
 	}
-	return best, found
+	if best == nil {
+		return Member{}, false
+	}
+	return *best, true
 }
 
 // Check rejects an action list that would break S1–S4 when executed in order

@@ -12,8 +12,8 @@ import (
 
 // writeSVG draws the run as members x time: one row per member, one column
 // per tick; the cell colour is the member's version, pale while the member
-// is down, outlined in black while it leads; a thin bar under the cell
-// marks a voter, a dashed one a non-voter. Phases are labelled on top.
+// is down, with a black stripe while it leads; a thin bar under the cell
+// marks a voter, a dashed one a non-voter. Phase changes are marked on top.
 func writeSVG(path string, h *host.Host) error {
 	if err := os.WriteFile(path, []byte(renderSVG(h)), 0o644); err != nil {
 		return fmt.Errorf("write svg: %w", err)
@@ -22,7 +22,8 @@ func writeSVG(path string, h *host.Host) error {
 }
 
 func renderSVG(h *host.Host) string {
-	const cell, row, left, top = 4, 22, 90, 60
+	const row, left, top = 22, 110, 70
+	cell := max(2, 960/max(1, len(h.Entries)))
 	var names, versions []string
 	for _, e := range h.Entries {
 		for _, m := range e.Observation.Members {
@@ -36,7 +37,7 @@ func renderSVG(h *host.Host) string {
 	}
 	palette := []string{"#4e79a7", "#59a14f", "#f28e2b", "#b07aa1", "#e15759", "#76b7b2"}
 	color := func(v string) string { return palette[slices.Index(versions, v)%len(palette)] }
-	width := left + cell*len(h.Entries) + 20
+	width := max(left+cell*len(h.Entries)+20, 900)
 	height := top + row*len(names) + 40 + 18*len(versions)
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="monospace" font-size="11">`+"\n", width, height)
@@ -45,12 +46,23 @@ func renderSVG(h *host.Host) string {
 	for i, n := range names {
 		fmt.Fprintf(&b, `<text x="4" y="%d">%s</text>`+"\n", top+row*i+12, html.EscapeString(n))
 	}
+	// Phase changes: a tick mark each, a label where there is room for it
+	// (labels alternate between two lines and never overlap).
 	lastPhase := ""
+	labelEnd := [2]int{}
+	line := 0
 	for x, e := range h.Entries {
 		px := left + cell*x
 		if e.Phase != lastPhase && e.Phase != "" {
-			fmt.Fprintf(&b, `<line x1="%d" y1="26" x2="%d" y2="%d" stroke="#bbb"/>`+"\n", px, px, top+row*len(names))
-			fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="9">%s</text>`+"\n", px+2, 36+(x%2)*12, html.EscapeString(e.Phase))
+			fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#ccc"/>`+"\n", px, top-8, px, top+row*len(names))
+			if w := 6 * len(e.Phase); px >= labelEnd[line] {
+				fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="9">%s</text>`+"\n", px+2, top-26+12*line, html.EscapeString(e.Phase))
+				labelEnd[line] = px + w + 4
+				line = 1 - line
+			} else if px >= labelEnd[1-line] {
+				fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="9">%s</text>`+"\n", px+2, top-26+12*(1-line), html.EscapeString(e.Phase))
+				labelEnd[1-line] = px + w + 4
+			}
 		}
 		lastPhase = e.Phase
 		leader, _ := e.Observation.Leader()
@@ -65,7 +77,7 @@ func renderSVG(h *host.Host) string {
 				fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="14" fill="%s" opacity="%s"/>`+"\n", px, y, cell, color(m.Version), opacity)
 			}
 			if m.Name == leader.Name && e.Observation.Raft.LeaderID != "" {
-				fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="4" fill="black"/>`+"\n", px, y-5, cell)
+				fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="4" fill="black"/>`+"\n", px, y+5, cell)
 			}
 			switch {
 			case m.IsVoter():
@@ -80,7 +92,7 @@ func renderSVG(h *host.Host) string {
 		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="12" height="12" fill="%s"/><text x="%d" y="%d">version %s</text>`+"\n",
 			left, ly+18*i, color(v), left+18, ly+18*i+10, html.EscapeString(v))
 	}
-	fmt.Fprintf(&b, `<text x="%d" y="%d">black bar: leader; solid underline: voter; dashed: non-voter; pale: down</text>`+"\n", left+160, ly+10)
+	fmt.Fprintf(&b, `<text x="%d" y="%d">black stripe: leader; solid underline: voter; dashed: non-voter; pale: down</text>`+"\n", left+160, ly+10)
 	b.WriteString("</svg>\n")
 	return b.String()
 }
