@@ -24,6 +24,13 @@ import (
 func TestBlueGreenUpgrade(t *testing.T) {
 	cp := cluster.Start(t)
 	t.Logf("control plane started in %s", cp.StartupTime.Round(time.Millisecond))
+	t.Run("AutoPromote", func(t *testing.T) { testBlueGreen(t, cp, 0) })
+	// The host crashes on every third Decision with actions, part way
+	// through, with or without persisting the new status (design rule 2).
+	t.Run("HostCrashes", func(t *testing.T) { testBlueGreen(t, cp, 3) })
+}
+
+func testBlueGreen(t *testing.T, cp *cluster.ControlPlane, crashEvery int) {
 	begin := time.Now()
 	ctx, cancel := context.WithTimeout(cp.Context(), 2*time.Minute)
 	defer cancel()
@@ -52,14 +59,28 @@ func TestBlueGreenUpgrade(t *testing.T) {
 	}
 	green := bluegreen.GreenName(spec.Workload, spec.Version, spec.Image)
 	h := newHost(t, rs)
+	h.crashEvery = crashEvery
 	st := h.run(ctx, func(obs upgrade.Observation, st upgrade.Status) (upgrade.Decision, error) {
 		return bluegreen.Step(spec, obs, st)
 	}, upgrade.Status{CurrentVersion: oldVersion, CurrentImage: oldImage}, func(st upgrade.Status) bool {
 		return st.Idle() && st.CurrentVersion == newVersion
 	}, 100*time.Second)
 
+	// Let the watch catch up: green serving, blue pods reaped.
+	if _, err := rs.WaitReady(ctx, green, 3, newImage, 10*time.Second); err != nil {
+		t.Error(err)
+	}
+	if _, err := rs.WaitReady(ctx, rs.Spec.Name, 0, "", 10*time.Second); err != nil {
+		t.Errorf("blue pods not reaped: %v", err)
+	}
 	events := rs.Recorder.Since(mark)
 	t.Logf("upgrade took %s in %d steps; phases %s", time.Since(begin).Round(time.Millisecond), h.steps, strings.Join(h.phases, " -> "))
+	if crashEvery > 0 {
+		if len(h.crashes) < 3 {
+			t.Errorf("only %d host crashes simulated", len(h.crashes))
+		}
+		t.Logf("host crashes:\n%s", strings.Join(h.crashes, "\n"))
+	}
 	t.Logf("actions:\n%s", formatExecuted(h.log))
 	t.Logf("pod events:\n%s", cluster.FormatEvents(events))
 	t.Logf("raft:\n%s", rs.Raft.FormatHistory())
@@ -81,6 +102,11 @@ func TestBlueGreenUpgrade(t *testing.T) {
 	}
 	if l := rs.Raft.Leader(); !strings.HasPrefix(l, green+"-") {
 		t.Errorf("leader = %q, want a green member", l)
+	}
+	for name := range blueUIDs {
+		if n := rs.Raft.Restarts(name); n != 0 {
+			t.Errorf("blue server %s restarted %d times, want 0", name, n)
+		}
 	}
 
 	// No pod was ever recreated: blue pods were only deleted at the end,
@@ -126,22 +152,16 @@ func TestBlueGreenUpgrade(t *testing.T) {
 	if !(lastJoin >= 0 && lastJoin < firstPromote && lastPromote < move && move < lastRemove && lastRemove < switchSvc && switchSvc < deleteBlue) {
 		t.Errorf("actions out of the blue-green order")
 	}
-	if n := countKind(h.log, upgrade.KindJoinNonvoter); n != 3 {
-		t.Errorf("%d joins, want 3", n)
+	if got := members(h.log, upgrade.KindJoinNonvoter); !slices.Equal(got, wantVoters) {
+		t.Errorf("joined %v, want %v", got, wantVoters)
 	}
-	if n := countKind(h.log, upgrade.KindRemovePeer); n != 3 {
-		t.Errorf("%d peer removals, want 3", n)
+	if got, want := members(h.log, upgrade.KindRemovePeer), []string{"bao-0", "bao-1", "bao-2"}; !slices.Equal(got, want) {
+		t.Errorf("removed %v, want %v", got, want)
 	}
 
 	// Kubernetes objects: green serves, blue is gone.
 	if _, err := rs.CP.Client.AppsV1().StatefulSets(rs.Namespace).Get(ctx, rs.Spec.Name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("blue statefulset still there (err %v)", err)
-	}
-	if _, err := rs.WaitReady(ctx, green, 3, newImage, 10*time.Second); err != nil {
-		t.Error(err)
-	}
-	if _, err := rs.WaitReady(ctx, rs.Spec.Name, 0, "", 10*time.Second); err != nil {
-		t.Errorf("blue pods not reaped: %v", err)
 	}
 	svc, err := rs.CP.Client.CoreV1().Services(rs.Namespace).Get(ctx, rs.Spec.Name, metav1.GetOptions{})
 	if err != nil {
@@ -152,12 +172,25 @@ func TestBlueGreenUpgrade(t *testing.T) {
 	}
 }
 
-func countKind(xs []executed, k upgrade.ActionKind) int {
-	n := 0
+// members returns the distinct members named by the successful actions of
+// kind k (JoinNonvoter, RemovePeer), sorted.
+func members(xs []executed, k upgrade.ActionKind) []string {
+	var out []string
 	for _, x := range xs {
-		if x.Err == nil && x.Action.Kind() == k {
-			n++
+		if x.Err != nil || x.Action.Kind() != k {
+			continue
+		}
+		var m string
+		switch a := x.Action.(type) {
+		case upgrade.JoinNonvoter:
+			m = a.Member
+		case upgrade.RemovePeer:
+			m = a.Member
+		}
+		if !slices.Contains(out, m) {
+			out = append(out, m)
 		}
 	}
-	return n
+	slices.Sort(out)
+	return out
 }

@@ -7,7 +7,7 @@
 //
 //	cd e2e && go test ./...
 //
-// The first run compiles the kube-apiserver (several minutes); later runs
-// take well under a minute. Set E2E_VERBOSE=1 to see the control plane's
-// logs.
+// The first run compiles the kube-apiserver (about 10 minutes on the
+// project's 2-core machine); later runs take about a minute. Set
+// E2E_VERBOSE=1 to see the control plane's logs.
 package e2e

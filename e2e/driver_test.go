@@ -69,6 +69,16 @@ type host struct {
 	steps  int
 	log    []executed
 	phases []string
+
+	// crashEvery > 0 makes every crashEvery-th Decision that carries
+	// actions end in a simulated host crash: only a prefix of its actions
+	// runs, and on alternate crashes the new status is lost (the crash
+	// came before persisting) or kept (it came after persisting, before
+	// the remaining actions). The next Step starts from what was
+	// persisted and a fresh observation, as after a restart.
+	crashEvery int
+	decisions  int
+	crashes    []string
 }
 
 func newHost(t *testing.T, rs *cluster.RaftSet) *host {
@@ -123,7 +133,18 @@ func (h *host) run(ctx context.Context, step stepFunc, st upgrade.Status, done f
 		if n := len(h.phases); n == 0 || h.phases[n-1] != phase {
 			h.phases = append(h.phases, phase)
 		}
-		for _, a := range d.Actions {
+		actions, keep := d.Actions, true
+		if len(actions) > 0 {
+			h.decisions++
+			if h.crashEvery > 0 && h.decisions%h.crashEvery == 0 {
+				n := h.decisions / h.crashEvery
+				actions = actions[:n%(len(actions)+1)]
+				keep = n%2 == 0
+				h.crashes = append(h.crashes, fmt.Sprintf("step %d (%s): crash after %d of %d actions, status %s",
+					h.steps, phase, len(actions), len(d.Actions), map[bool]string{true: "persisted", false: "lost"}[keep]))
+			}
+		}
+		for _, a := range actions {
 			x := executed{Step: h.steps, Phase: phase, Mark: h.rs.Recorder.Mark(), Leader: h.rs.Raft.Leader(), Action: a}
 			x.Err = h.exec.Execute(ctx, a)
 			h.log = append(h.log, x)
@@ -136,7 +157,9 @@ func (h *host) run(ctx context.Context, step stepFunc, st upgrade.Status, done f
 			}
 		}
 		// Persist the status as a CRD status would be: through JSON.
-		st = h.persist(d.Status)
+		if keep {
+			st = h.persist(d.Status)
+		}
 		h.steps++
 		if done(st) {
 			return st

@@ -32,6 +32,7 @@ func TestRollingUpgrade(t *testing.T) {
 		leader   int32
 		targeted bool
 		snapshot bool
+		crash    int
 	}{
 		// The leader is the last ordinal rolled: leadership moves to an
 		// upgraded voter (targeted transfer) before bao-0 restarts.
@@ -39,6 +40,10 @@ func TestRollingUpgrade(t *testing.T) {
 		// The leader is the first ordinal rolled: it must step down before
 		// bao-2 restarts, and the new leader steps down again in its turn.
 		{name: "StepDown/leader-bao-2", leader: 2, targeted: false, snapshot: true},
+		// The host crashes on every second Decision with actions, part
+		// way through, with or without persisting the new status; the
+		// restarted host must still reach the same outcome (design rule 2).
+		{name: "HostCrashes/leader-bao-1", leader: 1, targeted: true, snapshot: true, crash: 2},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -69,26 +74,99 @@ func TestRollingUpgrade(t *testing.T) {
 				Snapshot:     tc.snapshot,
 			}
 			h := newHost(t, rs)
+			h.crashEvery = tc.crash
 			st := h.run(ctx, func(obs upgrade.Observation, st upgrade.Status) (upgrade.Decision, error) {
 				return rolling.Step(spec, obs, st)
 			}, upgrade.Status{CurrentVersion: oldVersion, CurrentImage: oldImage}, func(st upgrade.Status) bool {
 				return st.Idle() && st.CurrentVersion == newVersion
 			}, 90*time.Second)
 
-			events := rs.Recorder.Since(mark)
 			t.Logf("upgrade took %s in %d steps; phases %s", time.Since(begin).Round(time.Millisecond), h.steps, strings.Join(h.phases, " -> "))
-			t.Logf("actions:\n%s", formatExecuted(h.log))
-			t.Logf("pod events:\n%s", cluster.FormatEvents(events))
-			t.Logf("raft:\n%s", rs.Raft.FormatHistory())
-
-			checkRollingOutcome(t, ctx, rs, st, h, events, oldUIDs, initialLeader)
+			if tc.crash > 0 {
+				if len(h.crashes) < 3 {
+					t.Errorf("only %d host crashes simulated", len(h.crashes))
+				}
+				t.Logf("host crashes:\n%s", strings.Join(h.crashes, "\n"))
+			}
+			checkRollingOutcome(t, ctx, rs, st, h, mark, oldUIDs, initialLeader)
 		})
 	}
+	t.Run("StuckPod/bao-1-never-ready-until-released", func(t *testing.T) { testRollingStuckPod(t, cp) })
+}
+
+// testRollingStuckPod: the new bao-1 does not become ready. The FSM must
+// hold with bao-1 down, restart nothing else (bao-0, the leader, keeps its
+// pod) and finish once bao-1 comes up.
+func testRollingStuckPod(t *testing.T, cp *cluster.ControlPlane) {
+	ctx, cancel := context.WithTimeout(cp.Context(), 2*time.Minute)
+	defer cancel()
+	rs := cp.NewRaftSet(t, cluster.SetSpec{Image: oldImage, Version: oldVersion, InitialLeader: 0, TargetedTransfer: true})
+	before, err := rs.WaitReady(ctx, rs.Spec.Name, 3, oldImage, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldUIDs := uids(before)
+	mark := rs.Recorder.Mark()
+	rs.Hold("bao-1") // its next incarnation stays unready
+
+	spec := rolling.Spec{
+		Version: newVersion, Image: newImage, Workload: rs.Spec.Name,
+		CatchUp:      upgrade.CatchUp{Stabilization: 500 * time.Millisecond},
+		PollInterval: 100 * time.Millisecond,
+	}
+	step := func(obs upgrade.Observation, st upgrade.Status) (upgrade.Decision, error) {
+		return rolling.Step(spec, obs, st)
+	}
+	h := newHost(t, rs)
+	// Run until the replacement of bao-1 has been unready for 3s.
+	var since time.Time
+	st := h.run(ctx, step, upgrade.Status{CurrentVersion: oldVersion, CurrentImage: oldImage}, func(upgrade.Status) bool {
+		recs := cluster.Recreations(rs.Recorder.Since(mark))
+		if len(recs) == 0 || recs[len(recs)-1].Pod != "bao-1" || recs[len(recs)-1].Ready >= 0 {
+			return false
+		}
+		if since.IsZero() {
+			since = time.Now()
+		}
+		return time.Since(since) > 3*time.Second
+	}, 60*time.Second)
+
+	held := rs.Recorder.Since(mark)
+	if st.Idle() {
+		t.Fatalf("upgrade finished with bao-1 unready:\n%s", formatExecuted(h.log))
+	}
+	if del := cluster.DeletedPods(held); !slices.Equal(del, []string{"bao-2", "bao-1"}) {
+		t.Fatalf("deleted pods while bao-1 is stuck = %v, want [bao-2 bao-1]\n%s", del, cluster.FormatEvents(held))
+	}
+	for _, x := range h.log {
+		if a, ok := x.Action.(upgrade.SetPartition); ok && a.Partition == 0 {
+			t.Errorf("partition released to 0 while bao-1 was stuck (step %d)", x.Step)
+		}
+		if _, ok := x.Action.(upgrade.TransferLeadership); ok {
+			t.Errorf("leadership moved while bao-1 was down (step %d): %s", x.Step, x.Action)
+		}
+	}
+	t.Logf("held in phase %s: %s", phaseOf(st), conditions(st))
+
+	rs.Release("bao-1")
+	st = h.run(ctx, step, st, func(st upgrade.Status) bool { return st.Idle() && st.CurrentVersion == newVersion }, 60*time.Second)
+	checkRollingOutcome(t, ctx, rs, st, h, mark, oldUIDs, "bao-0")
 }
 
 // checkRollingOutcome asserts the whole rolling upgrade.
-func checkRollingOutcome(t *testing.T, ctx context.Context, rs *cluster.RaftSet, st upgrade.Status, h *host, events []cluster.PodEvent, oldUIDs map[string]types.UID, initialLeader string) {
+func checkRollingOutcome(t *testing.T, ctx context.Context, rs *cluster.RaftSet, st upgrade.Status, h *host, mark int, oldUIDs map[string]types.UID, initialLeader string) {
 	t.Helper()
+	// Wait for the watch to catch up with the last pod, then read the
+	// events since the upgrade started.
+	pods, err := rs.WaitReady(ctx, rs.Spec.Name, 3, newImage, 10*time.Second)
+	if err != nil {
+		t.Error(err)
+	}
+	events := rs.Recorder.Since(mark)
+	t.Logf("actions:\n%s", formatExecuted(h.log))
+	t.Logf("pod events:\n%s", cluster.FormatEvents(events))
+	t.Logf("raft:\n%s", rs.Raft.FormatHistory())
+
 	// Final status: idle at the target, succeeded (S5).
 	if !st.Idle() || st.CurrentVersion != newVersion || st.CurrentImage != newImage {
 		t.Errorf("final status: idle=%t version=%s image=%s, want idle at %s", st.Idle(), st.CurrentVersion, st.CurrentImage, newVersion)
@@ -187,12 +265,13 @@ func checkRollingOutcome(t *testing.T, ctx context.Context, rs *cluster.RaftSet,
 	if l := rs.Raft.Leader(); l == "" {
 		t.Error("no leader at the end")
 	}
+	for _, name := range []string{"bao-0", "bao-1", "bao-2"} {
+		if n := rs.Raft.Restarts(name); n != 1 {
+			t.Errorf("raft server %s restarted %d times, want 1", name, n)
+		}
+	}
 
 	// The cluster's objects are at the target and the lock is free.
-	pods, err := rs.WaitReady(ctx, rs.Spec.Name, 3, newImage, 5*time.Second)
-	if err != nil {
-		t.Error(err)
-	}
 	for _, p := range pods {
 		if p.Labels[cluster.LabelVersion] != newVersion {
 			t.Errorf("%s version label = %q, want %s", p.Name, p.Labels[cluster.LabelVersion], newVersion)

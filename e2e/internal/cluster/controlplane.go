@@ -43,7 +43,7 @@ type ControlPlane struct {
 func Start(t *testing.T) *ControlPlane {
 	t.Helper()
 	begin := time.Now()
-	quietLogs(t)
+	quietLogs()
 
 	etcdURL, err := startEtcd(t)
 	if err != nil {

@@ -9,17 +9,23 @@
 // spec) after a configurable boot delay, and deleting a pod removes it at
 // once (unscheduled pods have no grace period). The StatefulSet controller
 // then recreates it exactly as it would on a real cluster, honouring the
-// RollingUpdate partition.
+// RollingUpdate partition. No garbage collector runs either: a reaper
+// deletes the pods of a deleted StatefulSet.
 //
 // # Usage
 //
-//	cp := cluster.Start(t)                   // etcd + kube-apiserver + StatefulSet controller
-//	rs := cp.NewRaftSet(t, cluster.SetSpec{  // namespace, StatefulSet, Services, ready loop, Raft
-//		Image: "example.com/openbao:2.3.1", Version: "2.3.1", Partition: 3,
+//	cp := cluster.Start(t) // etcd + kube-apiserver + StatefulSet controller
+//	rs := cp.NewRaftSet(t, cluster.SetSpec{ // namespace, StatefulSet, Services, loops, Raft
+//		Image: "example.com/openbao/openbao:2.3.1", Version: "2.3.1", Partition: 0,
+//		InitialLeader: 2, TargetedTransfer: true,
 //	})
-//	rs.WaitReady(t, 3)
-//	obs := rs.Raft.Fill(kubeObservation)     // add the simulated Raft view
-//	_ = rs.Raft.Execute(ctx, upgrade.StepDown{Member: "bao-2", ID: "bao-2"})
+//	pods, err := rs.WaitReady(ctx, rs.Spec.Name, 3, "", time.Minute)
+//	...
+//	obs, err := observer.Observe(ctx) // the raftshift Kubernetes adapter
+//	rs.Raft.Fill(&obs)                // add the simulated Raft view
+//	err = rs.Raft.Execute(ctx, upgrade.StepDown{Member: "bao-2", ID: "bao-2"})
+//	recs := cluster.Recreations(rs.Recorder.Events())
+//	breaches := rs.Raft.Violations()
 //
 // Everything is torn down by t.Cleanup.
 package cluster

@@ -240,7 +240,14 @@ func (r *Raft) elect(why string) {
 		}
 	}
 	r.term++
-	r.logf("leader %s -> %s (%s), term %d", old, r.leader, why, r.term)
+	r.logf("leader %s -> %s (%s), term %d", orNone(old), orNone(r.leader), why, r.term)
+}
+
+func orNone(name string) string {
+	if name == "" {
+		return "(none)"
+	}
+	return name
 }
 
 // Leader returns the current leader's name ("" when none).
@@ -262,6 +269,17 @@ func (r *Raft) Voters() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.voterNames()
+}
+
+// Restarts returns how many times the named server restarted (its pod was
+// recreated) since the harness first saw it.
+func (r *Raft) Restarts(name string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if s := r.servers[name]; s != nil {
+		return s.restarts
+	}
+	return 0
 }
 
 // Violations returns the safety violations seen so far.

@@ -112,6 +112,7 @@ func (cp *ControlPlane) NewRaftSet(t *testing.T, spec SetSpec) *RaftSet {
 	// The RaftSet's loops stop with this context, cancelled by its own
 	// cleanup (which runs before the control plane's).
 	ctx, cancel := context.WithCancel(cp.ctx)
+	t.Cleanup(cancel)
 	ns := "e2e-" + strconv.Itoa(int(cp.sets.Add(1)))
 	if _, err := cp.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
 		t.Fatalf("create namespace: %v", err)
@@ -252,8 +253,9 @@ func (rs *RaftSet) onPod(typ EventType, obj any) {
 	if !ok {
 		return
 	}
-	rs.Recorder.record(typ, pod)
+	// Raft first: once the recorder holds an event, Raft has seen it too.
 	rs.Raft.onPod(pod, typ == EventDeleted)
+	rs.Recorder.record(typ, pod)
 	if typ != EventDeleted {
 		rs.maybeBoot(pod)
 	}
@@ -423,7 +425,8 @@ func (rs *RaftSet) WaitFor(ctx context.Context, timeout time.Duration, cond func
 }
 
 // WaitReady waits until the StatefulSet named set has n pods, all ready,
-// not terminating, and (when image is not empty) running image.
+// not terminating, (when image is not empty) running image, and the pod
+// watch, hence the simulated Raft, has seen them so.
 func (rs *RaftSet) WaitReady(ctx context.Context, set string, n int, image string, timeout time.Duration) ([]corev1.Pod, error) {
 	var pods []corev1.Pod
 	err := rs.WaitFor(ctx, timeout, func(ctx context.Context) (bool, error) {
@@ -440,6 +443,10 @@ func (rs *RaftSet) WaitReady(ctx context.Context, set string, n int, image strin
 				return false, nil
 			}
 			if image != "" && p.Spec.Containers[0].Image != image {
+				return false, nil
+			}
+			// The watch (and so the simulated Raft) must have caught up.
+			if e, ok := rs.Recorder.Last(p.Name); !ok || e.UID != p.UID || !e.Ready || e.Type == EventDeleted {
 				return false, nil
 			}
 		}

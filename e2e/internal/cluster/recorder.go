@@ -29,8 +29,9 @@ type PodEvent struct {
 	At time.Time
 	// Type is ADDED, MODIFIED or DELETED.
 	Type EventType
-	// Pod is the pod name and UID its incarnation.
+	// Pod is the pod name.
 	Pod string
+	// UID identifies the pod incarnation.
 	UID types.UID
 	// Ready is the pod's Ready condition.
 	Ready bool
@@ -84,6 +85,18 @@ func (r *Recorder) Events() []PodEvent {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]PodEvent(nil), r.events...)
+}
+
+// Last returns the latest event recorded for the named pod.
+func (r *Recorder) Last(pod string) (PodEvent, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i := len(r.events) - 1; i >= 0; i-- {
+		if r.events[i].Pod == pod {
+			return r.events[i], true
+		}
+	}
+	return PodEvent{}, false
 }
 
 // Mark returns the number of events recorded so far, to look at later
