@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/raftshift/raftshift/upgrade"
@@ -61,7 +62,7 @@ func CheckPrerequisites(obs *upgrade.Observation, p Prerequisites) error {
 		return fail(upgrade.GatePrerequisites, ReasonNoLeader, "the cluster has no leader")
 	}
 	for _, m := range obs.Members {
-		if len(p.Workloads) > 0 && !contains(p.Workloads, m.Workload) {
+		if len(p.Workloads) > 0 && !slices.Contains(p.Workloads, m.Workload) {
 			continue
 		}
 		if !m.Up() {
@@ -101,13 +102,4 @@ func CheckPrerequisites(obs *upgrade.Observation, p Prerequisites) error {
 		}
 	}
 	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

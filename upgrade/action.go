@@ -2,7 +2,6 @@ package upgrade
 
 import (
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 )
@@ -282,11 +281,10 @@ func IsDisruptive(a Action) bool {
 	switch a.(type) {
 	case AcquireLock, ReleaseLock, TakeSnapshot, RunHook, RecordEvent:
 		return false
-	case SetPartition:
-		// Raising a partition never restarts a pod; lowering may. Judged
-		// against an observation by CheckSafety; conservatively disruptive.
-		return true
 	default:
+		// Everything else can restart a pod (SetPartition is judged
+		// conservatively: raising a partition restarts nothing, lowering it
+		// may), move leadership or change membership.
 		return true
 	}
 }
@@ -315,9 +313,4 @@ func FormatActions(actions []Action) string {
 		b.WriteString(a.String())
 	}
 	return b.String()
-}
-
-// sortedKeys returns a map's keys in order, for deterministic iteration.
-func sortedKeys[V any](m map[string]V) []string {
-	return slices.Sorted(maps.Keys(m))
 }
