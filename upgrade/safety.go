@@ -375,6 +375,13 @@ func (s Safety) CanDisrupt(obs *Observation, member string) *Gate {
 
 // disruptVoter applies the S1–S3 preconditions of disrupting member i and
 // marks it disrupted. The rule string is "" when allowed.
+//
+// Every disruption is judged at its own position in the list, against every
+// rule: a member already disrupted by an earlier action of the list is not
+// exempt from the leader and leadership-move rules (a second DeletePod of a
+// pod after a step-down is refused like the first would be). Only the
+// counting rules (one voter at a time, quorum, failure tolerance) treat a
+// repeated disruption of the same member as the disruption already counted.
 func (s Safety) disruptVoter(sim *simState, i int, shrink bool) (string, *Gate) {
 	m := &sim.members[i]
 	gate := func(name GateName, r Reason, format string, args ...any) *Gate {
@@ -391,17 +398,23 @@ func (s Safety) disruptVoter(sim *simState, i int, shrink bool) (string, *Gate) 
 	if !m.voter {
 		return "", nil
 	}
+	if sim.moving {
+		return "S3", gate(GateLeaderTransfer, ReasonNoLeader, "leadership is moving; wait for the new leader before disrupting %s", m.m.Name)
+	}
+	if shrink && voters <= 1 {
+		// Whatever the downtime allowance: a configuration without voters
+		// can never elect a leader again.
+		return "S1", gate(GateQuorum, ReasonQuorumLost, "%s is the last voter; demoting or removing it leaves no voter", m.m.Name)
+	}
 	if m.restart {
-		// Already restarted by an earlier action of the list (SetPartition
-		// then DeletePod of the same pod): still one voter disrupted.
+		// Already disrupted by an earlier action of the list (SetPartition
+		// then DeletePod of the same pod): still the one voter disrupted,
+		// already counted against quorum and failure tolerance.
 		return "", nil
 	}
 	// AllowDowntime only relaxes the rules for clusters that cannot keep
 	// quorum through a restart anyway (one or two voters).
 	downtime := s.AllowDowntime && voters <= 2
-	if sim.moving {
-		return "S3", gate(GateLeaderTransfer, ReasonNoLeader, "leadership is moving; wait for the new leader before disrupting %s", m.m.Name)
-	}
 	if sim.voterHits > 0 {
 		return "S2", gate(GateQuorum, ReasonOtherVoterDisrupted, "another voter is already disrupted by this decision")
 	}
@@ -423,7 +436,7 @@ func (s Safety) disruptVoter(sim *simState, i int, shrink bool) (string, *Gate) 
 			return "S1", gate(GateQuorum, ReasonNoFailureTolerance, "failure tolerance is %d with %d/%d healthy voters",
 				healthy-Quorum(voters), healthy, voters)
 		}
-		if votersAfter > 0 && after < Quorum(votersAfter) {
+		if after < Quorum(votersAfter) {
 			return "S1", gate(GateQuorum, ReasonQuorumLost, "%d healthy voters would remain, quorum of %d is %d",
 				after, votersAfter, Quorum(votersAfter))
 		}
@@ -480,11 +493,14 @@ func (s Safety) BestTransferTarget(obs *Observation, preferVersion string, exclu
 // ErrUnsafe for the first violation.
 //
 //   - S1: no voter is disrupted unless healthy voters stay >= quorum, and
-//     never with failure tolerance 0.
+//     never with failure tolerance 0; the last voter is never demoted or
+//     removed, downtime allowed or not.
 //   - S2: at most one voter disrupted; none while another is not caught up.
 //   - S3: the leader is never restarted, demoted or removed; leadership moves
-//     only to a healthy caught-up voter, and nothing else disrupts a voter
-//     in the same list after leadership moves.
+//     only to a healthy caught-up voter, and no action disrupts a voter in
+//     the same list after leadership moves (not even one the list already
+//     disrupted); leadership does not move in a list that already disrupted
+//     a voter (S2).
 //   - S4: at most one membership change; promotion only of healthy caught-up
 //     non-voters; no workload holding voters is deleted; the service only
 //     targets the workload holding the leader.
@@ -590,6 +606,12 @@ func (s Safety) Check(obs Observation, actions []Action) error {
 				if others == 0 {
 					return fail("S3", i, a, "no healthy caught-up voter can take over from %s", from)
 				}
+			}
+			if sim.voterHits > 0 {
+				// The election or transfer would run with a voter down: the
+				// cluster would have less failure tolerance than S1 demands
+				// at the moment it has no leader.
+				return fail("S2", i, a, "leadership cannot move in a decision that already disrupts a voter")
 			}
 			sim.moving = true
 		case JoinNonvoter:

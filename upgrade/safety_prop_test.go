@@ -144,6 +144,9 @@ func oracle(obs upgrade.Observation, s upgrade.Safety, actions []upgrade.Action)
 			if moved || !hasLeader || from != leader.Name {
 				return fmt.Errorf("action %d moves leadership from %s (leader %s, moved %v)", i, from, leader.Name, moved)
 			}
+			if len(disrupted) > 0 {
+				return fmt.Errorf("action %d moves leadership while voters %v are disrupted by the list", i, disrupted)
+			}
 			if to != "" && (!voter[to] || !caught[to] || disrupted[to] || to == leader.Name) {
 				return fmt.Errorf("action %d moves leadership to %s", i, to)
 			}
@@ -163,6 +166,15 @@ func oracle(obs upgrade.Observation, s upgrade.Safety, actions []upgrade.Action)
 			}
 			if voter[name] {
 				shrink = true
+				left := 0
+				for _, v := range voter {
+					if v {
+						left++
+					}
+				}
+				if left == 1 {
+					return fmt.Errorf("action %d demotes or removes the last voter %s", i, name)
+				}
 			}
 			if err := hit(i, name); err != nil {
 				return err

@@ -309,7 +309,32 @@ func checkCases() []checkCase {
 		{name: "S3 step down then DeletePod of another voter", voters: 3, actions: acts(step, del("raft-1")), rule: "S3", index: 1},
 		{name: "S3 step down then DeletePod of the old leader", voters: 3, actions: acts(step, del("raft-0")), rule: "S3", index: 1},
 		{name: "S3 step down then DeletePod of a non-voter", voters: 3, nonvoters: 1, actions: acts(step, del("green-0"))},
-		{name: "S3 DeletePod then step down", voters: 3, actions: acts(del("raft-2"), step)},
+		{name: "S2 DeletePod then step down", voters: 3, actions: acts(del("raft-2"), step), rule: "S2", index: 1},
+		{name: "S2 DeletePod then transfer", voters: 5, actions: acts(del("raft-4"), xfer("raft-0", "raft-1")), rule: "S2", index: 1},
+		{name: "S2 DeletePod of a non-voter then step down", voters: 3, nonvoters: 1, actions: acts(del("green-0"), step)},
+
+		// Regressions found by TestSafetyCheckProperties (issue 13): a
+		// member already disrupted by the list is not exempt from the
+		// leadership-move rule, and the last voter never leaves.
+		{name: "S3 seed 10784675221077392656: DeletePod, step down, DeletePod of the same voter", voters: 4,
+			mod:     lagging("raft-0", "raft-1", "raft-3"),
+			actions: acts(del("raft-2"), step, del("raft-2")), rule: "S2", index: 1},
+		{name: "S3 SetPartition, transfer, DeletePod of the restarted voter", voters: 5, mod: partition(5),
+			actions: acts(sp(4), xfer("raft-0", "raft-1"), del("raft-4")), rule: "S2", index: 1},
+		{name: "S3 transfer then DeletePod twice of the same voter", voters: 5,
+			actions: acts(xfer("raft-0", "raft-1"), del("raft-4"), del("raft-4")), rule: "S3", index: 1},
+		{name: "S3 SetPartition then DeletePod of the same voter after a step down", voters: 3,
+			actions: acts(step, sp(2), del("raft-2")), rule: "S3", index: 1},
+		{name: "S1 RemovePeer of the last voter without a leader", voters: 1, mod: noLeader,
+			actions: acts(upgrade.RemovePeer{Member: "raft-0"}), rule: "S1"},
+		{name: "S1 Demote of the last voter without a leader", voters: 1, mod: noLeader,
+			actions: acts(upgrade.Demote{Member: "raft-0"}), rule: "S1"},
+		{name: "S1 Demote of the last voter with downtime allowed", voters: 1, safety: allow, mod: noLeader,
+			actions: acts(upgrade.Demote{Member: "raft-0"}), rule: "S1"},
+		{name: "S1 RemovePeer of the last voter, non-voters left", voters: 1, nonvoters: 2, mod: noLeader,
+			actions: acts(upgrade.RemovePeer{Member: "raft-0"}), rule: "S1"},
+		{name: "S1 DeletePod of the last voter without a leader", voters: 1, mod: noLeader,
+			actions: acts(del("raft-0")), rule: "S1"},
 
 		// S4 membership.
 		{name: "S4 JoinNonvoter of a new member", voters: 3, actions: acts(upgrade.JoinNonvoter{Member: "green-5"})},
