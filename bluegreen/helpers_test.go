@@ -138,3 +138,25 @@ func mustJSON(t testing.TB, v any) string {
 	}
 	return string(b)
 }
+
+// unknownView returns o with the raft view unknown, as adapters/openbao's
+// Observe returned it when its read failed (Merge(obs, nil)).
+func unknownView(o upgrade.Observation) upgrade.Observation {
+	o = *o.DeepCopy()
+	o.Raft = upgrade.RaftView{}
+	for i := range o.Members {
+		o.Members[i].Raft = upgrade.MemberRaft{ID: o.Members[i].Raft.ID, Address: o.Members[i].Raft.Address}
+	}
+	return o
+}
+
+// partialView returns o with the named member's raft state unknown.
+func partialView(o upgrade.Observation, name string) upgrade.Observation {
+	o = *o.DeepCopy()
+	for i := range o.Members {
+		if o.Members[i].Name == name {
+			o.Members[i].Raft = upgrade.MemberRaft{ID: o.Members[i].Raft.ID, Unknown: true, Present: true, Suffrage: o.Members[i].Raft.Suffrage}
+		}
+	}
+	return o
+}

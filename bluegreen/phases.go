@@ -229,15 +229,18 @@ func (r *run) joiningMesh() Event {
 }
 
 // greenSynced holds unless every green member is present, serving and
-// caught up.
+// caught up. The stabilization window is not applied here: syncing counts it
+// from its own first observation of green in sync (SyncedSince).
 func (r *run) greenSynced() bool {
 	members := r.members(r.bg.Green)
 	if len(members) < int(r.bg.GreenReplicas) {
 		r.hold(upgrade.GateSync, ReasonGreenNotReady, "%d/%d green members exist", len(members), r.bg.GreenReplicas)
 		return false
 	}
+	noWindow := r.spec.CatchUp
+	noWindow.Stabilization = -1
 	for i := range members {
-		if g := r.caughtUp(members[i]); g != nil {
+		if g := upgrade.CaughtUp(&r.obs, members[i], noWindow); g != nil {
 			// g is fresh (CaughtUp allocates every gate) and names the
 			// member: reuse it.
 			g.Name = upgrade.GateSync
@@ -260,7 +263,12 @@ func (r *run) syncing() Event {
 	if r.bg.SyncedSince.IsZero() {
 		r.bg.SyncedSince = upgrade.TimeCeil(r.now)
 	}
-	if left := r.spec.MinSyncDuration - r.now.Sub(r.bg.SyncedSince.Time); left > 0 {
+	// Green members just joined: their stabilization counts from this
+	// strategy's own first observation of all of them caught up, never from
+	// autopilot's stable_since. The sync window is the longer of the
+	// minimum sync duration and the catch-up stabilization.
+	window := max(r.spec.MinSyncDuration, r.spec.CatchUp.WithDefaults().Stabilization)
+	if left := window - r.now.Sub(r.bg.SyncedSince.Time); left > 0 {
 		r.hold(upgrade.GateSync, ReasonMinSyncDuration, "green in sync since %s; waiting %s more",
 			r.bg.SyncedSince.UTC().Format("15:04:05"), left)
 		r.requeue = left
@@ -454,6 +462,9 @@ func (r *run) demoteOne(workload string) bool {
 		return false
 	}
 	if _, ok := r.leader(); !ok {
+		return true
+	}
+	if r.blind(upgrade.Demote{}) {
 		return true
 	}
 	for i := range cands {

@@ -409,6 +409,9 @@ func (r *run) event(t upgrade.EventType, reason upgrade.Reason, format string, a
 // again means the previous attempt had no visible effect: it is held back
 // for RetryAfter and then counted in UpgradeStatus.Failures.
 func (r *run) issue(key string, acts ...upgrade.Action) bool {
+	if r.blind(acts...) {
+		return false
+	}
 	if r.bg.LastAction == key {
 		if wait := r.spec.RetryAfter - r.now.Sub(r.bg.LastActionAt.Time); wait > 0 {
 			r.hold(upgrade.GateMembership, ReasonActionPending, "waiting for %s to take effect", key)
@@ -424,6 +427,24 @@ func (r *run) issue(key string, acts ...upgrade.Action) bool {
 	r.bg.LastActionAt = upgrade.Time(r.now)
 	r.actions = append(r.actions, acts...)
 	return true
+}
+
+// blind holds with a RaftViewUnknown gate when any of acts could disrupt a
+// member and the Raft view is unknown or partial (unknown is not absent: a
+// member that looks like a non-voter may be a voter). Creating the green
+// workload disrupts no existing member and is not held.
+func (r *run) blind(acts ...upgrade.Action) bool {
+	for _, a := range acts {
+		if _, create := a.(upgrade.CreateRevision); create || !upgrade.IsDisruptive(a) {
+			continue
+		}
+		if g := upgrade.CheckView(&r.obs); g != nil {
+			r.holdGate(g)
+			return true
+		}
+		return false
+	}
+	return false
 }
 
 // dispatch runs the current phase: failure triggers first, then the phase
@@ -705,6 +726,10 @@ func (r *run) votersHealthy() bool {
 	for i := range r.obs.Members {
 		if m := &r.obs.Members[i]; m.IsVoter() {
 			if g := r.caughtUp(*m); g != nil {
+				if g.Reason == upgrade.ReasonRaftViewUnknown {
+					r.holdGate(g) // unknown is not unhealthy: say so
+					return false
+				}
 				// g is fresh (CaughtUp allocates every gate): reuse it.
 				g.Name, g.Reason, g.Member = upgrade.GateQuorum, upgrade.ReasonOtherVoterDisrupted, m.Name
 				g.Message = "membership changes wait until every voter is healthy and caught up: " + g.Message

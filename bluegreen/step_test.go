@@ -114,14 +114,23 @@ func TestStepTable(t *testing.T) {
 					t.Errorf("joined %s", j.Member)
 				}
 			}},
-		{name: "synced without hook awaits manual promotion", obs: withGreenNonvoters, status: inFlight(PhaseSyncing, t0),
+		{name: "synced without hook awaits manual promotion", obs: withGreenNonvoters, status: inFlight(PhaseSyncing, t0, func(s *upgrade.Status) { s.Upgrade.BlueGreen.SyncedSince = upgrade.Time(t0) }),
 			wantPhase: PhaseAwaitingPromotion, wantGate: ReasonAwaitingPromotion},
+		// The sync window is at least the catch-up stabilization and counts
+		// from this strategy's own first observation of green in sync.
+		{name: "first observation in sync starts the stabilization window", obs: withGreenNonvoters, status: inFlight(PhaseSyncing, t0),
+			wantPhase: PhaseSyncing, wantGate: ReasonMinSyncDuration,
+			check: func(t *testing.T, d upgrade.Decision) {
+				if got := d.Status.Upgrade.BlueGreen.SyncedSince; !got.Time.Equal(now) {
+					t.Errorf("synced since %s, want %s", got, now)
+				}
+			}},
 		{name: "minimum sync duration holds", spec: func(s *Spec) { s.MinSyncDuration = time.Minute },
 			obs: withGreenNonvoters, status: inFlight(PhaseSyncing, t0), wantPhase: PhaseSyncing, wantGate: ReasonMinSyncDuration},
 		{name: "lagging green holds sync", obs: lagging(cluster(now, 3, "nv", "nv", "nv"), greenW+"-1"),
 			status: inFlight(PhaseSyncing, t0), wantPhase: PhaseSyncing, wantGate: upgrade.ReasonLogLag},
 		{name: "pre-promotion hook requested", spec: func(s *Spec) { s.PrePromotionHook = "smoke" },
-			obs: withGreenNonvoters, status: inFlight(PhaseSyncing, t0), wantPhase: PhaseValidating,
+			obs: withGreenNonvoters, status: inFlight(PhaseSyncing, t0, func(s *upgrade.Status) { s.Upgrade.BlueGreen.SyncedSince = upgrade.Time(t0) }), wantPhase: PhaseValidating,
 			wantKinds: []string{"RunHook"}, wantGate: ReasonHookRunning},
 		{name: "manual promotion by nonce", spec: func(s *Spec) { s.PromoteNonce = "go" }, obs: withGreenNonvoters,
 			status: inFlight(PhaseAwaitingPromotion, t0), wantPhase: PhasePromoting, wantKinds: []string{"Promote"},
@@ -186,6 +195,23 @@ func TestStepTable(t *testing.T) {
 			}},
 		{name: "stabilization window holds", spec: func(s *Spec) { s.StabilizationWindow = time.Hour }, obs: blueDemoted,
 			status: inFlight(PhaseDemotingBlue, t0), wantPhase: PhaseStabilizing, wantGate: ReasonStabilizationWindow},
+		// Unknown is not absent (issue 9): on an unknown or partial raft
+		// view no membership change, leadership move, service switch or
+		// workload deletion happens, and the gate says why.
+		{name: "unknown view: no join", obs: unknownView(cluster(now, 3, "pod", "pod", "pod")), status: inFlight(PhaseJoiningMesh, t0),
+			wantPhase: PhaseJoiningMesh, wantGate: upgrade.ReasonNoLeader},
+		{name: "partial view: no join", obs: partialView(cluster(now, 3, "pod", "pod", "pod"), "bao-2"), status: inFlight(PhaseJoiningMesh, t0),
+			wantPhase: PhaseJoiningMesh, wantGate: upgrade.ReasonRaftViewUnknown},
+		{name: "partial view: no promotion", obs: partialView(withGreenNonvoters, "bao-1"), status: inFlight(PhasePromoting, t0),
+			wantPhase: PhasePromoting, wantGate: upgrade.ReasonRaftViewUnknown},
+		{name: "partial view: no leadership move", obs: partialView(cluster(now, 3, "v", "v", "v"), greenW+"-2"),
+			status: inFlight(PhaseTransferringLeadership, t0), wantPhase: PhaseTransferringLeadership, wantGate: upgrade.ReasonRaftViewUnknown},
+		{name: "partial view: no blue demotion", obs: partialView(greenLeads, "bao-2"), status: inFlight(PhaseDemotingBlue, t0),
+			wantPhase: PhaseDemotingBlue, wantGate: upgrade.ReasonRaftViewUnknown},
+		{name: "partial view: no peer removal in cleanup", obs: partialView(blueDemoted, greenW+"-1"), status: inFlight(PhaseCleanup, t0),
+			wantPhase: PhaseCleanup, wantGate: upgrade.ReasonRaftViewUnknown},
+		{name: "partial view: no green removal when aborting", obs: partialView(withGreenNonvoters, "bao-1"), status: inFlight(PhaseAborting, t0),
+			wantPhase: PhaseAborting, wantGate: upgrade.ReasonRaftViewUnknown},
 		{name: "green crash-loop before promotion aborts", obs: cluster(now, 3, "nv", "nv", "crash"), status: inFlight(PhaseSyncing, t0),
 			wantPhase: PhaseAborting, wantKinds: []string{"RemovePeer"},
 			check: func(t *testing.T, d upgrade.Decision) {

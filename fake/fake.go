@@ -174,6 +174,7 @@ type member struct {
 	since      int // tick the current phase began
 	recreateAt int // tick its controller recreates the absent pod, -1 for never
 	startedAt  time.Time
+	readySince time.Time
 	restarts   int32
 
 	// raft
@@ -300,7 +301,7 @@ func New(cfg Config) *Cluster {
 		m := c.newMember(w, i)
 		c.createPod(m, w)
 		m.phase = podRunning
-		m.startedAt = stable
+		m.startedAt, m.readySince = stable, stable
 		m.present, m.voter = true, true
 		m.log = raftLog{{term: 1, last: InitialIndex}}
 		m.healthy = true
@@ -384,6 +385,7 @@ func (c *Cluster) createPod(m *member, w *workload) {
 	m.since = c.tick
 	m.recreateAt = -1
 	m.startedAt = c.Now()
+	m.readySince = time.Time{}
 	m.restarts = 0
 }
 
@@ -509,6 +511,7 @@ func (c *Cluster) stepPods() {
 				c.event("pod %s is crash-looping (version %s)", m.name, m.version)
 			} else if !bad && c.tick >= m.since+c.cfg.PodStartTicks {
 				m.phase, m.since = podRunning, c.tick
+				m.readySince = c.Now()
 				c.event("pod %s ready", m.name)
 			}
 		case podRunning:

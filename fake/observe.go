@@ -125,6 +125,9 @@ func (c *Cluster) fill(o *upgrade.Observation) {
 				Restarts:     m.restarts,
 				StartedAt:    m.startedAt,
 			}
+			if m.phase == podRunning {
+				v.Pod.ReadySince = m.readySince
+			}
 			if m.phase != podStarting {
 				v.Pod.Phase = upgrade.PodRunning
 			}
@@ -145,9 +148,11 @@ func (c *Cluster) fill(o *upgrade.Observation) {
 		o.Members = append(o.Members, v)
 	}
 
-	o.Raft = upgrade.RaftView{Term: c.term, CommitIndex: c.commit}
+	// The simulation always knows its Raft view, leaderless or not (as an
+	// adapter that reads the configuration from any member does);
+	// observation faults make it unknown or partial.
+	o.Raft = upgrade.RaftView{Known: true, Term: c.term, CommitIndex: c.commit}
 	if c.leader != nil {
-		o.Raft.Known = true
 		o.Raft.LeaderID = c.leader.id
 		o.Raft.FailureTolerance = int32(max(0, healthyVoters-upgrade.Quorum(voters)))
 		o.Raft.AutopilotHealthy = allHealthy && voters > 0

@@ -223,7 +223,7 @@ func checkObservation(obs upgrade.Observation) error {
 			return fmt.Errorf("%s absent pod with state: %+v", m.Name, m.Pod)
 		}
 	}
-	if leaders > 1 || (leaders == 1) != obs.Raft.Known || (obs.Raft.LeaderID != "") != obs.Raft.Known {
+	if !obs.Raft.Known || leaders > 1 || (leaders == 1) != (obs.Raft.LeaderID != "") {
 		return fmt.Errorf("%d leaders flagged, raft view %+v", leaders, obs.Raft)
 	}
 	if obs.Raft.FailureTolerance < 0 {

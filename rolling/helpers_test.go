@@ -117,3 +117,13 @@ func disruptive(actions []upgrade.Action) []upgrade.Action {
 	}
 	return out
 }
+
+// unknownRaft makes the raft view unknown the way adapters/openbao's Observe
+// returned it when its read failed (Merge(obs, nil)): Known false, and every
+// member's raft state reduced to its ID and address.
+func unknownRaft(o *upgrade.Observation) {
+	o.Raft = upgrade.RaftView{}
+	for i := range o.Members {
+		o.Members[i].Raft = upgrade.MemberRaft{ID: o.Members[i].Raft.ID, Address: o.Members[i].Raft.Address}
+	}
+}

@@ -552,6 +552,7 @@ func (s *stepper) retarget() error {
 	r := u.Rolling
 	r.Ordinal = r.Replicas - 1
 	r.RestartedUID, r.DeletedUID, r.TransferTarget, r.Snapshot = "", "", "", ""
+	r.HealthySince = metav1.Time{}
 	r.Updated = nil
 	if err := s.transition(EventTargetChanged, true); err != nil {
 		return err
@@ -711,7 +712,7 @@ func (s *stepper) rolling() (Event, error) {
 		if s.w.Partition < r.Ordinal {
 			s.act(upgrade.SetPartition{Workload: s.w.Name, Partition: r.Ordinal})
 		}
-		r.RestartedUID = ""
+		r.RestartedUID, r.HealthySince = "", metav1.Time{}
 		if m.Pod.Exists && !m.Pod.Terminating {
 			r.RestartedUID = m.Pod.UID
 		}
@@ -725,6 +726,7 @@ func (s *stepper) rolling() (Event, error) {
 	}
 	r.RestartedUID = m.Pod.UID
 	r.DeletedUID = ""
+	r.HealthySince = metav1.Time{}
 	s.act(upgrade.SetPartition{Workload: s.w.Name, Partition: r.Ordinal})
 	s.event(upgrade.EventNormal, ReasonRestartingPod, "restarting %s on %s", m.Name, u.TargetVersion)
 	return EventPodSelected, nil
@@ -734,6 +736,9 @@ func (s *stepper) rolling() (Event, error) {
 // up, failure tolerance to spare, m not the leader. One- and two-voter
 // clusters need AllowDowntime.
 func (s *stepper) canDisrupt(m *upgrade.Member) bool {
+	if s.blind() {
+		return false
+	}
 	if isVoter(m) {
 		if s.voters <= 2 && !s.spec.AllowDowntime {
 			s.hold(upgrade.GateDowntime, ReasonDowntimeNotAllowed, m.Name,
@@ -756,6 +761,17 @@ func (s *stepper) canDisrupt(m *upgrade.Member) bool {
 		return false
 	}
 	return true
+}
+
+// blind holds with a RaftViewUnknown gate when the Raft view is unknown or
+// partial: unknown is not absent, so nothing disruptive may happen (a
+// member that looks like a non-voter may be a voter, the leader even).
+func (s *stepper) blind() bool {
+	if g := upgrade.CheckView(s.obs); g != nil {
+		s.gate = g
+		return true
+	}
+	return false
 }
 
 func (s *stepper) othersCaughtUp(m *upgrade.Member) bool {
@@ -804,6 +820,9 @@ func (s *stepper) moveLeader(m *upgrade.Member) Event {
 // leaderMovable gates a leadership move away from m: it only happens when
 // m could be restarted right after (others caught up, tolerance to spare).
 func (s *stepper) leaderMovable(m *upgrade.Member) bool {
+	if s.blind() {
+		return false
+	}
 	if s.voters == 2 && !s.spec.AllowDowntime {
 		s.hold(upgrade.GateDowntime, ReasonDowntimeNotAllowed, m.Name,
 			"restarting %s loses quorum of a %d-voter cluster; set allowDowntime to accept it", m.Name, s.voters)
@@ -920,13 +939,28 @@ func (s *stepper) verifying() Event {
 		s.hold(upgrade.GatePodReady, ReasonVersionMismatch, m.Name, "%s reports version %s, want %s", m.Name, m.Version, u.TargetVersion)
 		return ""
 	}
-	if g := upgrade.CaughtUp(s.obs, *m, s.spec.CatchUp); g != nil {
+	// The stabilization window counts from the member's own restart: the
+	// latest of its pod's start and readiness, this strategy's first
+	// observation of it caught up (recorded in the status) and autopilot's
+	// stable_since, which alone can predate a short restart.
+	noWindow := s.spec.CatchUp
+	noWindow.Stabilization = -1
+	if g := upgrade.CaughtUp(s.obs, *m, noWindow); g != nil {
+		r.HealthySince = metav1.Time{}
+		s.gate = g
+		return ""
+	}
+	if r.HealthySince.IsZero() {
+		r.HealthySince = upgrade.TimeCeil(s.obs.Now)
+	}
+	if g := upgrade.CaughtUpAfterRestart(s.obs, *m, s.spec.CatchUp, r.HealthySince.Time); g != nil {
 		s.gate = g
 		return ""
 	}
 	r.Updated = append(r.Updated, m.Name)
 	r.Ordinal--
 	r.RestartedUID, r.DeletedUID, r.TransferTarget = "", "", ""
+	r.HealthySince = metav1.Time{}
 	return EventPodVerified
 }
 

@@ -388,10 +388,24 @@ func stepCases() []stepCase {
 			name: "another voter not stable long enough: hold", spec: baseSpec(),
 			obs: func() upgrade.Observation {
 				o := locked(templated(3))
-				o.Members[1].Raft.StableSince = t0.Add(-time.Second)
+				o.Members[1].Pod.ReadySince = t0.Add(-time.Second)
 				return o
 			}(),
 			status: inflight(3, PhaseRolling, 2), gate: "Stabilized/NotStableLongEnough", phase: PhaseRolling,
+		},
+		{
+			// A new leader's autopilot resets stable_since for every server:
+			// that must not restart the window of members that did not
+			// restart (issue 9: it added ~10 s after every step-down).
+			name: "other voters' autopilot stable since reset by an election: proceed", spec: baseSpec(),
+			obs: func() upgrade.Observation {
+				o := locked(templated(3))
+				for i := range o.Members {
+					o.Members[i].Raft.StableSince = t0.Add(-time.Second)
+				}
+				return o
+			}(),
+			status: inflight(3, PhaseRolling, 2), want: []string{"SetPartition", "RecordEvent"}, phase: PhaseRestarting,
 		},
 		{
 			name: "leader's turn: targeted transfer to an upgraded voter", spec: baseSpec(),
@@ -563,9 +577,17 @@ func stepCases() []stepCase {
 				upgraded(&o, 2)
 				return o
 			}(),
-			status: inflight(3, PhaseVerifying, 2), want: []string{"SetPartition", "RecordEvent"}, phase: PhaseRestarting,
+			status: func() upgrade.Status {
+				s := inflight(3, PhaseVerifying, 2)
+				s.Upgrade.Rolling.HealthySince = upgrade.Time(t0.Add(-30 * time.Second))
+				return s
+			}(),
+			want: []string{"SetPartition", "RecordEvent"}, phase: PhaseRestarting,
 			check: func(t *testing.T, d upgrade.Decision) {
 				r := d.Status.Upgrade.Rolling
+				if !r.HealthySince.IsZero() {
+					t.Errorf("healthy-since of the verified member kept for the next: %s", r.HealthySince)
+				}
 				if r.Ordinal != 1 || !slices.Equal(r.Updated, []string{"bao-2"}) {
 					t.Errorf("progress %+v", r)
 				}
@@ -583,7 +605,69 @@ func stepCases() []stepCase {
 				o.Members[2].Raft.StableSince = t0.Add(-3 * time.Second)
 				return o
 			}(),
+			status: func() upgrade.Status {
+				s := inflight(3, PhaseVerifying, 2)
+				s.Upgrade.Rolling.HealthySince = upgrade.Time(t0.Add(-30 * time.Second))
+				return s
+			}(),
+			gate: "Stabilized/NotStableLongEnough", phase: PhaseVerifying,
+		},
+		{
+			name: "verifying: first seen caught up starts the window now", spec: baseSpec(),
+			obs: func() upgrade.Observation {
+				o := locked(templated(3))
+				o.Workloads[0].Partition = 2
+				upgraded(&o, 2)
+				return o
+			}(),
 			status: inflight(3, PhaseVerifying, 2), gate: "Stabilized/NotStableLongEnough", phase: PhaseVerifying,
+			check: func(t *testing.T, d upgrade.Decision) {
+				if hs := d.Status.Upgrade.Rolling.HealthySince; !hs.Time.Equal(t0) {
+					t.Errorf("healthy-since %s, want %s", hs, t0)
+				}
+			},
+		},
+		{
+			// Issue 9, bug 2: OpenBao restarts in ~0.4 s, autopilot never
+			// notices, and its stable_since predates the restart. The pod's
+			// own start holds the window.
+			name: "verifying: autopilot missed the restart", spec: baseSpec(),
+			obs: func() upgrade.Observation {
+				o := locked(templated(3))
+				o.Workloads[0].Partition = 2
+				upgraded(&o, 2)
+				o.Members[2].Pod.StartedAt = t0.Add(-900 * time.Millisecond)
+				o.Members[2].Pod.ReadySince = t0.Add(-700 * time.Millisecond)
+				o.Members[2].Raft.StableSince = t0.Add(-time.Hour)
+				return o
+			}(),
+			status: func() upgrade.Status {
+				s := inflight(3, PhaseVerifying, 2)
+				s.Upgrade.Rolling.HealthySince = upgrade.Time(t0.Add(-time.Minute)) // even a stale record
+				return s
+			}(),
+			gate: "Stabilized/NotStableLongEnough", phase: PhaseVerifying,
+		},
+		{
+			name: "verifying: not caught up forgets healthy-since", spec: baseSpec(),
+			obs: func() upgrade.Observation {
+				o := locked(templated(3))
+				o.Workloads[0].Partition = 2
+				upgraded(&o, 2)
+				o.Members[2].Raft.LastIndex = 10
+				return o
+			}(),
+			status: func() upgrade.Status {
+				s := inflight(3, PhaseVerifying, 2)
+				s.Upgrade.Rolling.HealthySince = upgrade.Time(t0.Add(-30 * time.Second))
+				return s
+			}(),
+			gate: "CaughtUp/LogLag", phase: PhaseVerifying,
+			check: func(t *testing.T, d upgrade.Decision) {
+				if hs := d.Status.Upgrade.Rolling.HealthySince; !hs.IsZero() {
+					t.Errorf("healthy-since %s kept while not caught up", hs)
+				}
+			},
 		},
 		{
 			name: "verifying: wrong version reported", spec: baseSpec(),
@@ -595,6 +679,91 @@ func stepCases() []stepCase {
 				return o
 			}(),
 			status: inflight(3, PhaseVerifying, 2), gate: "PodReady/VersionMismatch", phase: PhaseVerifying,
+		},
+		// ---- unknown is not absent (issue 9, bug 1)
+		{
+			// The OpenBao run: the active node was killed, Observe failed and
+			// returned Merge(obs, nil): every member not present, Known false.
+			// Step returned SetPartition 0 while bao-1 was not ready.
+			name: "raft view unknown as adapters/openbao returned it: no partition change", spec: baseSpec(),
+			obs: func() upgrade.Observation {
+				o := locked(templated(3))
+				o.Workloads[0].Partition = 1
+				upgraded(&o, 1)
+				upgraded(&o, 2)
+				o.Members[1].Pod.Ready = false
+				unknownRaft(&o)
+				return o
+			}(),
+			status: inflight(3, PhaseRolling, 0), gate: "RaftHealthy/RaftViewUnknown", phase: PhaseRolling,
+		},
+		{
+			name: "raft view unknown while verifying: gate says unknown, not absent", spec: baseSpec(),
+			obs: func() upgrade.Observation {
+				o := locked(templated(3))
+				o.Workloads[0].Partition = 2
+				upgraded(&o, 2)
+				unknownRaft(&o)
+				return o
+			}(),
+			status: inflight(3, PhaseVerifying, 2), gate: "RaftHealthy/RaftViewUnknown", phase: PhaseVerifying,
+		},
+		{
+			name: "raft view partial: a follower's stats missing, no restart", spec: baseSpec(),
+			obs: func() upgrade.Observation {
+				o := locked(templated(3))
+				o.Members[1].Raft.Unknown = true
+				return o
+			}(),
+			status: inflight(3, PhaseRolling, 2), gate: "RaftHealthy/RaftViewUnknown", phase: PhaseRolling,
+		},
+		{
+			name: "raft view partial: no leadership move", spec: baseSpec(),
+			obs: func() upgrade.Observation {
+				o := locked(templated(3))
+				upgraded(&o, 1)
+				upgraded(&o, 2)
+				o.Workloads[0].Partition = 1
+				o.Members[2].Raft.Unknown = true
+				return o
+			}(),
+			status: inflight(3, PhaseRolling, 0), gate: "RaftHealthy/RaftViewUnknown", phase: PhaseRolling,
+		},
+		{
+			name: "raft view unknown while a not-ready pod waits: no forced delete", spec: baseSpec(),
+			obs: func() upgrade.Observation {
+				o := locked(templated(3))
+				o.Workloads[0].Partition = 2
+				o.Members[2].Pod.Ready = false
+				unknownRaft(&o)
+				return o
+			}(),
+			status: func() upgrade.Status {
+				s := inflight(3, PhaseRestarting, 2)
+				s.Upgrade.Rolling.RestartedUID = "bao-2-uid1"
+				return s
+			}(),
+			gate: "RaftHealthy/RaftViewUnknown", phase: PhaseRestarting,
+		},
+		{
+			name: "raft view unknown: an upgrade does not start", spec: baseSpec(),
+			obs: func() upgrade.Observation {
+				o := healthy(3)
+				unknownRaft(&o)
+				return o
+			}(),
+			status: idleStatus(), gate: "Prerequisites/NoRaftView",
+		},
+		{
+			name: "raft view unknown: templating still proceeds (it disrupts no one)", spec: baseSpec(),
+			obs: func() upgrade.Observation {
+				o := locked(healthy(3))
+				o.Workloads[0].Partition = 3
+				unknownRaft(&o)
+				return o
+			}(),
+			status: inflight(3, PhaseTemplating, 2), want: []string{"UpdateTemplate"}, phase: PhaseTemplating,
+			gate: "WorkloadSettled/TemplatePending",
 		},
 		// ---- deadlines and retries
 		{

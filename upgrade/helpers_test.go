@@ -75,3 +75,13 @@ func lagging(names ...string) func(*upgrade.Observation) {
 		}
 	}
 }
+
+// unknownView makes the raft view unknown the way adapters/openbao did when
+// its read failed: Known false and every member's raft state reduced to its
+// ID (not present, no suffrage).
+func unknownView(o *upgrade.Observation) {
+	o.Raft = upgrade.RaftView{}
+	for i := range o.Members {
+		o.Members[i].Raft = upgrade.MemberRaft{ID: o.Members[i].Raft.ID, Address: o.Members[i].Raft.Address}
+	}
+}

@@ -156,12 +156,25 @@ type PodStatus struct {
 	CrashLooping bool `json:"crashLooping,omitempty"`
 	// Restarts counts container restarts of this incarnation.
 	Restarts int32 `json:"restarts,omitempty"`
-	// StartedAt is when this incarnation started.
+	// StartedAt is when this incarnation started (for a container that
+	// restarted inside the pod, when the running container started).
 	StartedAt time.Time `json:"startedAt,omitempty"`
+	// ReadySince is when the pod last became Ready (the Ready condition's
+	// last transition), zero when not ready or unknown.
+	ReadySince time.Time `json:"readySince,omitempty"`
 }
 
 // MemberRaft is a member's Raft state as seen by the leader / autopilot.
+//
+// Unknown is not absent: when an adapter could not read a member's Raft
+// state (its stats are missing from autopilot, its last contact was not
+// reported, autopilot did not answer), it sets Unknown and the member's
+// other fields mean nothing. Strategies and Safety then refuse every
+// disruptive action, as they do when RaftView.Known is false.
 type MemberRaft struct {
+	// Unknown is true when the adapter could not read this member's Raft
+	// state: the view is partial (see CheckView).
+	Unknown bool `json:"unknown,omitempty"`
 	// ID is the Raft server ID.
 	ID string `json:"id,omitempty"`
 	// Address is the Raft server address.
@@ -180,7 +193,12 @@ type MemberRaft struct {
 	LastTerm uint64 `json:"lastTerm,omitempty"`
 	// LastContact is the time since the leader last heard from the server.
 	LastContact time.Duration `json:"lastContact,omitempty"`
-	// StableSince is when the server last became healthy.
+	// StableSince is when the server last became healthy, as autopilot
+	// reports it. It is a cluster timestamp: autopilot misses restarts
+	// shorter than its poll (the value then predates the restart) and resets
+	// it for every server when a new leader is elected. Stabilization
+	// windows therefore count from the pod's own start and readiness (see
+	// CaughtUp and CaughtUpAfterRestart).
 	StableSince time.Time `json:"stableSince,omitempty"`
 }
 
@@ -199,7 +217,9 @@ func (m Member) Up() bool {
 
 // RaftView is the cluster-wide Raft state.
 type RaftView struct {
-	// Known is false when no Raft view could be obtained (no leader reachable).
+	// Known is false when no Raft view could be obtained (the adapter's read
+	// failed, no leader reachable). An unknown view is never an empty
+	// cluster: it allows no disruptive action at all (see CheckView).
 	Known bool `json:"known"`
 	// LeaderID is the Raft ID of the current leader ("" when none).
 	LeaderID string `json:"leaderId,omitempty"`

@@ -64,12 +64,51 @@ const (
 	ReasonNoFailureTolerance  Reason = "NoFailureTolerance"
 	ReasonQuorumLost          Reason = "QuorumLost"
 	ReasonNoTransferTarget    Reason = "NoTransferTarget"
+	// ReasonRaftViewUnknown: the Raft view is unknown or partial (the
+	// adapter's read failed, a member's stats are missing); nothing
+	// disruptive happens until it is complete again.
+	ReasonRaftViewUnknown Reason = "RaftViewUnknown"
 )
+
+// CheckView returns a RaftHealthy gate with reason RaftViewUnknown when the
+// Raft view of obs is unknown (RaftView.Known is false) or partial (a
+// member's Raft state is Unknown), or nil when it is complete.
+//
+// Unknown is never absent: with an incomplete view a member that looks
+// absent or like a non-voter may be a voter, and a member that looks
+// healthy may not be. Safety.Check refuses every disruptive action on such a
+// view, and both strategies only wait (or take actions that disrupt no one:
+// locks, raising a partition, a template change behind a locked partition,
+// snapshots, hooks, events).
+func CheckView(obs *Observation) *Gate {
+	if !obs.Raft.Known {
+		return &Gate{Name: GateRaftHealthy, Reason: ReasonRaftViewUnknown,
+			Message: "the raft view is unknown (the adapter could not read it, e.g. no leader reachable); nothing disruptive happens until it is known"}
+	}
+	for i := range obs.Members {
+		if m := &obs.Members[i]; m.Raft.Unknown {
+			return &Gate{Name: GateRaftHealthy, Reason: ReasonRaftViewUnknown, Member: m.Name,
+				Message: "the raft view is partial: the raft state of " + m.Name + " could not be read; nothing disruptive happens until it is"}
+		}
+	}
+	return nil
+}
 
 // CaughtUp reports whether member m is serving and caught up with the leader
 // of obs under c (zero fields defaulted). It returns nil when caught up, or
-// the first gate that holds. StableSince zero means "unknown" and is not
-// held against the member.
+// the first gate that holds. A member whose Raft state is unknown (or in an
+// observation whose Raft view is unknown) is never caught up.
+//
+// The stabilization window counts from the member's own restart: the latest
+// of its pod's StartedAt and ReadySince. Autopilot's StableSince is a
+// cluster timestamp and is not used when either is known: it misses short
+// restarts (predating them) and is reset for every server by each new
+// leader, which must not restart the window of a member that did not
+// restart. Only when the adapter reports neither pod time does StableSince
+// stand in for them; when nothing is known the window is not held against
+// the member. A member the strategy itself restarted is judged with
+// CaughtUpAfterRestart, which also counts the strategy's own first
+// observation of it caught up and autopilot's StableSince.
 //
 // A gate returned is newly allocated on every call: the caller may modify it.
 func CaughtUp(obs *Observation, m Member, c CatchUp) *Gate {
@@ -121,6 +160,7 @@ const (
 	lagTerm
 	lagContact
 	lagNotStable
+	lagUnknown
 )
 
 // catchUpLag decides CaughtUp without building a gate; c must have its
@@ -135,6 +175,8 @@ func catchUpLag(obs *Observation, m, leader *Member, hasLeader bool, c CatchUp) 
 		return lagTerminating
 	case !m.Pod.Ready:
 		return lagPodNotReady
+	case !obs.Raft.Known || m.Raft.Unknown:
+		return lagUnknown
 	case !m.Raft.Present:
 		return lagNotPresent
 	case !m.Raft.Healthy:
@@ -154,12 +196,63 @@ func catchUpLag(obs *Observation, m, leader *Member, hasLeader bool, c CatchUp) 
 			return lagContact
 		}
 	}
-	if c.Stabilization > 0 && !m.Raft.StableSince.IsZero() {
-		if stable := obs.Now.Sub(m.Raft.StableSince); stable < c.Stabilization {
+	if c.Stabilization > 0 {
+		if start := stableStart(m); !start.IsZero() && obs.Now.Sub(start) < c.Stabilization {
 			return lagNotStable
 		}
 	}
 	return lagNone
+}
+
+// stableStart is when m's stabilization window starts for CaughtUp: the
+// latest of its pod's start and readiness, or autopilot's StableSince when
+// the adapter reports neither.
+func stableStart(m *Member) time.Time {
+	t := m.Pod.StartedAt
+	if m.Pod.ReadySince.After(t) {
+		t = m.Pod.ReadySince
+	}
+	if t.IsZero() {
+		return m.Raft.StableSince
+	}
+	return t
+}
+
+// CaughtUpAfterRestart is CaughtUp for a member the strategy itself
+// restarted (or otherwise disrupted) and now verifies. Its stabilization
+// window starts at the latest of the pod's StartedAt and ReadySince,
+// observedSince — the strategy's own first observation of the member
+// healthy and caught up after the restart, which it records in its status
+// (zero: not observed yet, so the window starts now) — and autopilot's
+// StableSince. Every one of them can only make the window end later: a
+// restart autopilot missed (StableSince predating it) is still covered by
+// the pod's times and the strategy's own observation.
+func CaughtUpAfterRestart(obs *Observation, m Member, c CatchUp, observedSince time.Time) *Gate {
+	c = c.WithDefaults()
+	if g := CaughtUp(obs, m, c); g != nil {
+		return g
+	}
+	if c.Stabilization <= 0 {
+		return nil
+	}
+	start := obs.Now
+	if !observedSince.IsZero() {
+		start = observedSince
+	}
+	for _, t := range []time.Time{m.Pod.StartedAt, m.Pod.ReadySince, m.Raft.StableSince} {
+		if t.After(start) {
+			start = t
+		}
+	}
+	stable := obs.Now.Sub(start)
+	if stable >= c.Stabilization {
+		return nil
+	}
+	if stable < 0 {
+		stable = 0
+	}
+	return &Gate{Name: GateStabilized, Reason: ReasonNotStable, Member: m.Name,
+		Message: m.Name + " stable for " + stable.Truncate(time.Second).String() + " since its restart, needs " + c.Stabilization.String()}
 }
 
 // lagGate builds the gate of a lag found by catchUpLag (the messages are
@@ -209,9 +302,12 @@ func lagGate(obs *Observation, m, leader *Member, c CatchUp, lag lagKind) *Gate 
 		b = append(append(b, "leader last heard from "...), m.Name...)
 		b = append(append(append(b, ' '), m.Raft.LastContact.String()...), " ago (max "...)
 		b = append(append(b, c.MaxContact.String()...), ')')
+	case lagUnknown: // "the raft state of %s is unknown"
+		name, r = GateRaftHealthy, ReasonRaftViewUnknown
+		b = append(append(append(b, "the raft state of "...), m.Name...), " is unknown (the raft view is unknown or partial)"...)
 	case lagNotStable: // "%s healthy for %s, needs %s"
 		name, r = GateStabilized, ReasonNotStable
-		stable := obs.Now.Sub(m.Raft.StableSince)
+		stable := obs.Now.Sub(stableStart(m))
 		b = append(append(b, m.Name...), " healthy for "...)
 		b = append(append(b, stable.Truncate(time.Second).String()...), ", needs "...)
 		b = append(b, c.Stabilization.String()...)
@@ -279,6 +375,7 @@ type simWorkload struct {
 
 type simState struct {
 	obs       *Observation
+	blind     *Gate // the view is unknown or partial (CheckView)
 	members   []simMember
 	leader    int // index into members, -1 when none
 	moving    bool
@@ -297,7 +394,7 @@ type simBuf struct {
 
 // newSim builds the simulation of obs in buf (when large enough).
 func newSim(obs *Observation, c CatchUp, buf *simBuf) simState {
-	s := simState{obs: obs, leader: -1}
+	s := simState{obs: obs, leader: -1, blind: CheckView(obs)}
 	if len(obs.Members) <= len(buf.members) {
 		s.members = buf.members[:0]
 	} else {
@@ -386,6 +483,11 @@ func (s Safety) disruptVoter(sim *simState, i int, shrink bool) (string, *Gate) 
 	m := &sim.members[i]
 	gate := func(name GateName, r Reason, format string, args ...any) *Gate {
 		return &Gate{Name: name, Reason: r, Member: m.m.Name, Message: fmt.Sprintf(format, args...)}
+	}
+	if sim.blind != nil {
+		// Unknown is not absent: a member that looks like a non-voter (or
+		// absent) on an incomplete view may be a voter, the leader even.
+		return "S1", gate(GateRaftHealthy, ReasonRaftViewUnknown, "%s cannot be disrupted: %s", m.m.Name, sim.blind.Message)
 	}
 	voters, healthy := sim.counts()
 	// The leader check comes first: an observation that names a leader
@@ -492,6 +594,14 @@ func (s Safety) BestTransferTarget(obs *Observation, preferVersion string, exclu
 // leadership moves, membership changes) and returns a *SafetyError wrapping
 // ErrUnsafe for the first violation.
 //
+// On an unknown or partial Raft view (CheckView) every action that could
+// disrupt a member is refused, whatever the member looks like: a pod
+// restart (DeletePod, a SetPartition that admits a pod not at the update
+// revision), a leadership move, a membership change, deleting a workload
+// with members, and a service switch. Locks, snapshots, hooks, events,
+// CreateRevision, raising a partition and a template change behind a locked
+// partition disrupt no one and pass.
+//
 //   - S1: no voter is disrupted unless healthy voters stay >= quorum, and
 //     never with failure tolerance 0; the last voter is never demoted or
 //     removed, downtime allowed or not.
@@ -527,6 +637,9 @@ func (s Safety) Check(obs Observation, actions []Action) error {
 		return idx, nil
 	}
 	membership := func(i int, a Action) error {
+		if sim.blind != nil {
+			return fail("S4", i, a, "no membership change: %s", sim.blind.Message)
+		}
 		sim.changes++
 		if sim.changes > 1 {
 			return fail("S4", i, a, "more than one membership change in one decision")
@@ -580,6 +693,9 @@ func (s Safety) Check(obs Observation, actions []Action) error {
 				from, to = t.From, t.To
 			} else {
 				from = a.(StepDown).Member
+			}
+			if sim.blind != nil {
+				return fail("S3", i, a, "leadership does not move: %s", sim.blind.Message)
 			}
 			if sim.moving {
 				return fail("S3", i, a, "leadership is already moving in this decision")
@@ -664,6 +780,13 @@ func (s Safety) Check(obs Observation, actions []Action) error {
 				sim.members[idx].present = false
 			}
 		case DeleteRevision:
+			if sim.blind != nil {
+				for _, m := range sim.members {
+					if m.workload == a.Workload {
+						return fail("S4", i, a, "workload %s may hold voters: %s", a.Workload, sim.blind.Message)
+					}
+				}
+			}
 			for idx, m := range sim.members {
 				if m.workload != a.Workload {
 					continue
@@ -676,6 +799,9 @@ func (s Safety) Check(obs Observation, actions []Action) error {
 				}
 			}
 		case SwitchService:
+			if sim.blind != nil {
+				return fail("S4", i, a, "the service does not switch: %s", sim.blind.Message)
+			}
 			if sim.moving || sim.leader < 0 || sim.members[sim.leader].workload != a.Workload {
 				return fail("S4", i, a, "workload %s does not hold the leader", a.Workload)
 			}

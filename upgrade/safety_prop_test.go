@@ -35,6 +35,13 @@ func genObservation(t *rapid.T) upgrade.Observation {
 			m.Revision = "raft-2"
 		}
 	}
+	switch rapid.IntRange(0, 9).Draw(t, "view") {
+	case 0: // the adapter's read failed
+		unknownView(&obs)
+		return obs
+	case 1: // one member's raft stats missing
+		obs.Members[rapid.IntRange(0, len(obs.Members)-1).Draw(t, "unknown member")].Raft.Unknown = true
+	}
 	obs.Workloads[1].Partition = int32(rapid.IntRange(0, voters).Draw(t, "partition"))
 	switch rapid.IntRange(0, 9).Draw(t, "leader") {
 	case 0: // no leader
@@ -100,7 +107,14 @@ func oracle(obs upgrade.Observation, s upgrade.Safety, actions []upgrade.Action)
 	shrink, moved, changes := false, false, 0
 	voters0 := len(obs.Voters())
 
+	blind := !obs.Raft.Known
+	for _, m := range obs.Members {
+		blind = blind || m.Raft.Unknown
+	}
 	hit := func(i int, name string) error {
+		if blind {
+			return fmt.Errorf("action %d disrupts %s on an unknown or partial raft view", i, name)
+		}
 		if hasLeader && name == leader.Name && !(s.AllowDowntime && voters0 == 1) {
 			return fmt.Errorf("action %d disrupts the leader %s", i, name)
 		}
@@ -115,6 +129,17 @@ func oracle(obs upgrade.Observation, s upgrade.Safety, actions []upgrade.Action)
 		return nil
 	}
 	for i, a := range actions {
+		if blind {
+			switch a := a.(type) {
+			case upgrade.TransferLeadership, upgrade.StepDown, upgrade.Promote, upgrade.Demote, upgrade.RemovePeer,
+				upgrade.JoinNonvoter, upgrade.SwitchService:
+				return fmt.Errorf("action %d (%s) on an unknown or partial raft view", i, a)
+			case upgrade.DeleteRevision:
+				if len(obs.WorkloadMembers(a.Workload)) > 0 {
+					return fmt.Errorf("action %d (%s) on an unknown or partial raft view", i, a)
+				}
+			}
+		}
 		switch a := a.(type) {
 		case upgrade.DeletePod:
 			if err := hit(i, a.Member); err != nil {

@@ -127,27 +127,55 @@ func TestCaughtUp(t *testing.T) {
 		{name: "contact check disabled", member: "raft-1", c: upgrade.CatchUp{MaxContact: -1}, mod: func(o *upgrade.Observation) {
 			member(o, "raft-1").Raft.LastContact = time.Hour
 		}},
-		{name: "not stable", member: "raft-1", mod: func(o *upgrade.Observation) {
-			member(o, "raft-1").Raft.StableSince = now.Add(-5 * time.Second)
+		{name: "pod started recently", member: "raft-1", mod: func(o *upgrade.Observation) {
+			member(o, "raft-1").Pod.StartedAt = now.Add(-5 * time.Second)
 		}, gate: upgrade.GateStabilized, reason: upgrade.ReasonNotStable},
-		{name: "leader not stable", member: "raft-0", mod: func(o *upgrade.Observation) {
-			member(o, "raft-0").Raft.StableSince = now.Add(-5 * time.Second)
+		{name: "pod ready recently", member: "raft-1", mod: func(o *upgrade.Observation) {
+			member(o, "raft-1").Pod.ReadySince = now.Add(-5 * time.Second)
 		}, gate: upgrade.GateStabilized, reason: upgrade.ReasonNotStable},
-		{name: "stable in the future", member: "raft-1", mod: func(o *upgrade.Observation) {
-			member(o, "raft-1").Raft.StableSince = now.Add(time.Minute)
+		{name: "leader pod started recently", member: "raft-0", mod: func(o *upgrade.Observation) {
+			member(o, "raft-0").Pod.StartedAt = now.Add(-5 * time.Second)
 		}, gate: upgrade.GateStabilized, reason: upgrade.ReasonNotStable},
-		{name: "stable exactly long enough", member: "raft-1", mod: func(o *upgrade.Observation) {
-			member(o, "raft-1").Raft.StableSince = now.Add(-10 * time.Second)
+		{name: "pod started in the future", member: "raft-1", mod: func(o *upgrade.Observation) {
+			member(o, "raft-1").Pod.StartedAt = now.Add(time.Minute)
+		}, gate: upgrade.GateStabilized, reason: upgrade.ReasonNotStable},
+		{name: "ready exactly long enough", member: "raft-1", mod: func(o *upgrade.Observation) {
+			member(o, "raft-1").Pod.ReadySince = now.Add(-10 * time.Second)
 		}},
 		{name: "stabilization custom", member: "raft-1", c: upgrade.CatchUp{Stabilization: 3 * time.Second}, mod: func(o *upgrade.Observation) {
-			member(o, "raft-1").Raft.StableSince = now.Add(-5 * time.Second)
+			member(o, "raft-1").Pod.ReadySince = now.Add(-5 * time.Second)
 		}},
 		{name: "stabilization disabled", member: "raft-1", c: upgrade.CatchUp{Stabilization: -1}, mod: func(o *upgrade.Observation) {
-			member(o, "raft-1").Raft.StableSince = now
+			member(o, "raft-1").Pod.ReadySince = now
 		}},
-		{name: "stable since unknown is not held against", member: "raft-1", mod: func(o *upgrade.Observation) {
-			member(o, "raft-1").Raft.StableSince = time.Time{}
+		// Autopilot resets stable_since for every server when a new leader
+		// is elected: that is not an outage of a member whose pod has run
+		// for an hour, and must not restart its window.
+		{name: "autopilot reset of stable since after an election is ignored", member: "raft-1", mod: func(o *upgrade.Observation) {
+			member(o, "raft-1").Raft.StableSince = now.Add(-time.Second)
 		}},
+		{name: "without pod times autopilot stable since stands in", member: "raft-1", mod: func(o *upgrade.Observation) {
+			m := member(o, "raft-1")
+			m.Pod.StartedAt, m.Pod.ReadySince = time.Time{}, time.Time{}
+			m.Raft.StableSince = now.Add(-5 * time.Second)
+		}, gate: upgrade.GateStabilized, reason: upgrade.ReasonNotStable},
+		{name: "nothing known about stability is not held against", member: "raft-1", mod: func(o *upgrade.Observation) {
+			m := member(o, "raft-1")
+			m.Pod.StartedAt, m.Pod.ReadySince, m.Raft.StableSince = time.Time{}, time.Time{}, time.Time{}
+		}},
+		{name: "member raft state unknown", member: "raft-1", mod: func(o *upgrade.Observation) {
+			member(o, "raft-1").Raft.Unknown = true
+		}, gate: upgrade.GateRaftHealthy, reason: upgrade.ReasonRaftViewUnknown},
+		{name: "raft view unknown", member: "raft-1", mod: func(o *upgrade.Observation) {
+			o.Raft.Known = false
+		}, gate: upgrade.GateRaftHealthy, reason: upgrade.ReasonRaftViewUnknown},
+		{name: "raft view unknown is not reported as absent", member: "raft-1", mod: func(o *upgrade.Observation) {
+			// what adapters/openbao returned when its read failed
+			o.Raft = upgrade.RaftView{}
+			for i := range o.Members {
+				o.Members[i].Raft = upgrade.MemberRaft{ID: o.Members[i].Raft.ID}
+			}
+		}, gate: upgrade.GateRaftHealthy, reason: upgrade.ReasonRaftViewUnknown},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -254,8 +282,13 @@ func checkCases() []checkCase {
 		{name: "S2 voter and non-voter", voters: 3, nonvoters: 1, actions: acts(del("raft-1"), del("green-0"))},
 		{name: "S2 other voter lagging", voters: 3, mod: lagging("raft-2"), actions: acts(del("raft-1")), rule: "S2"},
 		{name: "S2 other voter not stable yet", voters: 3, mod: func(o *upgrade.Observation) {
-			member(o, "raft-2").Raft.StableSince = now.Add(-time.Second)
+			member(o, "raft-2").Pod.ReadySince = now.Add(-time.Second)
 		}, actions: acts(del("raft-1")), rule: "S2"},
+		{name: "S2 other voter's autopilot stable since reset by an election", voters: 3, mod: func(o *upgrade.Observation) {
+			for i := range o.Members {
+				o.Members[i].Raft.StableSince = now.Add(-time.Second)
+			}
+		}, actions: acts(del("raft-1"))},
 		{name: "S2 custom catch-up tolerates the lag", voters: 3, safety: upgrade.Safety{CatchUp: upgrade.CatchUp{MaxLag: 10000}},
 			mod: lagging("raft-2"), actions: acts(del("raft-1"))},
 		{name: "S2 SetPartition restarting two outdated voters", voters: 3, actions: acts(sp(1)), rule: "S2"},
@@ -335,6 +368,49 @@ func checkCases() []checkCase {
 			actions: acts(upgrade.RemovePeer{Member: "raft-0"}), rule: "S1"},
 		{name: "S1 DeletePod of the last voter without a leader", voters: 1, mod: noLeader,
 			actions: acts(del("raft-0")), rule: "S1"},
+
+		// Unknown is not absent (issue 9): on an unknown or partial raft
+		// view nothing that can disrupt a member passes.
+		{name: "view unknown: DeletePod of a member that looks absent", voters: 3, mod: unknownView,
+			actions: acts(del("raft-1")), rule: "S1"},
+		{name: "view unknown: SetPartition admitting a pod", voters: 3, mod: unknownView, actions: acts(sp(2)), rule: "S1"},
+		{name: "view unknown: SetPartition to 0 as in the OpenBao run", voters: 3, mod: func(o *upgrade.Observation) {
+			unknownView(o)
+			updated("raft-1", "raft-2")(o)
+			partition(1)(o)
+			member(o, "raft-1").Pod.Ready = false
+		}, actions: acts(sp(0)), rule: "S1"},
+		{name: "view unknown: SetPartition over updated pods restarts nobody", voters: 3, mod: func(o *upgrade.Observation) {
+			unknownView(o)
+			updated("raft-1", "raft-2")(o)
+		}, actions: acts(sp(1))},
+		{name: "view unknown: raising the partition", voters: 3, mod: func(o *upgrade.Observation) {
+			unknownView(o)
+			partition(1)(o)
+		}, actions: acts(sp(3))},
+		{name: "view unknown: template behind a locked partition", voters: 3, mod: unknownView, actions: acts(tmpl)},
+		{name: "view unknown: non-disruptive actions", voters: 3, mod: unknownView, actions: acts(
+			upgrade.AcquireLock{Holder: "u"}, upgrade.TakeSnapshot{Name: "s"}, upgrade.RunHook{Hook: "h"},
+			upgrade.CreateRevision{Workload: "new", Replicas: 3}, upgrade.RecordEvent{Type: upgrade.EventNormal},
+			upgrade.ReleaseLock{Holder: "u"})},
+		{name: "view unknown: step down", voters: 3, mod: unknownView, actions: acts(upgrade.StepDown{Member: "raft-0"}), rule: "S3"},
+		{name: "view unknown: transfer", voters: 3, mod: unknownView, actions: acts(xfer("raft-0", "raft-1")), rule: "S3"},
+		{name: "view unknown: join", voters: 3, mod: unknownView, actions: acts(upgrade.JoinNonvoter{Member: "green-5"}), rule: "S4"},
+		{name: "view unknown: promote", voters: 3, nonvoters: 1, mod: unknownView, actions: acts(upgrade.Promote{Member: "green-0"}), rule: "S4"},
+		{name: "view unknown: remove", voters: 3, nonvoters: 1, mod: unknownView, actions: acts(upgrade.RemovePeer{Member: "green-0"}), rule: "S4"},
+		{name: "view unknown: delete a workload with members", voters: 3, nonvoters: 1, mod: unknownView,
+			actions: acts(upgrade.DeleteRevision{Workload: "green"}), rule: "S4"},
+		{name: "view unknown: switch service", voters: 3, mod: unknownView,
+			actions: acts(upgrade.SwitchService{Service: "openbao", Workload: "raft"}), rule: "S4"},
+		{name: "view partial: DeletePod of a known follower", voters: 5, mod: func(o *upgrade.Observation) {
+			member(o, "raft-3").Raft.Unknown = true
+		}, actions: acts(del("raft-1")), rule: "S1"},
+		{name: "view partial: DeletePod of a known non-voter", voters: 3, nonvoters: 1, mod: func(o *upgrade.Observation) {
+			member(o, "raft-2").Raft.Unknown = true
+		}, actions: acts(del("green-0")), rule: "S1"},
+		{name: "view partial: step down", voters: 5, mod: func(o *upgrade.Observation) {
+			member(o, "raft-3").Raft.Unknown = true
+		}, actions: acts(upgrade.StepDown{Member: "raft-0"}), rule: "S3"},
 
 		// S4 membership.
 		{name: "S4 JoinNonvoter of a new member", voters: 3, actions: acts(upgrade.JoinNonvoter{Member: "green-5"})},
@@ -559,5 +635,86 @@ func TestBestTransferTarget(t *testing.T) {
 				t.Errorf("result depends on member order: %s vs %s", again.Name, got.Name)
 			}
 		})
+	}
+}
+
+func TestCheckView(t *testing.T) {
+	obs := cluster(3, 1)
+	if g := upgrade.CheckView(&obs); g != nil {
+		t.Fatalf("CheckView(complete) = %v", g)
+	}
+	unknown := obs
+	unknown.Raft.Known = false
+	if g := upgrade.CheckView(&unknown); g == nil || g.Reason != upgrade.ReasonRaftViewUnknown || g.Name != upgrade.GateRaftHealthy ||
+		!strings.Contains(g.Message, "unknown") || strings.Contains(g.Message, "not in the raft configuration") {
+		t.Errorf("CheckView(unknown) = %+v", g)
+	}
+	partial := *obs.DeepCopy()
+	member(&partial, "raft-2").Raft.Unknown = true
+	if g := upgrade.CheckView(&partial); g == nil || g.Reason != upgrade.ReasonRaftViewUnknown || g.Member != "raft-2" ||
+		!strings.Contains(g.Message, "partial") {
+		t.Errorf("CheckView(partial) = %+v", g)
+	}
+	if g := (upgrade.Safety{}).CanDisrupt(&partial, "raft-1"); g == nil || g.Reason != upgrade.ReasonRaftViewUnknown {
+		t.Errorf("CanDisrupt on a partial view = %+v, want RaftViewUnknown", g)
+	}
+	if g := (upgrade.Safety{}).CanDisrupt(&partial, "green-0"); g == nil || g.Reason != upgrade.ReasonRaftViewUnknown {
+		t.Errorf("CanDisrupt of a non-voter on a partial view = %+v, want RaftViewUnknown", g)
+	}
+}
+
+// TestCaughtUpAfterRestart pins the stabilization rule of a member the
+// strategy restarted: the window counts from the latest of the pod's start
+// and readiness, the strategy's own first observation of it caught up, and
+// autopilot's stable_since.
+func TestCaughtUpAfterRestart(t *testing.T) {
+	c := upgrade.CatchUp{}
+	restarted := func(mod func(m *upgrade.Member)) upgrade.Observation {
+		obs := cluster(3, 0)
+		mod(member(&obs, "raft-2"))
+		return obs
+	}
+	tests := []struct {
+		name     string
+		obs      upgrade.Observation
+		observed time.Time
+		want     upgrade.Reason
+	}{
+		{name: "autopilot missed the 0.4 s restart", obs: restarted(func(m *upgrade.Member) {
+			m.Pod.StartedAt, m.Pod.ReadySince = now.Add(-600*time.Millisecond), now.Add(-200*time.Millisecond)
+			m.Raft.StableSince = now.Add(-time.Hour) // predates the restart
+		}), observed: now.Add(-100 * time.Millisecond), want: upgrade.ReasonNotStable},
+		{name: "pod old, first observed caught up just now", obs: restarted(func(m *upgrade.Member) {}),
+			observed: now.Add(-3 * time.Second), want: upgrade.ReasonNotStable},
+		{name: "not observed caught up yet: the window starts now", obs: restarted(func(m *upgrade.Member) {}),
+			want: upgrade.ReasonNotStable},
+		{name: "autopilot stable since later than everything", obs: restarted(func(m *upgrade.Member) {
+			m.Raft.StableSince = now.Add(-2 * time.Second)
+		}), observed: now.Add(-time.Minute), want: upgrade.ReasonNotStable},
+		{name: "stable long enough on every clock", obs: restarted(func(m *upgrade.Member) {
+			m.Pod.StartedAt, m.Pod.ReadySince = now.Add(-time.Minute), now.Add(-50*time.Second)
+			m.Raft.StableSince = now.Add(-45 * time.Second)
+		}), observed: now.Add(-40 * time.Second)},
+		{name: "not caught up comes first", obs: restarted(func(m *upgrade.Member) { m.Raft.LastIndex = 1 }),
+			observed: now.Add(-time.Minute), want: upgrade.ReasonLogLag},
+		{name: "unknown comes first", obs: restarted(func(m *upgrade.Member) { m.Raft.Unknown = true }),
+			observed: now.Add(-time.Minute), want: upgrade.ReasonRaftViewUnknown},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, _ := tt.obs.Member("raft-2")
+			g := upgrade.CaughtUpAfterRestart(&tt.obs, m, c, tt.observed)
+			switch {
+			case tt.want == "" && g != nil:
+				t.Fatalf("CaughtUpAfterRestart = %v, want caught up", g)
+			case tt.want != "" && (g == nil || g.Reason != tt.want || g.Member != "raft-2"):
+				t.Fatalf("CaughtUpAfterRestart = %+v, want %s", g, tt.want)
+			}
+		})
+	}
+	obs := restarted(func(m *upgrade.Member) {})
+	m, _ := obs.Member("raft-2")
+	if g := upgrade.CaughtUpAfterRestart(&obs, m, upgrade.CatchUp{Stabilization: -1}, time.Time{}); g != nil {
+		t.Errorf("window disabled: %v", g)
 	}
 }

@@ -1,6 +1,10 @@
 package upgrade
 
-import "slices"
+import (
+	"slices"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
 
 // RollingProgress is the rolling strategy's persisted progress.
 type RollingProgress struct {
@@ -19,6 +23,12 @@ type RollingProgress struct {
 	// controller would not replace because it was not ready), so the delete
 	// is requested once per incarnation.
 	DeletedUID string `json:"deletedUID,omitempty"`
+	// HealthySince is when the strategy first observed the restarted member
+	// of Ordinal healthy and caught up (zero until then, and again whenever
+	// it is seen otherwise): its stabilization window counts from the latest
+	// of this, its pod's start and readiness, and autopilot's stable_since
+	// (upgrade.CaughtUpAfterRestart), never from a cluster timestamp alone.
+	HealthySince metav1.Time `json:"healthySince,omitempty"`
 	// TransferTarget is the member leadership was last asked to move to (""
 	// for an untargeted step-down).
 	TransferTarget string `json:"transferTarget,omitempty"`
