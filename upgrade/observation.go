@@ -147,6 +147,12 @@ type PodStatus struct {
 	UID string `json:"uid,omitempty"`
 	// Phase is the pod phase.
 	Phase PodPhase `json:"phase,omitempty"`
+	// Running is true when the pod's containers run and its workload's API
+	// answers, even if it does not serve yet: enough to join a Raft
+	// cluster. Ready is the readiness probe, which for some workloads
+	// (OpenBao: initialized and unsealed) needs Raft membership first. A
+	// Ready pod is running whatever this field says.
+	Running bool `json:"running,omitempty"`
 	// Ready is the pod's Ready condition.
 	Ready bool `json:"ready"`
 	// Terminating is true once deletion has started.
@@ -262,6 +268,24 @@ type Capabilities struct {
 	NonVoters bool `json:"nonVoters,omitempty"`
 	// Snapshots is true when the host can take Raft snapshots.
 	Snapshots bool `json:"snapshots,omitempty"`
+	// AutoPromotion is true when the workload may promote a joined
+	// non-voter to voter on its own (OpenBao's autopilot does for servers
+	// joined through the join API). Strategies then treat every promotion
+	// they did not request as a fact to report and to count for safety.
+	AutoPromotion bool `json:"autoPromotion,omitempty"`
+	// MembershipDelay is how long a requested suffrage change (promote,
+	// demote) may take to show in the observation: OpenBao's autopilot only
+	// marks the server and applies the change at its next reconcile (every
+	// 10 s by default). Strategies wait at least this long for the change
+	// before re-issuing it, and a re-issue is not a failure.
+	MembershipDelay time.Duration `json:"membershipDelay,omitempty"`
+}
+
+// Joinable reports whether the member's pod runs well enough to join a
+// Raft cluster: it exists, is not terminating or crash-looping, and is
+// Running or Ready.
+func (m Member) Joinable() bool {
+	return m.Pod.Exists && !m.Pod.Terminating && !m.Pod.CrashLooping && (m.Pod.Running || m.Pod.Ready)
 }
 
 // Member returns the member with the given name.
