@@ -701,8 +701,17 @@ func (r *run) demotingGreen() Event {
 // is unchanged.
 func (r *run) removeGreen() Event {
 	if r.greenHasVoter() {
-		// Never delete a workload holding voters: a green voter here was
-		// not created by this strategy's abort path.
+		// Never delete a workload holding voters. A green voter while
+		// aborting was promoted behind this strategy's back (a decision
+		// executed but never persisted, or a workload that promotes
+		// non-voters itself): roll back instead, which demotes it safely.
+		if r.phase() == PhaseAborting {
+			r.bg.PromotionStarted = true
+			r.bg.RollbackReason = ReasonGreenVoterInAbort
+			r.bg.RollbackMessage = fmt.Sprintf("green workload %s holds voters while aborting; rolling back", r.bg.Green)
+			r.event(upgrade.EventWarning, ReasonGreenVoterInAbort, "%s", r.bg.RollbackMessage)
+			return EventRollback
+		}
 		r.hold(upgrade.GateMembership, ReasonGreenVoterInAbort, "green workload %s holds voters; it cannot be deleted", r.bg.Green)
 		return ""
 	}

@@ -633,7 +633,11 @@ func (r *run) startRollback(reason upgrade.Reason, msg string) Event {
 	r.bg.RollingBack = true
 	r.bg.RollbackReason = reason
 	r.bg.RollbackMessage = msg
-	if r.bg.PromotionStarted || r.greenHasVoter() {
+	// Abort (remove green, nothing else) only while no green member votes
+	// or may vote; otherwise roll back, which restores blue's votes and
+	// leadership before green leaves. Every phase that can fail has a
+	// Rollback edge, not every one an Abort edge.
+	if _, err := Table.Next(r.phase(), EventAbort); err != nil || r.bg.PromotionStarted || r.greenHasVoter() {
 		r.bg.PromotionStarted = true
 		r.event(upgrade.EventWarning, reason, "rolling back: %s", msg)
 		return EventRollback

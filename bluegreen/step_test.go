@@ -212,6 +212,24 @@ func TestStepTable(t *testing.T) {
 			wantPhase: PhaseCleanup, wantGate: upgrade.ReasonRaftViewUnknown},
 		{name: "partial view: no green removal when aborting", obs: partialView(withGreenNonvoters, "bao-1"), status: inFlight(PhaseAborting, t0),
 			wantPhase: PhaseAborting, wantGate: upgrade.ReasonRaftViewUnknown},
+		// Issue 9, bug 3: a Step chained Syncing -> ... -> Promoting and
+		// returned Promote; the host executed it and crashed before
+		// persisting. The persisted phase stayed Syncing while green votes:
+		// a rollback request must roll back, not fail with "no edge".
+		{name: "rollback request in a persisted Syncing while green already votes", spec: func(s *Spec) { s.RollbackNonce = "r1" },
+			obs: cluster(now, 3, "v", "nv", "nv"), status: inFlight(PhaseSyncing, t0), wantPhase: PhaseDemotingGreen,
+			wantKinds: []string{"Demote"},
+			check: func(t *testing.T, d upgrade.Decision) {
+				if !d.Status.Upgrade.BlueGreen.PromotionStarted || d.Status.Handled.Rollback != "r1" {
+					t.Errorf("progress %+v handled %+v", d.Status.Upgrade.BlueGreen, d.Status.Handled)
+				}
+			}},
+		{name: "revert in a persisted Validating while green already votes", spec: func(s *Spec) { s.Version, s.Image = fromV, fromImg },
+			obs: cluster(now, 3, "v", "v", "nv"), status: inFlight(PhaseValidating, t0), wantPhase: PhaseDemotingGreen,
+			wantKinds: []string{"Demote"}},
+		{name: "green voter while aborting rolls back", obs: cluster(now, 3, "v", "nv", "nv"),
+			status: inFlight(PhaseAborting, t0, func(s *upgrade.Status) { s.Upgrade.BlueGreen.RollingBack = true }),
+			wantPhase: PhaseDemotingGreen, wantKinds: []string{"Demote"}},
 		{name: "green crash-loop before promotion aborts", obs: cluster(now, 3, "nv", "nv", "crash"), status: inFlight(PhaseSyncing, t0),
 			wantPhase: PhaseAborting, wantKinds: []string{"RemovePeer"},
 			check: func(t *testing.T, d upgrade.Decision) {

@@ -88,6 +88,15 @@ var Table = upgrade.Table[Phase, Event]{
 		{From: PhaseAborting, Event: EventAborted, To: PhaseIdle},
 
 		// After a green voter, before the point of no return: roll back.
+		// A green voter can exist in any forward phase (a Promote executed
+		// by a host that crashed before persisting, or a workload that
+		// promotes non-voters on its own): those phases roll back too.
+		{From: PhaseDeployingGreen, Event: EventRollback, To: PhaseRestoringBlue},
+		{From: PhaseJoiningMesh, Event: EventRollback, To: PhaseRestoringBlue},
+		{From: PhaseSyncing, Event: EventRollback, To: PhaseRestoringBlue},
+		{From: PhaseValidating, Event: EventRollback, To: PhaseRestoringBlue},
+		{From: PhaseAwaitingPromotion, Event: EventRollback, To: PhaseRestoringBlue},
+		{From: PhaseAborting, Event: EventRollback, To: PhaseRestoringBlue},
 		{From: PhasePromoting, Event: EventRollback, To: PhaseRestoringBlue},
 		{From: PhaseTransferringLeadership, Event: EventRollback, To: PhaseRestoringBlue},
 		{From: PhaseDemotingBlue, Event: EventRollback, To: PhaseRestoringBlue},

@@ -1,0 +1,67 @@
+package rolling
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/raftshift/raftshift/upgrade"
+)
+
+// TestNoIllegalTransition: Step never fails with ErrIllegalTransition,
+// whatever the persisted phase and ordinal (any status a Step may have
+// produced, with any prefix of its actions executed or not), the
+// observation and the spec's requests.
+func TestNoIllegalTransition(t *testing.T) {
+	var observations []upgrade.Observation
+	for upgradedPods := 0; upgradedPods <= 3; upgradedPods++ {
+		for leader := -1; leader < 3; leader++ {
+			for partition := int32(0); partition <= 3; partition++ {
+				o := locked(templated(3))
+				o.Now = t0.Add(time.Hour)
+				o.Workloads[0].Partition = partition
+				for i := 3 - upgradedPods; i < 3; i++ {
+					upgraded(&o, i)
+				}
+				if leader >= 0 {
+					setLeader(&o, leader)
+				} else {
+					o.Raft.LeaderID = ""
+					o.Members[0].Raft.Leader = false
+				}
+				notReady := *o.DeepCopy()
+				notReady.Members[1].Pod.Ready = false
+				gone := *o.DeepCopy()
+				gone.Members[2].Pod = upgrade.PodStatus{}
+				unknown := *o.DeepCopy()
+				unknownRaft(&unknown)
+				observations = append(observations, o, notReady, gone, unknown)
+			}
+		}
+	}
+	specs := map[string]func(*Spec){
+		"plain":    func(*Spec) {},
+		"revert":   func(s *Spec) { s.Version, s.Image = oldV, oldImg },
+		"retarget": func(s *Spec) { s.Version, s.Image = "2.4.1", "openbao/openbao:2.4.1" },
+		"retry":    func(s *Spec) { s.RetryNonce = "again" },
+		"typo":     func(s *Spec) { s.Version = "2.4" },
+	}
+	runs := 0
+	for _, phase := range []Phase{PhaseLocking, PhaseSnapshotting, PhaseTemplating, PhaseRolling, PhaseMovingLeader,
+		PhaseRestarting, PhaseVerifying} {
+		for ord := int32(-1); ord < 3; ord++ {
+			st := inflight(3, phase, ord)
+			for name, mod := range specs {
+				spec := baseSpec()
+				mod(&spec)
+				for i, o := range observations {
+					runs++
+					if _, err := Step(spec, o, st); errors.Is(err, upgrade.ErrIllegalTransition) {
+						t.Fatalf("phase %s, ordinal %d, spec %s, observation %d: %v", phase, ord, name, i, err)
+					}
+				}
+			}
+		}
+	}
+	t.Logf("%d Steps, none illegal", runs)
+}
