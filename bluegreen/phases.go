@@ -18,10 +18,10 @@ func (r *run) idle() (Event, error) {
 	if r.st.CurrentVersion == "" {
 		// First sight of the cluster: adopt what blue runs.
 		if w, ok := r.obs.Workload(blue); ok && blue != "" {
-			r.st.CurrentVersion, r.st.CurrentImage = w.Version, w.Image
+			r.st.CurrentVersion, r.st.CurrentImage = policy.Canonical(w.Version), w.Image
 		}
 	}
-	if r.spec.Version == r.st.CurrentVersion && (r.spec.Image == "" || r.spec.Image == r.st.CurrentImage) {
+	if policy.SameVersion(r.spec.Version, r.st.CurrentVersion) && (r.spec.Image == "" || r.spec.Image == r.st.CurrentImage) {
 		if r.obs.Lock.Holder == r.spec.LockHolder && r.st.BreakGlass == nil {
 			// A host that crashed between persisting the final status and
 			// executing its ReleaseLock left our lock behind: release it.
@@ -37,7 +37,7 @@ func (r *run) idle() (Event, error) {
 		}
 		return "", fmt.Errorf("%w: %w", upgrade.ErrInvalidSpec, err)
 	}
-	if lr := r.st.LastResult; lr != nil && lr.Outcome != upgrade.OutcomeSucceeded && lr.TargetVersion == r.spec.Version &&
+	if lr := r.st.LastResult; lr != nil && lr.Outcome != upgrade.OutcomeSucceeded && policy.SameVersion(lr.TargetVersion, r.spec.Version) &&
 		r.spec.RetryNonce == r.st.Handled.Retry {
 		r.hold(upgrade.GatePolicy, ReasonRetryRequired, "the last upgrade to %s ended %s (%s); set spec.retryNonce to try again",
 			lr.TargetVersion, lr.Outcome, lr.Reason)
@@ -99,7 +99,7 @@ func (r *run) idle() (Event, error) {
 		r.hold(upgrade.GateQuorum, ReasonTooFewVoters, "green needs at least 2 replicas")
 		return "", nil
 	}
-	if gw, ok := r.obs.Workload(green); ok && (gw.Version != r.spec.Version || gw.Image != r.spec.Image) {
+	if gw, ok := r.obs.Workload(green); ok && (!policy.SameVersion(gw.Version, r.spec.Version) || gw.Image != r.spec.Image) {
 		r.hold(upgrade.GatePrerequisites, ReasonGreenMismatch, "a workload %s already exists at %s (%s)", green, gw.Version, gw.Image)
 		return "", nil
 	}
@@ -168,7 +168,7 @@ func (r *run) deployingGreen() Event {
 		r.issue("CreateRevision:"+r.bg.Green, r.createGreen())
 		return ""
 	}
-	if w.Version != r.up.TargetVersion || w.Image != r.up.TargetImage {
+	if !policy.SameVersion(w.Version, r.up.TargetVersion) || w.Image != r.up.TargetImage {
 		r.hold(upgrade.GateWorkloadSettled, ReasonGreenMismatch, "green workload %s runs %s (%s), want %s (%s)",
 			w.Name, w.Version, w.Image, r.up.TargetVersion, r.up.TargetImage)
 		return ""
@@ -577,6 +577,20 @@ func (r *run) cleanup() Event {
 	}
 	if _, ok := r.obs.Workload(r.bg.Blue); ok {
 		r.issue("DeleteRevision:"+r.bg.Blue, upgrade.DeleteRevision{Workload: r.bg.Blue})
+		return ""
+	}
+	// S5: the upgrade completes only in an observation where every green
+	// member runs the target and is up, healthy and caught up under a
+	// green leader.
+	for _, m := range r.members(r.bg.Green) {
+		if m.Version != "" && !policy.SameVersion(m.Version, r.up.TargetVersion) {
+			r.holdGate(&upgrade.Gate{Name: upgrade.GatePodReady, Reason: upgrade.ReasonIncomplete, Member: m.Name,
+				Message: fmt.Sprintf("%s runs %s, want %s", m.Name, m.Version, r.up.TargetVersion)})
+			return ""
+		}
+	}
+	if g := upgrade.CompletionGate(&r.obs, r.bg.Green, int(r.bg.GreenReplicas), r.spec.CatchUp); g != nil {
+		r.holdGate(g)
 		return ""
 	}
 	r.actions = append(r.actions, upgrade.ReleaseLock{Holder: r.up.LockHolder})

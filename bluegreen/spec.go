@@ -131,6 +131,9 @@ const (
 
 // withDefaults returns s with zero fields defaulted.
 func (s Spec) withDefaults() Spec {
+	// One spelling: "v2.4.0" and "2.4.0" are the same target, stored as
+	// "2.4.0" (a change of spelling alone never starts an upgrade).
+	s.Version = policy.Canonical(s.Version)
 	if s.RaftPort == 0 {
 		s.RaftPort = DefaultRaftPort
 	}

@@ -544,7 +544,7 @@ func (r *run) triggers() Event {
 				Message: "rollback refused past the point of no return; rolling forward"}
 		}
 	}
-	if class == classForward && (r.spec.Version != r.up.TargetVersion || r.spec.Image != r.up.TargetImage) {
+	if class == classForward && (!policy.SameVersion(r.spec.Version, r.up.TargetVersion) || r.spec.Image != r.up.TargetImage) {
 		if _, err := policy.ParseVersion(r.spec.Version); err != nil {
 			// A typo mid-upgrade is bad input: hold, never roll back on it.
 			var v *policy.Violation
@@ -556,7 +556,7 @@ func (r *run) triggers() Event {
 			r.stop = true
 			return ""
 		}
-		if r.spec.Version == r.up.FromVersion {
+		if policy.SameVersion(r.spec.Version, r.up.FromVersion) {
 			fire(ReasonTargetReverted, "spec reverted to %s", r.spec.Version)
 		} else {
 			fire(ReasonTargetChanged, "spec target changed from %s to %s; rolling back before starting again", r.up.TargetVersion, r.spec.Version)

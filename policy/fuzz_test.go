@@ -54,6 +54,17 @@ func FuzzParseVersion(f *testing.F) {
 		if c, err := policy.Compare(s, v.String()); err != nil || c != 0 {
 			t.Fatalf("Compare(%q, %q) = %d, %v; want 0", s, v.String(), c, err)
 		}
+		// One canonical spelling: idempotent, without a leading "v", and
+		// the same version as every spelling of it.
+		canon := policy.Canonical(s)
+		if policy.Canonical(canon) != canon || strings.HasPrefix(canon, "v") {
+			t.Fatalf("Canonical(%q) = %q is not canonical", s, canon)
+		}
+		for _, spelling := range []string{s, canon, "v" + canon, v.Original()} {
+			if !policy.SameVersion(s, spelling) || !policy.SameVersion(spelling, s) {
+				t.Fatalf("SameVersion(%q, %q) = false", s, spelling)
+			}
+		}
 	})
 }
 

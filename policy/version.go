@@ -89,6 +89,25 @@ func ParseVersion(s string) (*semver.Version, error) {
 	return v, nil
 }
 
+// Canonical returns the one spelling raftshift stores for a version: the
+// strict semantic version without a leading "v" ("v2.4.0" -> "2.4.0";
+// prerelease and build metadata kept). A string that is not a strict
+// semantic version is returned unchanged: policy refuses it where it
+// matters.
+func Canonical(s string) string {
+	v, err := ParseVersion(s)
+	if err != nil {
+		return s
+	}
+	return v.String()
+}
+
+// SameVersion reports whether a and b name the same version, whatever their
+// spelling ("v2.4.0" and "2.4.0"). Build metadata counts: 2.4.0+a and
+// 2.4.0+b are different builds. Strings that do not parse are compared as
+// they are.
+func SameVersion(a, b string) bool { return a == b || Canonical(a) == Canonical(b) }
+
 // Compare parses both versions strictly and compares them by semver
 // precedence (prerelease identifiers compare numerically: beta.2 < beta.10;
 // a prerelease precedes its release: 2.4.0-rc1 < 2.4.0).

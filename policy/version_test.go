@@ -298,3 +298,28 @@ func TestViolationError(t *testing.T) {
 		t.Errorf("Violation without Err wraps an unrelated cause")
 	}
 }
+
+func TestCanonicalAndSameVersion(t *testing.T) {
+	for _, tt := range []struct {
+		in, canon string
+	}{
+		{"2.4.0", "2.4.0"}, {"v2.4.0", "2.4.0"}, {"v2.4.0-rc.1+build.7", "2.4.0-rc.1+build.7"},
+		{"2.4", "2.4"}, {"vv2.4.0", "vv2.4.0"}, {"", ""}, {" 2.4.0", " 2.4.0"},
+	} {
+		if got := policy.Canonical(tt.in); got != tt.canon {
+			t.Errorf("Canonical(%q) = %q, want %q", tt.in, got, tt.canon)
+		}
+	}
+	for _, tt := range []struct {
+		a, b string
+		same bool
+	}{
+		{"2.4.0", "v2.4.0", true}, {"v2.4.0", "2.4.0", true}, {"2.4.0", "2.4.0", true},
+		{"2.4.0", "2.4.1", false}, {"2.4.0+a", "2.4.0+b", false}, {"2.4.0-rc.1", "v2.4.0-rc.1", true},
+		{"2.4.0", "2.4.0-rc.1", false}, {"2.4", "v2.4", false}, {"2.4", "2.4", true}, {"", "", true},
+	} {
+		if got := policy.SameVersion(tt.a, tt.b); got != tt.same {
+			t.Errorf("SameVersion(%q, %q) = %v, want %v", tt.a, tt.b, got, tt.same)
+		}
+	}
+}

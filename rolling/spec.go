@@ -88,6 +88,9 @@ func (s Spec) withDefaults() (Spec, error) {
 	case len(s.Image) > 512:
 		return s, fmt.Errorf("%w: image is %d characters long", upgrade.ErrInvalidSpec, len(s.Image))
 	}
+	// One spelling: "v2.4.0" and "2.4.0" are the same target, stored as
+	// "2.4.0" (a change of spelling alone never starts an upgrade).
+	s.Version = policy.Canonical(s.Version)
 	if s.LockHolder == "" {
 		s.LockHolder = DefaultLockHolder
 	}

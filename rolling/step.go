@@ -268,7 +268,7 @@ func (s *stepper) idle() error {
 	if s.st.CurrentVersion == "" {
 		return s.adopt()
 	}
-	upToDate := s.spec.Version == s.st.CurrentVersion && s.spec.Image == s.st.CurrentImage
+	upToDate := policy.SameVersion(s.spec.Version, s.st.CurrentVersion) && s.spec.Image == s.st.CurrentImage
 	leftover := s.obs.Lock.Holder == s.spec.LockHolder
 	if upToDate && !leftover {
 		return nil
@@ -339,7 +339,7 @@ func (s *stepper) idle() error {
 	if s.w.Partition < s.w.Replicas {
 		s.act(upgrade.SetPartition{Workload: s.w.Name, Partition: s.w.Replicas})
 	}
-	if s.spec.Version == s.st.CurrentVersion && s.spec.Image == s.st.CurrentImage {
+	if policy.SameVersion(s.spec.Version, s.st.CurrentVersion) && s.spec.Image == s.st.CurrentImage {
 		s.event(upgrade.EventNormal, ReasonUpgradeStarted, "converging %s on %s after an interrupted decision",
 			s.w.Name, s.spec.Version)
 	} else {
@@ -353,7 +353,7 @@ func (s *stepper) idle() error {
 // with the partition at 0.
 func (s *stepper) converged(version, image string) bool {
 	w := s.w
-	if w.Partition != 0 || w.Image != image || (w.Version != "" && w.Version != version) ||
+	if w.Partition != 0 || w.Image != image || (w.Version != "" && !policy.SameVersion(w.Version, version)) ||
 		int32(len(s.members)) != w.Replicas {
 		return false
 	}
@@ -397,7 +397,7 @@ func (s *stepper) adopt() error {
 		switch {
 		case !m.Up():
 			return fail("member %s is not ready and healthy", m.Name)
-		case m.Version != "" && m.Version != w.Version:
+		case m.Version != "" && !policy.SameVersion(m.Version, w.Version):
 			return fail("member %s runs %s, the template declares %s", m.Name, m.Version, w.Version)
 		case m.Revision != w.UpdateRevision:
 			return fail("member %s is not at the template's revision", m.Name)
@@ -406,7 +406,7 @@ func (s *stepper) adopt() error {
 	if _, err := policy.ParseVersion(w.Version); err != nil {
 		return fail("workload %s declares version %q that is not a strict semantic version", w.Name, w.Version)
 	}
-	s.st.CurrentVersion, s.st.CurrentImage = w.Version, w.Image
+	s.st.CurrentVersion, s.st.CurrentImage = policy.Canonical(w.Version), w.Image
 	s.requeue = ActionRequeue
 	return nil
 }
@@ -438,7 +438,7 @@ func (s *stepper) active() error {
 	if s.stale() {
 		return nil
 	}
-	if s.spec.Version != u.TargetVersion || s.spec.Image != u.TargetImage {
+	if !policy.SameVersion(s.spec.Version, u.TargetVersion) || s.spec.Image != u.TargetImage {
 		return s.retarget()
 	}
 	if u.Paused != nil {
@@ -594,7 +594,7 @@ func (s *stepper) crashLoop() bool {
 
 func (s *stepper) templateAtTarget() bool {
 	u := s.st.Upgrade
-	return s.w.Image == u.TargetImage && (s.w.Version == "" || s.w.Version == u.TargetVersion)
+	return s.w.Image == u.TargetImage && (s.w.Version == "" || policy.SameVersion(s.w.Version, u.TargetVersion))
 }
 
 func (s *stepper) locking() Event {
@@ -935,7 +935,7 @@ func (s *stepper) verifying() Event {
 		// The new pod was lost and came back at the old revision (killed
 		// while the partition was above it): select the ordinal again.
 		return EventReselect
-	case m.Version != "" && m.Version != u.TargetVersion:
+	case m.Version != "" && !policy.SameVersion(m.Version, u.TargetVersion):
 		s.hold(upgrade.GatePodReady, ReasonVersionMismatch, m.Name, "%s reports version %s, want %s", m.Name, m.Version, u.TargetVersion)
 		return ""
 	}
@@ -980,14 +980,14 @@ func (s *stepper) finalize() (Event, error) {
 			s.hold(upgrade.GatePodReady, ReasonPodRestarting, m.Name, "%s is not at the update revision", m.Name)
 			return "", nil
 		}
-		if m.Version != "" && m.Version != u.TargetVersion {
+		if m.Version != "" && !policy.SameVersion(m.Version, u.TargetVersion) {
 			s.hold(upgrade.GatePodReady, ReasonVersionMismatch, m.Name, "%s reports version %s, want %s", m.Name, m.Version, u.TargetVersion)
 			return "", nil
 		}
-		if g := upgrade.CaughtUp(s.obs, *m, s.spec.CatchUp); g != nil {
-			s.gate = g
-			return "", nil
-		}
+	}
+	if g := upgrade.CompletionGate(s.obs, s.w.Name, int(s.w.Replicas), s.spec.CatchUp); g != nil {
+		s.gate = g
+		return "", nil
 	}
 	if _, err := Table.Next(PhaseRolling, EventCompleted); err != nil {
 		return "", fmt.Errorf("rolling: %w", err)
@@ -999,7 +999,7 @@ func (s *stepper) finalize() (Event, error) {
 		s.act(upgrade.ReleaseLock{Holder: u.LockHolder})
 	}
 	outcome, reason := upgrade.OutcomeSucceeded, ReasonSucceeded
-	if u.TargetVersion == u.FromVersion && u.TargetImage == u.FromImage {
+	if policy.SameVersion(u.TargetVersion, u.FromVersion) && u.TargetImage == u.FromImage {
 		outcome, reason = upgrade.OutcomeRolledBack, ReasonRolledBack
 	}
 	msg := fmt.Sprintf("%s upgraded from %s to %s (%d leadership moves requested)", s.w.Name, u.FromVersion, u.TargetVersion, u.Rolling.LeaderMoves)
@@ -1035,7 +1035,7 @@ func (s *stepper) setConditions() {
 	case u == nil && g == nil:
 		msg := "running " + s.st.CurrentVersion
 		r := ReasonUpToDate
-		if s.spec.Version != s.st.CurrentVersion || s.spec.Image != s.st.CurrentImage {
+		if !policy.SameVersion(s.spec.Version, s.st.CurrentVersion) || s.spec.Image != s.st.CurrentImage {
 			r, msg = ReasonAdopted, "adopted running version "+s.st.CurrentVersion
 		}
 		set(upgrade.ConditionReady, metav1.ConditionTrue, r, msg)

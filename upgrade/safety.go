@@ -834,3 +834,39 @@ func needsSim(actions []Action) bool {
 	}
 	return false
 }
+
+// ReasonIncomplete: an upgrade cannot complete yet because a member of the
+// workload is missing, down, unhealthy or not caught up.
+const ReasonIncomplete Reason = "CompletionPending"
+
+// CompletionGate returns the gate that holds the completion of an upgrade
+// onto workload, or nil when it may complete in this observation (S5): the
+// Raft view is complete, the workload has exactly want members, each one up,
+// healthy and caught up (CaughtUp), and the leader is one of them. Version
+// checks are the strategy's (they compare versions as semver).
+func CompletionGate(obs *Observation, workload string, want int, c CatchUp) *Gate {
+	if g := CheckView(obs); g != nil {
+		return g
+	}
+	n := 0
+	for i := range obs.Members {
+		m := &obs.Members[i]
+		if m.Workload != workload {
+			continue
+		}
+		n++
+		if g := CaughtUp(obs, *m, c); g != nil {
+			g.Message = "the upgrade completes only with every member up and caught up: " + g.Message
+			return g
+		}
+	}
+	if n != want {
+		return &Gate{Name: GatePodReady, Reason: ReasonIncomplete,
+			Message: fmt.Sprintf("%d of %d members of %s observed; the upgrade completes only with all of them", n, want, workload)}
+	}
+	if l := leaderOf(obs); l == nil || l.Workload != workload {
+		return &Gate{Name: GateLeader, Reason: ReasonNoLeader,
+			Message: "the upgrade completes only while a member of " + workload + " leads"}
+	}
+	return nil
+}

@@ -718,3 +718,43 @@ func TestCaughtUpAfterRestart(t *testing.T) {
 		t.Errorf("window disabled: %v", g)
 	}
 }
+
+func TestCompletionGate(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		mod  func(*upgrade.Observation)
+		want int
+		r    upgrade.Reason
+	}{
+		{name: "complete", want: 3},
+		{name: "a member missing", want: 4, r: upgrade.ReasonIncomplete},
+		{name: "a member down", want: 3, mod: down("raft-1"), r: upgrade.ReasonPodNotReady},
+		{name: "a member lagging", want: 3, mod: lagging("raft-2"), r: upgrade.ReasonLogLag},
+		{name: "view partial", want: 3, mod: func(o *upgrade.Observation) { member(o, "green-0").Raft.Unknown = true }, r: upgrade.ReasonRaftViewUnknown},
+		{name: "view unknown", want: 3, mod: unknownView, r: upgrade.ReasonRaftViewUnknown},
+		{name: "no leader", want: 3, mod: func(o *upgrade.Observation) {
+			o.Raft.LeaderID = ""
+			member(o, "raft-0").Raft.Leader = false
+		}, r: upgrade.ReasonNoLeader},
+		{name: "leader elsewhere", want: 3, mod: func(o *upgrade.Observation) {
+			member(o, "raft-0").Raft.Leader = false
+			member(o, "green-0").Raft.Leader = true
+			o.Raft.LeaderID = "id-green-0"
+			member(o, "green-0").Raft.Suffrage = upgrade.Voter
+		}, r: upgrade.ReasonNoLeader},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			obs := cluster(3, 1)
+			if tt.mod != nil {
+				tt.mod(&obs)
+			}
+			g := upgrade.CompletionGate(&obs, "raft", tt.want, upgrade.CatchUp{})
+			switch {
+			case tt.r == "" && g != nil:
+				t.Fatalf("CompletionGate = %v", g)
+			case tt.r != "" && (g == nil || g.Reason != tt.r):
+				t.Fatalf("CompletionGate = %+v, want %s", g, tt.r)
+			}
+		})
+	}
+}
