@@ -228,7 +228,7 @@ func TestStepTable(t *testing.T) {
 			obs: cluster(now, 3, "v", "v", "nv"), status: inFlight(PhaseValidating, t0), wantPhase: PhaseDemotingGreen,
 			wantKinds: []string{"Demote"}},
 		{name: "green voter while aborting rolls back", obs: cluster(now, 3, "v", "nv", "nv"),
-			status: inFlight(PhaseAborting, t0, func(s *upgrade.Status) { s.Upgrade.BlueGreen.RollingBack = true }),
+			status:    inFlight(PhaseAborting, t0, func(s *upgrade.Status) { s.Upgrade.BlueGreen.RollingBack = true }),
 			wantPhase: PhaseDemotingGreen, wantKinds: []string{"Demote"}},
 		{name: "green crash-loop before promotion aborts", obs: cluster(now, 3, "nv", "nv", "crash"), status: inFlight(PhaseSyncing, t0),
 			wantPhase: PhaseAborting, wantKinds: []string{"RemovePeer"},
