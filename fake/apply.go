@@ -166,12 +166,15 @@ func (c *Cluster) apply(a upgrade.Action) error {
 			return err
 		}
 		if m.present {
-			return precondition("%s is already in the raft configuration", m.name)
+			if m.voter {
+				return precondition("%s is already a voter", m.name)
+			}
+			return nil // idempotent: already joined as a non-voter
 		}
 		if !m.up() {
 			return precondition("pod %s is not running", m.name)
 		}
-		m.present, m.voter = true, false
+		m.present, m.voter, m.autoPromote = true, false, true
 		if a.Address != "" {
 			m.address = a.Address
 		}
@@ -184,26 +187,11 @@ func (c *Cluster) apply(a upgrade.Action) error {
 		if err != nil {
 			return err
 		}
-		if !m.present || m.voter {
-			return precondition("%s is not a non-voter", m.name)
+		if !m.present {
+			return precondition("%s is not in the raft configuration", m.name)
 		}
-		m.voter = true
+		c.requestSuffrage(m, true)
 	case upgrade.Demote:
-		if err := c.needLeader(); err != nil {
-			return err
-		}
-		m, err := c.lookup(a.Member, a.ID)
-		if err != nil {
-			return err
-		}
-		if !m.present || !m.voter {
-			return precondition("%s is not a voter", m.name)
-		}
-		m.voter = false
-		if c.leader == m {
-			c.loseLeader(fmt.Sprintf("leader %s demoted", m.name))
-		}
-	case upgrade.RemovePeer:
 		if err := c.needLeader(); err != nil {
 			return err
 		}
@@ -214,7 +202,19 @@ func (c *Cluster) apply(a upgrade.Action) error {
 		if !m.present {
 			return precondition("%s is not in the raft configuration", m.name)
 		}
-		m.present, m.voter = false, false
+		c.requestSuffrage(m, false)
+	case upgrade.RemovePeer:
+		if err := c.needLeader(); err != nil {
+			return err
+		}
+		m := c.byName[a.Member]
+		if m == nil || !m.present {
+			return nil // idempotent: already out of the configuration
+		}
+		if a.ID != "" && a.ID != m.id {
+			return precondition("member %s has raft id %q, not %q", a.Member, m.id, a.ID)
+		}
+		m.present, m.voter, m.pending = false, false, false
 		if c.leader == m {
 			c.loseLeader(fmt.Sprintf("leader %s removed from the configuration", m.name))
 		}

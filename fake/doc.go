@@ -35,6 +35,22 @@
 // SlowCatchUp, StaleNext, SetBadVersion, SetHookFailure; HealAll ends the
 // ongoing ones.
 //
+// Observations lie or are incomplete as real adapters' are, and every such
+// fault a real system showed is modelled (FaultNextObservation): an unknown
+// Raft view (the adapter's read failed), a member's stats missing,
+// autopilot missing, the leader unknown, a last contact absent, and a stale
+// informer cache (Kubernetes objects from earlier ticks with a live Raft
+// view). Readiness lies by default (Config.Readiness: pods stay Ready with
+// no leader, as OpenBao's standbyok health check does; ReadyWhenMember
+// makes a pod Ready only once it is in the configuration, Running before).
+// Config.AutopilotQuirks makes StableSince behave as OpenBao autopilot's
+// stable_since (it misses restarts and is reset by every new leader).
+// Config.AutoPromoteTicks promotes non-voters joined through JoinNonvoter
+// on their own, as autopilot does; Config.MembershipDelayTicks applies
+// Promote and Demote only at the next autopilot reconcile. Join, promote,
+// demote and remove are idempotent: a member already in the requested state
+// is success, as adapters report a retry after a lost reply.
+//
 // # Model
 //
 // Pods are "<workload>-<ordinal>" with Raft ID equal to the pod name and
@@ -68,8 +84,8 @@
 // ElectionTimeout[1] ticks is abandoned with the old leader still leading.
 // TransferLeadership is rejected unless Config.TargetedTransfer is set.
 //
-// Membership changes apply immediately and need a leader (and no transfer in
-// progress). They are not checked for safety: promoting a lagging member or
+// Membership changes apply immediately (Promote and Demote after
+// MembershipDelayTicks) and need a leader (and no transfer in progress). They are not checked for safety: promoting a lagging member or
 // shrinking the voter set around stale members can elect a leader without
 // committed entries, which the history reports as Record.LostCommitted (a
 // safe strategy keeps Metrics.LostCommitted at 0).

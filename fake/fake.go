@@ -99,7 +99,40 @@ type Config struct {
 	HookTicks int
 	// LockHolder is the initial holder of the operation lock ("" when free).
 	LockHolder string
+	// Readiness decides when a pod reports Ready (default ReadyWhenRunning,
+	// OpenBao's standbyok health check: Ready with or without a leader).
+	Readiness Readiness
+	// AutopilotQuirks makes StableSince behave like OpenBao autopilot's
+	// stable_since: a restart does not move it (autopilot polls too slowly
+	// to notice a 0.4 s restart, so it predates the restart) and every new
+	// leader resets it for every server.
+	AutopilotQuirks bool
+	// AutoPromoteTicks, when positive, makes the cluster promote on its own
+	// a non-voter that has been healthy for that many ticks, as OpenBao's
+	// autopilot does for servers joined through the join API. It is
+	// reported as Capabilities.AutoPromotion.
+	AutoPromoteTicks int
+	// MembershipDelayTicks, when positive, delays Promote and Demote: they
+	// are accepted at once and applied that many ticks later, as OpenBao's
+	// autopilot applies them at its next reconcile. It is reported as
+	// Capabilities.MembershipDelay.
+	MembershipDelayTicks int
 }
+
+// Readiness is when a simulated pod reports Ready.
+type Readiness int
+
+const (
+	// ReadyWhenRunning: Ready as soon as the pod's process runs, whether a
+	// leader exists or not. This is readiness that lies, as OpenBao's
+	// sys/health?standbyok=true does (200 on a standby with no leader).
+	ReadyWhenRunning Readiness = iota
+	// ReadyWhenMember: Ready only while the process runs and the server is in
+	// the Raft configuration, as OpenBao's usual readiness (initialized and
+	// unsealed), which a server that has not joined cannot pass. Pods report
+	// Running before they are Ready.
+	ReadyWhenMember
+)
 
 // withDefaults fills zero fields and normalises the rest.
 func (cfg Config) withDefaults() Config {
@@ -188,7 +221,14 @@ type member struct {
 	rate        uint64
 	rateSet     bool
 	healthy     bool
-	stableSince time.Time
+	stableSince time.Time // as reported (autopilot's stable_since)
+	healthyAt   time.Time // when it truly last turned healthy
+	// pending is a requested suffrage change not applied yet
+	// (MembershipDelayTicks): toVoter, applied at tick due.
+	autoPromote    bool // joined through JoinNonvoter: autopilot may promote it (AutoPromoteTicks)
+	pending        bool
+	pendingToVoter bool
+	pendingDue     int
 }
 
 // up reports whether the member's Raft process runs.
@@ -254,9 +294,10 @@ type Cluster struct {
 	history []Record
 	pending Record // what happened since the last tick
 
-	ring    [StaleDepth + 1]upgrade.Observation
-	stale   int
-	scratch []uint64
+	ring      [StaleDepth + 1]upgrade.Observation
+	stale     int
+	obsFaults []ObservationFault
+	scratch   []uint64
 }
 
 // revisionName is the controller revision name of a template.
@@ -305,7 +346,7 @@ func New(cfg Config) *Cluster {
 		m.present, m.voter = true, true
 		m.log = raftLog{{term: 1, last: InitialIndex}}
 		m.healthy = true
-		m.stableSince = stable
+		m.stableSince, m.healthyAt = stable, stable
 	}
 	c.leader = c.members[0]
 	c.lastLeader = c.leader.name
@@ -487,6 +528,7 @@ func (c *Cluster) Tick() {
 	c.stepPods()
 	c.stepJobs()
 	c.stepRaft()
+	c.stepMembership()
 	c.refresh()
 	c.record()
 	c.fill(&c.ring[c.tick%len(c.ring)])
@@ -542,7 +584,7 @@ func (c *Cluster) stepControllers() {
 			if m.workload != w.name || m.ordinal >= w.replicas || !m.exists {
 				continue
 			}
-			if m.phase == podRunning {
+			if c.ready(m) {
 				ready++
 			}
 			if m.revision == w.update {
@@ -582,265 +624,4 @@ func (c *Cluster) stepJobs() {
 		c.backup.LastSuccess = c.Now()
 		c.event("snapshot completed")
 	}
-}
-
-func (c *Cluster) voterCount() int {
-	n := 0
-	for _, m := range c.members {
-		if m.present && m.voter {
-			n++
-		}
-	}
-	return n
-}
-
-// connectedVoters counts the voters the leader can talk to, itself included.
-func (c *Cluster) connectedVoters() int {
-	l := c.leader
-	if l == nil {
-		return 0
-	}
-	n := 1
-	if l.isolated {
-		return n
-	}
-	for _, m := range c.members {
-		if m != l && m.voter && m.reachable() {
-			n++
-		}
-	}
-	return n
-}
-
-func (c *Cluster) writable() bool {
-	return c.leader != nil && !c.leader.isolated && c.connectedVoters() >= upgrade.Quorum(c.voterCount())
-}
-
-func (c *Cluster) electionTimeout() int {
-	lo, hi := c.cfg.ElectionTimeout[0], c.cfg.ElectionTimeout[1]
-	return lo + c.rng.IntN(hi-lo+1)
-}
-
-// loseLeader ends the current leadership and schedules an election.
-func (c *Cluster) loseLeader(why string) {
-	if c.leader == nil {
-		return
-	}
-	c.event("%s (term %d)", why, c.term)
-	c.leader = nil
-	c.transfer = nil
-	c.lease = 0
-	c.electionDue = c.tick + c.electionTimeout()
-}
-
-// elect makes m the leader of a new term; it appends its no-op entry.
-func (c *Cluster) elect(m *member, how string) {
-	c.term++
-	c.leader = m
-	c.lease = 0
-	c.transfer = nil
-	if keep := matchIndex(c.committed, m.log); keep < c.commit {
-		// Only possible after unsafe membership changes (promoting lagging
-		// members, shrinking the voter set around a member that lacks
-		// committed entries): Raft's guarantees assume one committed change
-		// at a time.
-		c.event("DATA LOSS: %s leads term %d without committed entries %d..%d", m.name, c.term, keep+1, c.commit)
-		c.pending.LostCommitted += c.commit - keep
-		c.committed.truncate(keep)
-		c.commit = keep
-	}
-	m.log.add(c.term, 1)
-	c.event("%s: %s leads term %d", how, m.name, c.term)
-	c.pending.Elections = append(c.pending.Elections, Election{Term: c.term, Leader: m.name, Previous: c.lastLeader})
-	c.lastLeader = m.name
-}
-
-// election runs an election among the up, reachable voters; it needs a
-// quorum of the voter set and picks a voter with the most up-to-date log.
-func (c *Cluster) election() {
-	voters := c.voterCount()
-	var best []*member
-	n := 0
-	for _, m := range c.members {
-		if !m.voter || !m.reachable() {
-			continue
-		}
-		n++
-		if len(best) > 0 {
-			bt, bi := best[0].log.lastTerm(), best[0].log.lastIndex()
-			t, i := m.log.lastTerm(), m.log.lastIndex()
-			if t < bt || (t == bt && i < bi) {
-				continue
-			}
-			if t > bt || i > bi {
-				best = best[:0]
-			}
-		}
-		best = append(best, m)
-	}
-	if voters == 0 || n < upgrade.Quorum(voters) {
-		c.electionDue = c.tick + c.electionTimeout()
-		return
-	}
-	w := best[0]
-	if len(best) > 1 {
-		w = best[c.rng.IntN(len(best))]
-	}
-	c.elect(w, "election")
-}
-
-func (c *Cluster) rateOf(m *member) uint64 {
-	if m.rateSet {
-		return m.rate
-	}
-	return c.cfg.ReplicationRate
-}
-
-// replicate sends the leader's log to every member it can reach.
-func (c *Cluster) replicate() {
-	l := c.leader
-	l.reached = c.tick
-	if l.isolated {
-		return
-	}
-	for _, m := range c.members {
-		if m == l || !m.reachable() {
-			continue
-		}
-		m.log.copyFrom(l.log, c.rateOf(m))
-		m.reached = c.tick
-	}
-}
-
-func (c *Cluster) stepRaft() {
-	if l := c.leader; l != nil {
-		if l.isolated || c.connectedVoters() < upgrade.Quorum(c.voterCount()) {
-			c.lease++
-			if c.lease >= c.cfg.ElectionTimeout[0] {
-				c.loseLeader(fmt.Sprintf("leader %s lost leadership: cannot reach a quorum", l.name))
-			}
-		} else {
-			c.lease = 0
-		}
-	}
-	if l := c.leader; l != nil {
-		if c.transfer == nil && c.writable() {
-			l.log.add(c.term, c.cfg.WriteRate)
-		}
-		c.replicate()
-	}
-	if t := c.transfer; t != nil {
-		l := c.leader
-		switch {
-		case !t.voter || !t.reachable() || l.isolated:
-			c.transfer = nil
-			c.event("leadership transfer from %s to %s abandoned: target unreachable", l.name, t.name)
-		case t.log.lastIndex() == l.log.lastIndex() && t.log.lastTerm() == l.log.lastTerm():
-			c.transfer = nil
-			c.elect(t, fmt.Sprintf("leadership transferred from %s", l.name))
-			c.replicate()
-		case c.tick >= c.transferDue:
-			c.transfer = nil
-			c.event("leadership transfer from %s to %s timed out", l.name, t.name)
-		}
-	}
-	if c.leader == nil && c.tick >= c.electionDue {
-		c.election()
-		if c.leader != nil {
-			c.replicate()
-		}
-	}
-	c.advanceCommit()
-}
-
-// advanceCommit moves the commit index to the highest entry of the current
-// term stored on a quorum of voters.
-func (c *Cluster) advanceCommit() {
-	l := c.leader
-	if l == nil {
-		return
-	}
-	c.scratch = c.scratch[:0]
-	for _, m := range c.members {
-		if !m.present || !m.voter {
-			continue
-		}
-		if m == l {
-			c.scratch = append(c.scratch, l.log.lastIndex())
-		} else {
-			c.scratch = append(c.scratch, matchIndex(m.log, l.log))
-		}
-	}
-	q := upgrade.Quorum(len(c.scratch))
-	if len(c.scratch) == 0 {
-		return
-	}
-	slices.Sort(c.scratch)
-	n := c.scratch[len(c.scratch)-q]
-	if n > c.commit && l.log.termAt(n) == c.term {
-		c.committed.copyFrom(l.log, n-c.commit)
-		c.commit = n
-	}
-}
-
-// contact returns the ticks since the leader last reached m.
-func (c *Cluster) contact(m *member) int {
-	l := c.leader
-	if l == m || (l != nil && !l.isolated && m.reachable()) {
-		return 0
-	}
-	return c.tick - m.reached
-}
-
-// refresh recomputes the autopilot-like health of every member.
-func (c *Cluster) refresh() {
-	var ref uint64
-	if c.leader != nil {
-		ref = c.leader.log.lastIndex()
-	} else {
-		for _, m := range c.members {
-			if m.present {
-				ref = max(ref, m.log.lastIndex())
-			}
-		}
-	}
-	now := c.Now()
-	for _, m := range c.members {
-		h := m.up() && !m.isolated && m.present
-		if h && m != c.leader {
-			lag := uint64(0)
-			if ref > m.log.lastIndex() {
-				lag = ref - m.log.lastIndex()
-			}
-			h = time.Duration(c.contact(m))*c.cfg.Tick <= healthyContact && lag <= healthyLag
-		}
-		if h && !m.healthy {
-			m.stableSince = now
-		}
-		m.healthy = h
-	}
-}
-
-// record closes the tick's Record.
-func (c *Cluster) record() {
-	r := c.pending
-	c.pending = Record{}
-	r.Tick = c.tick
-	r.Time = c.Now()
-	r.Term = c.term
-	if c.leader != nil {
-		r.Leader = c.leader.name
-		r.ServiceHasLeader = c.leader.workload == c.serviceTarget()
-	}
-	for _, m := range c.members {
-		if m.present && m.voter {
-			r.Voters++
-			if m.reachable() {
-				r.VotersUp++
-			}
-		}
-	}
-	r.Writable = c.writable()
-	r.ServiceWorkload = c.serviceTarget()
-	c.history = append(c.history, r)
 }

@@ -97,7 +97,7 @@ func (c *Cluster) SetHookFailure(hook string, fail bool) {
 }
 
 // HealAll stops every ongoing fault: isolated members rejoin, replication
-// rates are reset and pending staleness is cleared. Bad versions and hook
+// rates are reset and pending staleness and observation faults are cleared. Bad versions and hook
 // failures stay.
 func (c *Cluster) HealAll() {
 	c.fault("heal all")
@@ -106,5 +106,6 @@ func (c *Cluster) HealAll() {
 		m.rate, m.rateSet = 0, false
 	}
 	c.stale = 0
+	c.obsFaults = nil
 	c.refresh()
 }

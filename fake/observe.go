@@ -12,13 +12,24 @@ import (
 // StaleNext(n) the next call returns the snapshot taken n ticks earlier
 // (clamped to the ticks run and to StaleDepth). The result shares no memory
 // with the cluster.
+//
+// Observation faults requested with FaultNextObservation are applied to that
+// next observation, in the order requested.
 func (c *Cluster) Observe() upgrade.Observation {
 	k := min(c.stale, c.tick, StaleDepth)
 	c.stale = 0
+	var o upgrade.Observation
 	if k <= 0 {
-		return c.Truth()
+		o = c.Truth()
+	} else {
+		o = cloneObservation(&c.ring[(c.tick-k)%len(c.ring)])
 	}
-	return cloneObservation(&c.ring[(c.tick-k)%len(c.ring)])
+	faults := c.obsFaults
+	c.obsFaults = nil
+	for _, f := range faults {
+		c.applyObservationFault(&o, f)
+	}
+	return o
 }
 
 // Truth returns the true current state, ignoring StaleNext. The result shares
@@ -84,7 +95,7 @@ func (c *Cluster) fill(o *upgrade.Observation) {
 			if m.workload != w.name || !m.exists || m.ordinal >= w.replicas {
 				continue
 			}
-			if m.phase == podRunning {
+			if c.ready(m) {
 				v.ReadyReplicas++
 			}
 			if m.revision == w.update {
@@ -120,12 +131,13 @@ func (c *Cluster) fill(o *upgrade.Observation) {
 				Exists:       true,
 				UID:          m.uid,
 				Phase:        upgrade.PodPending,
-				Ready:        m.phase == podRunning,
+				Running:      m.up(),
+				Ready:        c.ready(m),
 				CrashLooping: m.phase == podCrashing,
 				Restarts:     m.restarts,
 				StartedAt:    m.startedAt,
 			}
-			if m.phase == podRunning {
+			if c.ready(m) {
 				v.Pod.ReadySince = m.readySince
 			}
 			if m.phase != podStarting {
@@ -160,7 +172,8 @@ func (c *Cluster) fill(o *upgrade.Observation) {
 
 	o.Backup = c.backup
 	o.Lock = c.lock
-	o.Capabilities = upgrade.Capabilities{TargetedTransfer: c.cfg.TargetedTransfer, NonVoters: true, Snapshots: true}
+	o.Capabilities = upgrade.Capabilities{TargetedTransfer: c.cfg.TargetedTransfer, NonVoters: true, Snapshots: true,
+		AutoPromotion: c.cfg.AutoPromoteTicks > 0, MembershipDelay: time.Duration(c.cfg.MembershipDelayTicks) * c.cfg.Tick}
 	o.Hooks = o.Hooks[:0]
 	for _, h := range c.hooks {
 		o.Hooks = append(o.Hooks, h.status)

@@ -106,7 +106,11 @@ func randomAction(c *Cluster, ch chooser) upgrade.Action {
 // randomFault injects a random fault and returns its error, if any.
 func randomFault(c *Cluster, ch chooser) error {
 	name := pick(ch, "member", memberNames(c))
-	switch ch.intn(9, "fault") {
+	switch ch.intn(10, "fault") {
+	case 9:
+		kinds := ObservationFaultKinds()
+		return c.FaultNextObservation(ObservationFault{Kind: kinds[ch.intn(len(kinds), "obsFault")], Member: name,
+			TicksAgo: ch.intn(10, "ago")})
 	case 0:
 		return c.KillPod(name)
 	case 1:
@@ -260,12 +264,16 @@ func step(c *Cluster, ch chooser) error {
 
 func randomConfig(ch chooser, seed uint64) Config {
 	return Config{
-		Seed:             seed,
-		Replicas:         1 + ch.intn(9, "replicas"),
-		TargetedTransfer: ch.intn(2, "targeted") == 0,
-		PodStartTicks:    1 + ch.intn(6, "podStart"),
-		ReplicationRate:  uint64(20 + ch.intn(300, "replication")),
-		ElectionTimeout:  [2]int{1 + ch.intn(3, "etMin"), 3 + ch.intn(5, "etMax")},
+		Seed:                 seed,
+		Replicas:             1 + ch.intn(9, "replicas"),
+		TargetedTransfer:     ch.intn(2, "targeted") == 0,
+		PodStartTicks:        1 + ch.intn(6, "podStart"),
+		ReplicationRate:      uint64(20 + ch.intn(300, "replication")),
+		ElectionTimeout:      [2]int{1 + ch.intn(3, "etMin"), 3 + ch.intn(5, "etMax")},
+		Readiness:            Readiness(ch.intn(2, "readiness")),
+		AutopilotQuirks:      ch.intn(2, "quirks") == 0,
+		AutoPromoteTicks:     ch.intn(3, "autoPromote") * 5,
+		MembershipDelayTicks: ch.intn(3, "membershipDelay") * 4,
 	}
 }
 
@@ -291,7 +299,19 @@ func TestPropertyRaftInvariants(t *testing.T) {
 				}
 			},
 			"observe": func(t *rapid.T) {
-				if err := checkObservation(c.Observe()); err != nil {
+				degraded := len(c.obsFaults) > 0
+				obs := c.Observe()
+				if degraded {
+					// A degraded view never looks healthy where it is not
+					// known: unknown members report no health.
+					for _, m := range obs.Members {
+						if m.Raft.Unknown && m.Raft.Healthy && m.Raft.LastContact != 0 {
+							t.Fatalf("unknown member %s reports stats: %+v", m.Name, m.Raft)
+						}
+					}
+					return
+				}
+				if err := checkObservation(obs); err != nil {
 					t.Fatal(err)
 				}
 			},

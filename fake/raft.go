@@ -1,0 +1,284 @@
+package fake
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/raftshift/raftshift/upgrade"
+)
+
+func (c *Cluster) voterCount() int {
+	n := 0
+	for _, m := range c.members {
+		if m.present && m.voter {
+			n++
+		}
+	}
+	return n
+}
+
+// connectedVoters counts the voters the leader can talk to, itself included.
+func (c *Cluster) connectedVoters() int {
+	l := c.leader
+	if l == nil {
+		return 0
+	}
+	n := 1
+	if l.isolated {
+		return n
+	}
+	for _, m := range c.members {
+		if m != l && m.voter && m.reachable() {
+			n++
+		}
+	}
+	return n
+}
+
+func (c *Cluster) writable() bool {
+	return c.leader != nil && !c.leader.isolated && c.connectedVoters() >= upgrade.Quorum(c.voterCount())
+}
+
+func (c *Cluster) electionTimeout() int {
+	lo, hi := c.cfg.ElectionTimeout[0], c.cfg.ElectionTimeout[1]
+	return lo + c.rng.IntN(hi-lo+1)
+}
+
+// loseLeader ends the current leadership and schedules an election.
+func (c *Cluster) loseLeader(why string) {
+	if c.leader == nil {
+		return
+	}
+	c.event("%s (term %d)", why, c.term)
+	c.leader = nil
+	c.transfer = nil
+	c.lease = 0
+	c.electionDue = c.tick + c.electionTimeout()
+}
+
+// elect makes m the leader of a new term; it appends its no-op entry.
+func (c *Cluster) elect(m *member, how string) {
+	c.term++
+	c.leader = m
+	c.lease = 0
+	c.transfer = nil
+	if keep := matchIndex(c.committed, m.log); keep < c.commit {
+		// Only possible after unsafe membership changes (promoting lagging
+		// members, shrinking the voter set around a member that lacks
+		// committed entries): Raft's guarantees assume one committed change
+		// at a time.
+		c.event("DATA LOSS: %s leads term %d without committed entries %d..%d", m.name, c.term, keep+1, c.commit)
+		c.pending.LostCommitted += c.commit - keep
+		c.committed.truncate(keep)
+		c.commit = keep
+	}
+	m.log.add(c.term, 1)
+	if c.cfg.AutopilotQuirks {
+		// A new leader's autopilot starts its server health afresh.
+		for _, x := range c.members {
+			if x.present {
+				x.stableSince = c.Now()
+			}
+		}
+	}
+	c.event("%s: %s leads term %d", how, m.name, c.term)
+	c.pending.Elections = append(c.pending.Elections, Election{Term: c.term, Leader: m.name, Previous: c.lastLeader})
+	c.lastLeader = m.name
+}
+
+// election runs an election among the up, reachable voters; it needs a
+// quorum of the voter set and picks a voter with the most up-to-date log.
+func (c *Cluster) election() {
+	voters := c.voterCount()
+	var best []*member
+	n := 0
+	for _, m := range c.members {
+		if !m.voter || !m.reachable() {
+			continue
+		}
+		n++
+		if len(best) > 0 {
+			bt, bi := best[0].log.lastTerm(), best[0].log.lastIndex()
+			t, i := m.log.lastTerm(), m.log.lastIndex()
+			if t < bt || (t == bt && i < bi) {
+				continue
+			}
+			if t > bt || i > bi {
+				best = best[:0]
+			}
+		}
+		best = append(best, m)
+	}
+	if voters == 0 || n < upgrade.Quorum(voters) {
+		c.electionDue = c.tick + c.electionTimeout()
+		return
+	}
+	w := best[0]
+	if len(best) > 1 {
+		w = best[c.rng.IntN(len(best))]
+	}
+	c.elect(w, "election")
+}
+
+func (c *Cluster) rateOf(m *member) uint64 {
+	if m.rateSet {
+		return m.rate
+	}
+	return c.cfg.ReplicationRate
+}
+
+// replicate sends the leader's log to every member it can reach.
+func (c *Cluster) replicate() {
+	l := c.leader
+	l.reached = c.tick
+	if l.isolated {
+		return
+	}
+	for _, m := range c.members {
+		if m == l || !m.reachable() {
+			continue
+		}
+		m.log.copyFrom(l.log, c.rateOf(m))
+		m.reached = c.tick
+	}
+}
+
+func (c *Cluster) stepRaft() {
+	if l := c.leader; l != nil {
+		if l.isolated || c.connectedVoters() < upgrade.Quorum(c.voterCount()) {
+			c.lease++
+			if c.lease >= c.cfg.ElectionTimeout[0] {
+				c.loseLeader(fmt.Sprintf("leader %s lost leadership: cannot reach a quorum", l.name))
+			}
+		} else {
+			c.lease = 0
+		}
+	}
+	if l := c.leader; l != nil {
+		if c.transfer == nil && c.writable() {
+			l.log.add(c.term, c.cfg.WriteRate)
+		}
+		c.replicate()
+	}
+	if t := c.transfer; t != nil {
+		l := c.leader
+		switch {
+		case !t.voter || !t.reachable() || l.isolated:
+			c.transfer = nil
+			c.event("leadership transfer from %s to %s abandoned: target unreachable", l.name, t.name)
+		case t.log.lastIndex() == l.log.lastIndex() && t.log.lastTerm() == l.log.lastTerm():
+			c.transfer = nil
+			c.elect(t, fmt.Sprintf("leadership transferred from %s", l.name))
+			c.replicate()
+		case c.tick >= c.transferDue:
+			c.transfer = nil
+			c.event("leadership transfer from %s to %s timed out", l.name, t.name)
+		}
+	}
+	if c.leader == nil && c.tick >= c.electionDue {
+		c.election()
+		if c.leader != nil {
+			c.replicate()
+		}
+	}
+	c.advanceCommit()
+}
+
+// advanceCommit moves the commit index to the highest entry of the current
+// term stored on a quorum of voters.
+func (c *Cluster) advanceCommit() {
+	l := c.leader
+	if l == nil {
+		return
+	}
+	c.scratch = c.scratch[:0]
+	for _, m := range c.members {
+		if !m.present || !m.voter {
+			continue
+		}
+		if m == l {
+			c.scratch = append(c.scratch, l.log.lastIndex())
+		} else {
+			c.scratch = append(c.scratch, matchIndex(m.log, l.log))
+		}
+	}
+	q := upgrade.Quorum(len(c.scratch))
+	if len(c.scratch) == 0 {
+		return
+	}
+	slices.Sort(c.scratch)
+	n := c.scratch[len(c.scratch)-q]
+	if n > c.commit && l.log.termAt(n) == c.term {
+		c.committed.copyFrom(l.log, n-c.commit)
+		c.commit = n
+	}
+}
+
+// contact returns the ticks since the leader last reached m.
+func (c *Cluster) contact(m *member) int {
+	l := c.leader
+	if l == m || (l != nil && !l.isolated && m.reachable()) {
+		return 0
+	}
+	return c.tick - m.reached
+}
+
+// refresh recomputes the autopilot-like health of every member.
+func (c *Cluster) refresh() {
+	var ref uint64
+	if c.leader != nil {
+		ref = c.leader.log.lastIndex()
+	} else {
+		for _, m := range c.members {
+			if m.present {
+				ref = max(ref, m.log.lastIndex())
+			}
+		}
+	}
+	now := c.Now()
+	for _, m := range c.members {
+		h := m.up() && !m.isolated && m.present
+		if h && m != c.leader {
+			lag := uint64(0)
+			if ref > m.log.lastIndex() {
+				lag = ref - m.log.lastIndex()
+			}
+			h = time.Duration(c.contact(m))*c.cfg.Tick <= healthyContact && lag <= healthyLag
+		}
+		if h && !m.healthy {
+			m.healthyAt = now
+			// Autopilot polls too slowly to notice a short restart: with
+			// its quirks the reported stable_since only moves on first
+			// health and on a new leader (elect).
+			if !c.cfg.AutopilotQuirks || m.stableSince.IsZero() {
+				m.stableSince = now
+			}
+		}
+		m.healthy = h
+	}
+}
+
+// record closes the tick's Record.
+func (c *Cluster) record() {
+	r := c.pending
+	c.pending = Record{}
+	r.Tick = c.tick
+	r.Time = c.Now()
+	r.Term = c.term
+	if c.leader != nil {
+		r.Leader = c.leader.name
+		r.ServiceHasLeader = c.leader.workload == c.serviceTarget()
+	}
+	for _, m := range c.members {
+		if m.present && m.voter {
+			r.Voters++
+			if m.reachable() {
+				r.VotersUp++
+			}
+		}
+	}
+	r.Writable = c.writable()
+	r.ServiceWorkload = c.serviceTarget()
+	c.history = append(c.history, r)
+}
