@@ -109,3 +109,26 @@ func (c *Cluster) HealAll() {
 	c.obsFaults = nil
 	c.refresh()
 }
+
+// ElectLeader makes the named voter the leader now, in a new term, as a
+// completed leadership transfer would: a setup helper for scenarios that
+// start with the leader elsewhere. The member must be an up, reachable
+// voter with the current leader's whole log (every member of a new
+// cluster has it); otherwise it fails with ErrPrecondition.
+func (c *Cluster) ElectLeader(name string) error {
+	m := c.byName[name]
+	if m == nil || !m.voter || !m.reachable() {
+		return precondition("%s is not an up, reachable voter", name)
+	}
+	if c.leader == m {
+		return nil
+	}
+	if l := c.leader; l != nil && (m.log.lastIndex() != l.log.lastIndex() || m.log.lastTerm() != l.log.lastTerm()) {
+		return precondition("%s does not have the leader's whole log", name)
+	}
+	c.fault("elect %s", name)
+	c.elect(m, "setup")
+	c.replicate()
+	c.refresh()
+	return nil
+}

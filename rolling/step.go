@@ -44,6 +44,7 @@ const (
 	ReasonRestartingPod        upgrade.Reason = "RestartingPod"
 	ReasonMovingLeadership     upgrade.Reason = "MovingLeadership"
 	ReasonUpgradePaused        upgrade.Reason = "UpgradePaused"
+	ReasonTemplateDrift        upgrade.Reason = "TemplateDrift"
 )
 
 // maxChain bounds the phase changes one Step may chain without actions.
@@ -467,6 +468,17 @@ func (s *stepper) active() error {
 		var ev Event
 		var err error
 		progress := true
+		if s.templateDrifted() {
+			// The template is not (or no longer) at the target: someone
+			// changed it, or an earlier Step saw it applied through a
+			// stale cache. Restart the plan from Locking, which raises
+			// the partition before the template changes again.
+			if err := s.transition(EventTemplateDrift, false); err != nil {
+				return err
+			}
+			s.event(upgrade.EventWarning, ReasonTemplateDrift, "the template of %s is not at %s; locking it again", s.w.Name, u.TargetVersion)
+			continue
+		}
 		switch s.phase() {
 		case PhaseLocking:
 			ev = s.locking()
@@ -588,6 +600,16 @@ func (s *stepper) crashLoop() bool {
 			s.event(upgrade.EventWarning, ReasonUpgradePaused, "%s", msg)
 			return true
 		}
+	}
+	return false
+}
+
+// templateDrifted reports whether, past templating, the workload's
+// template is not at the target.
+func (s *stepper) templateDrifted() bool {
+	switch s.phase() {
+	case PhaseRolling, PhaseMovingLeader, PhaseRestarting, PhaseVerifying:
+		return !s.templateAtTarget()
 	}
 	return false
 }

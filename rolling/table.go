@@ -86,6 +86,10 @@ const (
 	// EventTargetChanged: the spec's target changed mid-upgrade; the plan
 	// restarts safely from the current state.
 	EventTargetChanged Event = "TargetChanged"
+	// EventTemplateDrift: past templating, the workload's template is not
+	// at the target (changed by someone else, or seen applied through a
+	// stale cache); the plan restarts from Locking.
+	EventTemplateDrift Event = "TemplateDrift"
 )
 
 // Table is the rolling strategy's transition table. Every phase change made
@@ -117,6 +121,10 @@ var Table = upgrade.Table[Phase, Event]{
 		{From: PhaseMovingLeader, Event: EventTargetChanged, To: PhaseLocking},
 		{From: PhaseRestarting, Event: EventTargetChanged, To: PhaseLocking},
 		{From: PhaseVerifying, Event: EventTargetChanged, To: PhaseLocking},
+		{From: PhaseRolling, Event: EventTemplateDrift, To: PhaseLocking},
+		{From: PhaseMovingLeader, Event: EventTemplateDrift, To: PhaseLocking},
+		{From: PhaseRestarting, Event: EventTemplateDrift, To: PhaseLocking},
+		{From: PhaseVerifying, Event: EventTemplateDrift, To: PhaseLocking},
 	},
 }
 

@@ -65,3 +65,31 @@ func TestNoIllegalTransition(t *testing.T) {
 	}
 	t.Logf("%d Steps, none illegal", runs)
 }
+
+// TestTemplateDrift: past templating, a template that is not at the target
+// (changed by someone, or seen applied through a stale cache) restarts the
+// plan from Locking, which raises the partition first.
+func TestTemplateDrift(t *testing.T) {
+	o := locked(templated(3))
+	o.Workloads[0].Partition = 2
+	o.Workloads[0].Version, o.Workloads[0].Image, o.Workloads[0].UpdateRevision = "2.4.1", "openbao/openbao:2.4.1", "bao-other"
+	for _, phase := range []Phase{PhaseRolling, PhaseMovingLeader, PhaseRestarting, PhaseVerifying} {
+		d, err := Step(baseSpec(), o, inflight(3, phase, 2))
+		if err != nil {
+			t.Fatalf("%s: %v", phase, err)
+		}
+		if d.Status.Upgrade.Phase != string(PhaseLocking) || len(d.Actions) == 0 {
+			t.Fatalf("%s: phase %s actions %v", phase, d.Status.Upgrade.Phase, d.Actions)
+		}
+		raised := false
+		for _, a := range d.Actions {
+			if sp, ok := a.(upgrade.SetPartition); ok {
+				raised = sp.Partition == 3
+				break
+			}
+		}
+		if !raised {
+			t.Fatalf("%s: actions %v, want the partition raised first", phase, d.Actions)
+		}
+	}
+}

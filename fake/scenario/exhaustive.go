@@ -1,0 +1,73 @@
+package scenario
+
+import (
+	"github.com/raftshift/raftshift/fake"
+	"github.com/raftshift/raftshift/fake/check"
+)
+
+// Failure is a schedule that broke an invariant.
+type Failure struct {
+	// Events is the schedule.
+	Events []Event
+	// Violation is what broke.
+	Violation *check.Violation
+}
+
+// Report summarises an exhaustive enumeration.
+type Report struct {
+	// Baseline is the number of reconciles the undisturbed run takes to
+	// reach Idle.
+	Baseline int
+	// Runs counts the schedules played; Crashes, Requests and Faults count
+	// them by kind.
+	Runs, Crashes, Requests, Faults int
+	// Failures are the schedules that broke an invariant.
+	Failures []Failure
+}
+
+// Exhaustive plays base undisturbed, then every single-event variant of it:
+// at each of its reconciles, a host crash after each prefix of that
+// reconcile's actions, with the status persisted or not; each request; and
+// each observation fault. base's own events are replaced. It reports how
+// many schedules it ran and those that broke an invariant.
+func Exhaustive(base Scenario) Report {
+	probe := base
+	probe.Events, probe.Steps = nil, 0
+	res := Run(probe)
+	var rep Report
+	rep.Runs++
+	if res.Violation != nil {
+		rep.Failures = append(rep.Failures, Failure{Violation: res.Violation})
+		return rep
+	}
+	// The reconciles before the run first went idle (its last 20 are the
+	// idle check).
+	n := max(len(res.Actions)-20, 1)
+	rep.Baseline = n
+	play := func(e Event) {
+		sc := base
+		sc.Steps = e.At + 1
+		sc.Events = []Event{e}
+		rep.Runs++
+		if r := Run(sc); r.Violation != nil {
+			rep.Failures = append(rep.Failures, Failure{Events: sc.Events, Violation: r.Violation})
+		}
+	}
+	for at := range n {
+		for executed := 0; executed <= res.Actions[at]; executed++ {
+			for _, persisted := range []bool{true, false} {
+				rep.Crashes++
+				play(Event{At: at, Kind: Crash, Crash: CrashPoint{Executed: executed, Persisted: persisted}})
+			}
+		}
+		for _, r := range Requests() {
+			rep.Requests++
+			play(Event{At: at, Kind: Request, Request: r})
+		}
+		for _, k := range fake.ObservationFaultKinds() {
+			rep.Faults++
+			play(Event{At: at, Kind: Observe, Fault: fake.ObservationFault{Kind: k, TicksAgo: 3}})
+		}
+	}
+	return rep
+}

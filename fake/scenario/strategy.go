@@ -1,0 +1,246 @@
+package scenario
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/raftshift/raftshift/bluegreen"
+	"github.com/raftshift/raftshift/fake/check"
+	"github.com/raftshift/raftshift/policy"
+	"github.com/raftshift/raftshift/rolling"
+	"github.com/raftshift/raftshift/upgrade"
+)
+
+// RequestKind is a request a human or a GitOps pipeline makes by editing
+// the spec.
+type RequestKind string
+
+// Requests.
+const (
+	// Retarget moves the spec to another target (the strategy's next
+	// version).
+	Retarget RequestKind = "retarget"
+	// Revert moves the spec back to the version the upgrade started from.
+	Revert RequestKind = "revert"
+	// Rollback requests a rollback (an abort before promotion).
+	Rollback RequestKind = "rollback"
+	// Promote requests a manual promotion.
+	Promote RequestKind = "promote"
+	// Retry requests a retry of a paused or failed upgrade.
+	Retry RequestKind = "retry"
+	// Ack acknowledges break-glass with its exact nonce.
+	Ack RequestKind = "ack"
+	// AckNearMiss acknowledges break-glass with a near miss of the nonce:
+	// one character short, its first character, upper case, or padded
+	// with spaces. None of them may resume.
+	AckNearMiss RequestKind = "ack-near-miss"
+)
+
+// Requests lists every request kind, in a fixed order.
+func Requests() []RequestKind {
+	return []RequestKind{Retarget, Revert, Rollback, Promote, Retry, Ack, AckNearMiss}
+}
+
+// Strategy is a strategy under test together with its spec, as a host holds
+// them: the Step it calls, the requests people make, and the answers an
+// operator gives once faults stop.
+type Strategy interface {
+	// Step is the strategy's Step with the current spec.
+	Step(obs upgrade.Observation, st upgrade.Status) (upgrade.Decision, error)
+	// Request edits the spec as the request asks, given the persisted
+	// status; false when the strategy has no such request.
+	Request(r RequestKind, st upgrade.Status) bool
+	// Ack is the break-glass acknowledgement the spec carries.
+	Ack() string
+	// Options are the rules Step's decisions on obs are held to.
+	Options(obs upgrade.Observation) check.Options
+	// Operate answers an upgrade that waits for a human (break-glass, a
+	// manual promotion, a crash-looping target, a refused target), given
+	// the persisted status and the last Decision. It reports whether it
+	// changed the spec.
+	Operate(st upgrade.Status, d upgrade.Decision) bool
+}
+
+// Versions of the scenarios: clusters start on From; targets are To and
+// Next; Rescue is never made bad and is what the operator sets when a
+// target crash-loops.
+const (
+	From   = "2.3.0"
+	To     = "2.4.0"
+	Next   = "2.4.1"
+	Rescue = "2.4.2"
+)
+
+// Image is the image of a version.
+func Image(v string) string { return "openbao/openbao:" + v }
+
+// nearMiss returns the n-th near miss of a nonce.
+func nearMiss(nonce string, n int) string {
+	if nonce == "" {
+		return "bogus"
+	}
+	switch n % 5 {
+	case 0:
+		return nonce[:len(nonce)-1]
+	case 1:
+		return nonce[:1]
+	case 2:
+		return strings.ToUpper(nonce)
+	case 3:
+		return " " + nonce
+	default:
+		return nonce + " "
+	}
+}
+
+// versionOf is the version a Revert goes back to and the next target.
+func revertTarget(st upgrade.Status) (string, string) {
+	if u := st.Upgrade; u != nil && u.FromVersion != "" {
+		return u.FromVersion, u.FromImage
+	}
+	if st.CurrentVersion != "" {
+		return st.CurrentVersion, st.CurrentImage
+	}
+	return From, Image(From)
+}
+
+// RollingStrategy is rolling.Step with its spec.
+type RollingStrategy struct {
+	Spec  rolling.Spec
+	nonce int
+}
+
+// Rolling returns the rolling strategy with spec.
+func Rolling(spec rolling.Spec) *RollingStrategy { return &RollingStrategy{Spec: spec} }
+
+// Step implements Strategy.
+func (s *RollingStrategy) Step(obs upgrade.Observation, st upgrade.Status) (upgrade.Decision, error) {
+	return rolling.Step(s.Spec, obs, st)
+}
+
+// Request implements Strategy: retarget, revert and retry.
+func (s *RollingStrategy) Request(r RequestKind, st upgrade.Status) bool {
+	switch r {
+	case Retarget:
+		v := Next
+		if policy.SameVersion(s.Spec.Version, Next) {
+			v = To
+		}
+		s.Spec.Version, s.Spec.Image = v, Image(v)
+	case Revert:
+		s.Spec.Version, s.Spec.Image = revertTarget(st)
+	case Retry:
+		s.nonce++
+		s.Spec.RetryNonce = fmt.Sprintf("retry-%d", s.nonce)
+	default:
+		return false
+	}
+	return true
+}
+
+// Ack implements Strategy (rolling has no break-glass).
+func (s *RollingStrategy) Ack() string { return "" }
+
+// Options implements Strategy.
+func (s *RollingStrategy) Options(obs upgrade.Observation) check.Options {
+	return check.Options{CatchUp: s.Spec.CatchUp, AllowDowntime: s.Spec.AllowDowntime && len(obs.Voters()) <= 2}
+}
+
+// Operate implements Strategy: a crash-looping target is replaced by
+// Rescue, a deadline pause is retried, and a refused target is set back.
+func (s *RollingStrategy) Operate(st upgrade.Status, d upgrade.Decision) bool {
+	u := st.Upgrade
+	switch {
+	case u != nil && u.Paused != nil && u.Paused.Gate == upgrade.GateCrashLoop && !policy.SameVersion(s.Spec.Version, Rescue):
+		s.Spec.Version, s.Spec.Image = Rescue, Image(Rescue)
+	case u != nil && u.Paused != nil:
+		return s.Request(Retry, st)
+	case u != nil && d.Gate != nil && d.Gate.Name == upgrade.GatePolicy:
+		s.Spec.Version, s.Spec.Image = u.TargetVersion, u.TargetImage
+	case u == nil && d.Gate != nil && d.Gate.Name == upgrade.GatePolicy && st.CurrentVersion != "":
+		s.Spec.Version, s.Spec.Image = st.CurrentVersion, st.CurrentImage
+	default:
+		return false
+	}
+	return true
+}
+
+// BlueGreenStrategy is bluegreen.Step with its spec.
+type BlueGreenStrategy struct {
+	Spec  bluegreen.Spec
+	nonce int
+}
+
+// BlueGreen returns the blue-green strategy with spec.
+func BlueGreen(spec bluegreen.Spec) *BlueGreenStrategy { return &BlueGreenStrategy{Spec: spec} }
+
+// Step implements Strategy.
+func (s *BlueGreenStrategy) Step(obs upgrade.Observation, st upgrade.Status) (upgrade.Decision, error) {
+	return bluegreen.Step(s.Spec, obs, st)
+}
+
+func (s *BlueGreenStrategy) next(prefix string) string {
+	s.nonce++
+	return fmt.Sprintf("%s-%d", prefix, s.nonce)
+}
+
+// Request implements Strategy: every request kind.
+func (s *BlueGreenStrategy) Request(r RequestKind, st upgrade.Status) bool {
+	switch r {
+	case Retarget:
+		v := Next
+		if policy.SameVersion(s.Spec.Version, Next) {
+			v = To
+		}
+		s.Spec.Version, s.Spec.Image = v, Image(v)
+	case Revert:
+		s.Spec.Version, s.Spec.Image = revertTarget(st)
+	case Rollback:
+		s.Spec.RollbackNonce = s.next("rollback")
+	case Promote:
+		s.Spec.PromoteNonce = s.next("promote")
+	case Retry:
+		s.Spec.RetryNonce = s.next("retry")
+	case Ack:
+		if st.BreakGlass == nil {
+			s.Spec.BreakGlassAck = s.next("bogus")
+		} else {
+			s.Spec.BreakGlassAck = st.BreakGlass.Nonce
+		}
+	case AckNearMiss:
+		nonce := ""
+		if st.BreakGlass != nil {
+			nonce = st.BreakGlass.Nonce
+		}
+		s.nonce++
+		s.Spec.BreakGlassAck = nearMiss(nonce, s.nonce)
+	default:
+		return false
+	}
+	return true
+}
+
+// Ack implements Strategy.
+func (s *BlueGreenStrategy) Ack() string { return s.Spec.BreakGlassAck }
+
+// Options implements Strategy.
+func (s *BlueGreenStrategy) Options(upgrade.Observation) check.Options {
+	return check.Options{CatchUp: s.Spec.CatchUp}
+}
+
+// Operate implements Strategy: break-glass is acknowledged with its nonce,
+// a manual promotion is granted, and a refused target is set back.
+func (s *BlueGreenStrategy) Operate(st upgrade.Status, d upgrade.Decision) bool {
+	u := st.Upgrade
+	switch {
+	case st.BreakGlass != nil && s.Spec.BreakGlassAck != st.BreakGlass.Nonce:
+		s.Spec.BreakGlassAck = st.BreakGlass.Nonce
+	case u != nil && bluegreen.Phase(u.Phase) == bluegreen.PhaseAwaitingPromotion && s.Spec.PromoteNonce == st.Handled.Promotion:
+		s.Spec.PromoteNonce = s.next("promote")
+	case u != nil && d.Gate != nil && d.Gate.Name == upgrade.GatePolicy:
+		s.Spec.Version, s.Spec.Image = u.TargetVersion, u.TargetImage
+	default:
+		return false
+	}
+	return true
+}
