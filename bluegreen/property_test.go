@@ -352,6 +352,21 @@ func (s *sim) actions() map[string]func(*rapid.T) {
 			c.StaleNext(rapid.IntRange(1, 5).Draw(t, "ago"))
 			s.stale = true
 		},
+		// Observation faults as real adapters show them, at the weight of
+		// the pod and leader faults.
+		"observeFault": func(t *rapid.T) {
+			kind := rapid.SampledFrom(fake.ObservationFaultKinds()).Draw(t, "observationFault")
+			f := fake.ObservationFault{Kind: kind, TicksAgo: rapid.IntRange(1, 8).Draw(t, "cacheAge")}
+			if ms := members(); len(ms) > 0 {
+				f.Member = rapid.SampledFrom(ms).Draw(t, "member")
+			}
+			if err := c.FaultNextObservation(f); err != nil {
+				t.Fatal(err)
+			}
+			if kind == fake.FaultStaleCache {
+				s.stale = true
+			}
+		},
 		"killPod": func(t *rapid.T) {
 			if s.noKill {
 				t.Skip("no disruptive faults in this run")
@@ -461,6 +476,7 @@ func drawSim(rt *rapid.T, sizes []int, faults bool) (*sim, int) {
 	c := fake.New(fake.Config{
 		Seed: rapid.Uint64().Draw(rt, "seed"), Replicas: replicas, Version: fromV, Image: fromImg,
 		Workload: "bao", Service: "bao", TargetedTransfer: targeted, HookFailures: hookFail, BadVersions: bad,
+		AutopilotQuirks: rapid.Bool().Draw(rt, "autopilotQuirks"),
 	})
 	s := &sim{t: rt, c: c, spec: spec, blueVer: fromV, noKill: rapid.Bool().Draw(rt, "noKill"), truncate: -1}
 	return s, replicas

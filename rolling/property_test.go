@@ -225,7 +225,8 @@ func TestPropertyRollingUpgrade(t *testing.T) {
 		if rapid.IntRange(0, 4).Draw(t, "badVersion") == 0 {
 			m.bad = rapid.SampledFrom(propTargets[:2]).Draw(t, "bad")
 		}
-		cfg := fake.Config{Seed: rapid.Uint64().Draw(t, "seed"), Replicas: m.n, Version: propFrom, TargetedTransfer: targeted}
+		cfg := fake.Config{Seed: rapid.Uint64().Draw(t, "seed"), Replicas: m.n, Version: propFrom, TargetedTransfer: targeted,
+			AutopilotQuirks: rapid.Bool().Draw(t, "autopilotQuirks")}
 		if m.bad != "" {
 			cfg.BadVersions = []string{m.bad}
 		}
@@ -276,6 +277,19 @@ func TestPropertyRollingUpgrade(t *testing.T) {
 				m.c.StaleNext(rapid.IntRange(1, 10).Draw(t, "ticksAgo"))
 				m.stale = true
 			}
+			// Observation faults as real adapters show them, at the weight
+			// of the pod and leader faults.
+			actions["observeFault"] = func(t *rapid.T) {
+				kind := rapid.SampledFrom(fake.ObservationFaultKinds()).Draw(t, "observationFault")
+				if err := m.c.FaultNextObservation(fake.ObservationFault{Kind: kind, Member: m.member(t),
+					TicksAgo: rapid.IntRange(1, 8).Draw(t, "cacheAge")}); err != nil {
+					t.Fatal(err)
+				}
+				if kind == fake.FaultStaleCache {
+					m.stale = true
+				}
+			}
+			actions["observeFault2"] = actions["observeFault"]
 		}
 		t.Repeat(actions)
 

@@ -19,16 +19,18 @@ type Report struct {
 	// reach Idle.
 	Baseline int
 	// Runs counts the schedules played; Crashes, Requests and Faults count
-	// them by kind.
-	Runs, Crashes, Requests, Faults int
+	// them by kind, CrashThenRequest the crashes followed by a request at
+	// the next Step.
+	Runs, Crashes, Requests, Faults, CrashThenRequest int
 	// Failures are the schedules that broke an invariant.
 	Failures []Failure
 }
 
 // Exhaustive plays base undisturbed, then every single-event variant of it:
 // at each of its reconciles, a host crash after each prefix of that
-// reconcile's actions, with the status persisted or not; each request; and
-// each observation fault. base's own events are replaced. It reports how
+// reconcile's actions, with the status persisted or not (alone, and
+// followed by each request at the next reconcile); each request; and each
+// observation fault. base's own events are replaced. It reports how
 // many schedules it ran and those that broke an invariant.
 func Exhaustive(base Scenario) Report {
 	probe := base
@@ -44,10 +46,10 @@ func Exhaustive(base Scenario) Report {
 	// idle check).
 	n := max(len(res.Actions)-20, 1)
 	rep.Baseline = n
-	play := func(e Event) {
+	play := func(events ...Event) {
 		sc := base
-		sc.Steps = e.At + 1
-		sc.Events = []Event{e}
+		sc.Steps = events[len(events)-1].At + 1
+		sc.Events = events
 		rep.Runs++
 		if r := Run(sc); r.Violation != nil {
 			rep.Failures = append(rep.Failures, Failure{Events: sc.Events, Violation: r.Violation})
@@ -56,8 +58,16 @@ func Exhaustive(base Scenario) Report {
 	for at := range n {
 		for executed := 0; executed <= res.Actions[at]; executed++ {
 			for _, persisted := range []bool{true, false} {
+				crash := Event{At: at, Kind: Crash, Crash: CrashPoint{Executed: executed, Persisted: persisted}}
 				rep.Crashes++
-				play(Event{At: at, Kind: Crash, Crash: CrashPoint{Executed: executed, Persisted: persisted}})
+				play(crash)
+				// The restarted host then receives a request: the crash
+				// left a status behind the cluster (a Promote executed but
+				// not persisted), which Step must still accept.
+				for _, r := range Requests() {
+					rep.CrashThenRequest++
+					play(crash, Event{At: at + 1, Kind: Request, Request: r})
+				}
 			}
 		}
 		for _, r := range Requests() {
