@@ -27,6 +27,9 @@ type Options struct {
 // the oracle Safety and the strategies are held to. It returns nil or a
 // *Violation naming the rule, the action's index as Step and the member.
 func Decision(obs upgrade.Observation, actions []upgrade.Action, opts Options) error {
+	if !Judged(actions) {
+		return nil
+	}
 	j := newJudge(obs, opts)
 	for i, a := range actions {
 		if err := j.action(i, a); err != nil {
@@ -34,6 +37,21 @@ func Decision(obs upgrade.Observation, actions []upgrade.Action, opts Options) e
 		}
 	}
 	return j.finish()
+}
+
+// Judged reports whether Decision has anything to judge in actions: false
+// when every action is one that touches no member (locks, snapshots, hooks,
+// events, creating a workload).
+func Judged(actions []upgrade.Action) bool {
+	for _, a := range actions {
+		switch a.(type) {
+		case upgrade.AcquireLock, upgrade.ReleaseLock, upgrade.TakeSnapshot, upgrade.RunHook, upgrade.RecordEvent,
+			upgrade.CreateRevision:
+		default:
+			return true
+		}
+	}
+	return false
 }
 
 // judge is the state of one Decision check.

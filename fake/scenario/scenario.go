@@ -282,7 +282,7 @@ func (r *run) reconcile(crash *CrashPoint) (upgrade.Decision, *check.Violation) 
 	if err := check.Decision(obs, d.Actions, r.strat.Options(obs)); err != nil {
 		return d, fail(err)
 	}
-	if fresh {
+	if fresh && check.Judged(d.Actions) {
 		truth := r.c.Truth()
 		if err := check.Decision(truth, d.Actions, r.strat.Options(truth)); err != nil {
 			v := fail(err)
