@@ -173,15 +173,18 @@ func (r *run) deployingGreen() Event {
 			w.Name, w.Version, w.Image, r.up.TargetVersion, r.up.TargetImage)
 		return ""
 	}
+	// Running and reachable is enough to join: a workload whose readiness
+	// needs Raft membership (OpenBao: initialized and unsealed) cannot be
+	// Ready before it joins.
 	members := r.members(r.bg.Green)
-	ready := 0
+	running := 0
 	for _, m := range members {
-		if podUp(m) {
-			ready++
+		if m.Joinable() {
+			running++
 		}
 	}
-	if ready < int(r.bg.GreenReplicas) {
-		r.hold(upgrade.GatePodReady, ReasonGreenNotReady, "%d/%d green pods ready", ready, r.bg.GreenReplicas)
+	if running < int(r.bg.GreenReplicas) {
+		r.hold(upgrade.GatePodReady, ReasonGreenNotReady, "%d/%d green pods running", running, r.bg.GreenReplicas)
 		return ""
 	}
 	return EventGreenReady
@@ -205,11 +208,12 @@ func raftID(m upgrade.Member) string {
 	return m.Name
 }
 
-// join issues a JoinNonvoter for a green member whose pod serves.
+// join issues a JoinNonvoter for a member whose pod runs (Running or
+// Ready: readiness may need membership first).
 func (r *run) join(m upgrade.Member) {
-	if !podUp(m) {
+	if !m.Joinable() {
 		r.holdGate(&upgrade.Gate{Name: upgrade.GatePodReady, Reason: upgrade.ReasonPodNotReady, Member: m.Name,
-			Message: fmt.Sprintf("pod %s is not ready to join", m.Name)})
+			Message: fmt.Sprintf("pod %s is not running, it cannot join", m.Name)})
 		return
 	}
 	r.issue("JoinNonvoter:"+m.Name, upgrade.JoinNonvoter{Member: m.Name, ID: raftID(m), Address: r.address(m)})
@@ -411,6 +415,21 @@ func (r *run) moveLeadership(to, from, version string) (done bool, exhausted boo
 			}
 		}
 	}
+	if !r.obs.Capabilities.TargetedTransfer {
+		// A step-down lets any up-to-date voter win: wait until every
+		// voter of the destination is caught up and stable, so the
+		// election is short and lands there.
+		for _, m := range r.members(to) {
+			if m.IsVoter() {
+				if g := r.caughtUp(m); g != nil {
+					g.Name = upgrade.GateLeaderTransfer
+					g.Message = "stepping down waits for every voter of " + to + " to be caught up: " + g.Message
+					r.holdGate(g)
+					return false, false
+				}
+			}
+		}
+	}
 	target, ok := r.safety.BestTransferTarget(&r.obs, version, func(m upgrade.Member) bool { return m.Workload != to })
 	if !ok {
 		r.holdGate(&upgrade.Gate{Name: upgrade.GateLeaderTransfer, Reason: upgrade.ReasonNoTransferTarget,
@@ -470,12 +489,22 @@ func (r *run) demoteOne(workload string) bool {
 	for i := range cands {
 		cands[i].up = r.caughtUp(*cands[i].m) == nil
 	}
+	// Unhealthy voters first (they cost no tolerance), then the most
+	// up-to-date ones: the voters most likely to win an election leave the
+	// voter set first, which shortens the window in which an election
+	// could fail back to the old side.
 	slices.SortStableFunc(cands, func(a, b cand) int {
 		if a.up != b.up {
 			if a.up {
 				return 1
 			}
 			return -1
+		}
+		if a.m.Raft.LastIndex != b.m.Raft.LastIndex {
+			if a.m.Raft.LastIndex > b.m.Raft.LastIndex {
+				return -1
+			}
+			return 1
 		}
 		return int(b.m.Ordinal) - int(a.m.Ordinal)
 	})

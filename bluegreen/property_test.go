@@ -133,6 +133,27 @@ func (s *sim) reconcile() {
 			t.Fatalf("tick %d: actions despite refusal %+v: %v", s.c.TickCount(), d.Gate, d.Actions)
 		}
 	}
+	// Issue 16: a green member voting before the strategy promoted it is
+	// never silent, and leadership never reaches green before validation
+	// and (manual) promotion.
+	if u := d.Status.Upgrade; u != nil {
+		switch Phase(u.Phase) {
+		case PhaseDeployingGreen, PhaseJoiningMesh, PhaseSyncing, PhaseValidating, PhaseAwaitingPromotion:
+			for _, m := range obs.Members {
+				if m.Workload == u.BlueGreen.Green && m.IsVoter() && !u.BlueGreen.UnexpectedPromotion {
+					t.Fatalf("tick %d: green %s votes in %s, not reported", s.c.TickCount(), m.Name, u.Phase)
+				}
+			}
+			if u.BlueGreen.UnexpectedPromotion && findCond(d.Status, upgrade.ConditionDegraded).Status != "True" {
+				t.Fatalf("tick %d: unexpected promotion without a Degraded condition", s.c.TickCount())
+			}
+			for _, a := range d.Actions {
+				if tr, ok := a.(upgrade.TransferLeadership); ok {
+					t.Fatalf("tick %d: leadership moved to %s in %s", s.c.TickCount(), tr.To, u.Phase)
+				}
+			}
+		}
+	}
 	// Status must survive its JSON round trip unchanged in meaning.
 	s.status = d.Status
 	phasesSeen[phaseOf(d.Status)]++
@@ -473,10 +494,19 @@ func drawSim(rt *rapid.T, sizes []int, faults bool) (*sim, int) {
 	if faults && rapid.IntRange(0, 14).Draw(rt, "badGreen") == 0 {
 		bad = append(bad, toV)
 	}
+	// Autopilot promoting non-voters on its own skips phases the rollback
+	// property aims at: only the upgrade property draws it.
+	autoPromote := 0
+	if faults {
+		autoPromote = rapid.SampledFrom([]int{0, 0, 12}).Draw(rt, "autoPromoteTicks")
+	}
 	c := fake.New(fake.Config{
 		Seed: rapid.Uint64().Draw(rt, "seed"), Replicas: replicas, Version: fromV, Image: fromImg,
 		Workload: "bao", Service: "bao", TargetedTransfer: targeted, HookFailures: hookFail, BadVersions: bad,
-		AutopilotQuirks: rapid.Bool().Draw(rt, "autopilotQuirks"),
+		AutopilotQuirks:      rapid.Bool().Draw(rt, "autopilotQuirks"),
+		Readiness:            fake.Readiness(rapid.IntRange(0, 1).Draw(rt, "readiness")),
+		AutoPromoteTicks:     autoPromote,
+		MembershipDelayTicks: rapid.SampledFrom([]int{0, 0, 10}).Draw(rt, "membershipDelayTicks"),
 	})
 	s := &sim{t: rt, c: c, spec: spec, blueVer: fromV, noKill: rapid.Bool().Draw(rt, "noKill"), truncate: -1}
 	return s, replicas

@@ -141,6 +141,10 @@ func Step(spec Spec, obs upgrade.Observation, status upgrade.Status) (upgrade.De
 	if acted {
 		r.st.RecordStep(&obs)
 	}
+	if r.gate == nil && r.unexpectedlyPromoted() {
+		// reported, though it holds nothing by itself
+		r.gate = &upgrade.Gate{Name: upgrade.GateMembership, Reason: upgrade.ReasonUnexpectedPromotion, Message: unexpectedPromotionMessage}
+	}
 	r.finishConditions()
 	d := upgrade.Decision{
 		Actions: r.actions, // both lists are this Step's own memory
@@ -413,12 +417,24 @@ func (r *run) issue(key string, acts ...upgrade.Action) bool {
 		return false
 	}
 	if r.bg.LastAction == key {
-		if wait := r.spec.RetryAfter - r.now.Sub(r.bg.LastActionAt.Time); wait > 0 {
+		// A membership change the workload applies asynchronously (OpenBao's
+		// autopilot at its next reconcile) is awaited for at least the
+		// declared delay, and re-issuing it is not a failure: the adapters'
+		// membership calls are idempotent, and the step deadline bounds a
+		// change that never lands.
+		async := r.asyncMembership(acts)
+		retry := r.spec.RetryAfter
+		if async {
+			retry = max(retry, r.obs.Capabilities.MembershipDelay)
+		}
+		if wait := retry - r.now.Sub(r.bg.LastActionAt.Time); wait > 0 {
 			r.hold(upgrade.GateMembership, ReasonActionPending, "waiting for %s to take effect", key)
 			r.requeue = wait
 			return false
 		}
-		r.up.Failures++
+		if !async {
+			r.up.Failures++
+		}
 	} else {
 		r.up.Failures = 0
 		r.up.StepStartedAt = upgrade.Time(r.now)
@@ -427,6 +443,66 @@ func (r *run) issue(key string, acts ...upgrade.Action) bool {
 	r.bg.LastActionAt = upgrade.Time(r.now)
 	r.actions = append(r.actions, acts...)
 	return true
+}
+
+// unexpectedPromotion reports green members that vote before this strategy
+// promoted any (before Promoting): the workload promoted them on its own.
+// They count as voters for every safety rule (they are voters in the
+// observation); failures from now on roll back instead of aborting, and the
+// validation and promotion gates still hold leadership on blue.
+func (r *run) unexpectedPromotion() {
+	switch r.phase() {
+	case PhaseDeployingGreen, PhaseJoiningMesh, PhaseSyncing, PhaseValidating, PhaseAwaitingPromotion:
+	default:
+		return
+	}
+	var voting []string
+	for _, m := range r.members(r.bg.Green) {
+		if m.IsVoter() {
+			voting = append(voting, m.Name)
+		}
+	}
+	if len(voting) == 0 {
+		return
+	}
+	r.bg.PromotionStarted = true
+	if !r.bg.UnexpectedPromotion {
+		r.bg.UnexpectedPromotion = true
+		r.event(upgrade.EventWarning, upgrade.ReasonUnexpectedPromotion, "green members %s: %s", strings.Join(voting, ", "),
+			unexpectedPromotionMessage)
+	}
+}
+
+// unexpectedPromotionMessage explains UnexpectedPromotion in conditions.
+const unexpectedPromotionMessage = "green members vote before the strategy promoted them (the workload promotes non-voters on its own; " +
+	"join them so they stay non-voters, e.g. OpenBao's retry_join_as_non_voter); they count as voters, and validation and promotion still gate leadership"
+
+// unexpectedlyPromoted reports whether the upgrade is in a phase before
+// Promoting with green members promoted behind the strategy's back.
+func (r *run) unexpectedlyPromoted() bool {
+	if r.bg == nil || !r.bg.UnexpectedPromotion {
+		return false
+	}
+	switch r.phase() {
+	case PhaseDeployingGreen, PhaseJoiningMesh, PhaseSyncing, PhaseValidating, PhaseAwaitingPromotion:
+		return true
+	}
+	return false
+}
+
+// asyncMembership reports whether acts change membership and the workload
+// applies membership changes asynchronously (Capabilities.MembershipDelay).
+func (r *run) asyncMembership(acts []upgrade.Action) bool {
+	if r.obs.Capabilities.MembershipDelay <= 0 {
+		return false
+	}
+	for _, a := range acts {
+		switch a.(type) {
+		case upgrade.JoinNonvoter, upgrade.Promote, upgrade.Demote:
+			return true
+		}
+	}
+	return false
 }
 
 // blind holds with a RaftViewUnknown gate when any of acts could disrupt a
@@ -457,6 +533,7 @@ func (r *run) dispatch() (Event, error) {
 	case PhaseBreakGlass:
 		return r.breakGlass(), nil
 	}
+	r.unexpectedPromotion()
 	if ev := r.triggers(); ev != "" {
 		return ev, nil
 	}
@@ -697,11 +774,6 @@ func (r *run) greenHasVoter() bool {
 	return false
 }
 
-// podUp reports whether a member's pod serves (independently of Raft).
-func podUp(m upgrade.Member) bool {
-	return m.Pod.Exists && m.Pod.Ready && !m.Pod.Terminating && !m.Pod.CrashLooping
-}
-
 func (r *run) caughtUp(m upgrade.Member) *upgrade.Gate {
 	return upgrade.CaughtUp(&r.obs, m, r.spec.CatchUp)
 }
@@ -785,6 +857,8 @@ func (r *run) finishConditions() {
 		set(upgrade.ConditionDegraded, true, upgrade.Reason(r.st.BreakGlass.Reason), r.st.BreakGlass.Message)
 	case r.degraded != nil:
 		set(upgrade.ConditionDegraded, true, r.degraded.Reason, r.degraded.Message)
+	case r.unexpectedlyPromoted():
+		set(upgrade.ConditionDegraded, true, upgrade.ReasonUnexpectedPromotion, unexpectedPromotionMessage)
 	case r.bg.RollingBack:
 		set(upgrade.ConditionDegraded, true, r.bg.RollbackReason, r.bg.RollbackMessage)
 	default:

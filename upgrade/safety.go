@@ -835,6 +835,12 @@ func needsSim(actions []Action) bool {
 	return false
 }
 
+// ReasonUnexpectedPromotion: a member votes although the strategy never
+// promoted it (a workload that promotes non-voters on its own, such as
+// OpenBao's autopilot for servers joined through the join API). It counts
+// as a voter for every safety rule from the moment it is seen.
+const ReasonUnexpectedPromotion Reason = "UnexpectedPromotion"
+
 // ReasonIncomplete: an upgrade cannot complete yet because a member of the
 // workload is missing, down, unhealthy or not caught up.
 const ReasonIncomplete Reason = "CompletionPending"

@@ -47,6 +47,9 @@ type BlueGreenProgress struct {
 	LastAction string `json:"lastAction,omitempty"`
 	// LastActionAt is when LastAction was issued.
 	LastActionAt metav1.Time `json:"lastActionAt,omitempty"`
+	// UnexpectedPromotion is true once a green member was seen voting before
+	// this strategy promoted it (upgrade.ReasonUnexpectedPromotion).
+	UnexpectedPromotion bool `json:"unexpectedPromotion,omitempty"`
 	// BreakGlassFrom is the phase break-glass was entered from.
 	BreakGlassFrom string `json:"breakGlassFrom,omitempty"`
 	// BreakGlassCount counts break-glass entries of this upgrade.

@@ -84,6 +84,17 @@ func Random(seed uint64, opts RandomOptions) Scenario {
 		}
 		sc.Strategy = func() Strategy { return BlueGreen(spec) }
 		sc.Bound = 3000
+		// OpenBao as it behaves: readiness that needs membership, autopilot
+		// promoting API-joined non-voters, asynchronous suffrage changes.
+		if g.IntN(2) == 0 {
+			sc.Cluster.Readiness = fake.ReadyWhenMember
+		}
+		if g.IntN(3) == 0 {
+			sc.Cluster.AutoPromoteTicks = 12
+		}
+		if g.IntN(3) == 0 {
+			sc.Cluster.MembershipDelayTicks = 10
+		}
 	}
 	if g.IntN(2) == 0 {
 		sc.Status = upgrade.Status{CurrentVersion: From, CurrentImage: Image(From)}

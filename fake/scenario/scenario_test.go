@@ -64,6 +64,12 @@ func TestExhaustive(t *testing.T) {
 				s.PrePromotionHook = "pre"
 				return scenario.BlueGreen(s)
 			}},
+		// OpenBao as it behaves (issue 16): readiness needs membership,
+		// suffrage changes land at autopilot's next reconcile, and
+		// API-joined non-voters are promoted by autopilot.
+		"bluegreen/openbao-like": {Cluster: fake.Config{Seed: 5, Replicas: 3, Readiness: fake.ReadyWhenMember,
+			MembershipDelayTicks: 10, AutoPromoteTicks: 12, AutopilotQuirks: true}, Status: current,
+			Strategy: func() scenario.Strategy { return scenario.BlueGreen(blueGreenSpec()) }},
 	} {
 		t.Run(name, func(t *testing.T) {
 			rep := scenario.Exhaustive(base)
