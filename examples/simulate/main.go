@@ -28,6 +28,8 @@ type options struct {
 	verbose     bool
 	compare     bool
 	svg         string
+	openbao     bool
+	join        string
 }
 
 func main() {
@@ -44,6 +46,8 @@ func main() {
 	flag.BoolVar(&o.verbose, "v", false, "print every cluster tick, not only ticks where something happened")
 	flag.BoolVar(&o.compare, "compare", false, "run the same seed with targeted transfer and with naive step-down and compare")
 	flag.StringVar(&o.svg, "svg", "", "also write the timeline as an SVG picture to this file")
+	flag.BoolVar(&o.openbao, "openbao", false, "simulate OpenBao as it behaves: readiness needs raft membership, autopilot's stable_since quirks, promote/demote applied at autopilot's next 10 s reconcile")
+	flag.StringVar(&o.join, "join", "self", "with -openbao: how green joins: self (retry_join_as_non_voter, stays a non-voter) or api (sys/storage/raft/join; autopilot promotes it on its own)")
 	flag.Parse()
 	if err := run(os.Stdout, o); err != nil {
 		fmt.Fprintln(os.Stderr, "simulate:", err)
@@ -121,7 +125,14 @@ type result struct {
 }
 
 func simulate(o options, targeted bool, faults []fault) result {
-	c := fake.New(fake.Config{Seed: o.seed, Replicas: o.replicas, Version: o.from, TargetedTransfer: targeted})
+	cfg := fake.Config{Seed: o.seed, Replicas: o.replicas, Version: o.from, TargetedTransfer: targeted}
+	if o.openbao {
+		cfg.Readiness, cfg.AutopilotQuirks, cfg.MembershipDelayTicks = fake.ReadyWhenMember, true, 10
+		if o.join == "api" {
+			cfg.AutoPromoteTicks = 12
+		}
+	}
+	c := fake.New(cfg)
 	image := "openbao/openbao:" + o.to
 	status := upgrade.Status{CurrentVersion: o.from, CurrentImage: "openbao/openbao:" + o.from}
 	var step host.StepFunc
@@ -189,6 +200,9 @@ func run(w io.Writer, o options) error {
 	}
 	if o.replicas < 1 || o.replicas > 101 {
 		return errors.New("replicas must be between 1 and 101")
+	}
+	if o.join != "self" && o.join != "api" {
+		return fmt.Errorf("join must be self or api, not %q", o.join)
 	}
 	if o.compare {
 		return compare(w, o, faults)
