@@ -51,7 +51,6 @@ type sim struct {
 	steps    int
 	nonce    int
 	ackSeen  bool
-	lastSvc  string
 	refusals int
 	results  []upgrade.Result
 	noKill   bool // no fault that can take voters down is injected

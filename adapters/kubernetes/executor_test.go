@@ -439,7 +439,7 @@ func TestExecutorLock(t *testing.T) {
 	c2 := fake.NewClientBuilder().WithObjects(&coordinationv1.Lease{
 		ObjectMeta: metav1.ObjectMeta{Name: "bao" + DefaultLockSuffix, Namespace: testNS}}).Build()
 	raced := false
-	c3 := interceptor.NewClient(c2.(client.WithWatch), interceptor.Funcs{
+	c3 := interceptor.NewClient(c2, interceptor.Funcs{
 		Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, p client.Patch, opts ...client.PatchOption) error {
 			if !raced {
 				raced = true

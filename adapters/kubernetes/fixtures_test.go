@@ -85,12 +85,15 @@ func pod(set string, ordinal int, revision, image, version string) corev1.Pod {
 			{Name: "sidecar", Image: "busybox:1.36"},
 		}},
 		Status: corev1.PodStatus{
-			Phase:      corev1.PodRunning,
-			Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}},
-			StartTime:  ptr.To(metav1.NewTime(t0.Add(-time.Hour))),
+			Phase: corev1.PodRunning,
+			Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue,
+				LastTransitionTime: metav1.NewTime(t0.Add(-50 * time.Minute))}},
+			StartTime: ptr.To(metav1.NewTime(t0.Add(-time.Hour))),
 			ContainerStatuses: []corev1.ContainerStatus{
-				{Name: "openbao", RestartCount: 1, State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}},
-				{Name: "sidecar", RestartCount: 2},
+				{Name: "openbao", RestartCount: 1, Started: ptr.To(true), State: corev1.ContainerState{
+					Running: &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(t0.Add(-55 * time.Minute))}}},
+				{Name: "sidecar", RestartCount: 2, Started: ptr.To(true), State: corev1.ContainerState{
+					Running: &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(t0.Add(-59 * time.Minute))}}},
 			},
 		},
 	}

@@ -310,10 +310,21 @@ func memberOf(p *corev1.Pod, s *appsv1.StatefulSet, ord int32, cfg Config) upgra
 	}
 }
 
-// PodStatusOf maps a pod to its lifecycle state: Ready from the Ready
-// condition, Terminating from the deletion timestamp, CrashLooping from a
-// container (or init container) waiting with one of cfg's crash-loop
-// reasons, Restarts summed over containers, StartedAt from status.startTime.
+// PodStatusOf maps a pod to its lifecycle state:
+//
+//   - Ready from the Ready condition, and ReadySince from its
+//     lastTransitionTime while it is true (zero otherwise);
+//   - Running when the phase is Running and every container of the pod
+//     (every container of its spec, when the spec lists any) is in state
+//     running and not failing its startup probe (started not false). A
+//     running pod need not be ready: OpenBao's readiness needs the Raft
+//     membership that a running pod is able to acquire;
+//   - StartedAt from the latest state.running.startedAt of the pod's
+//     containers, so that a container restarting inside the pod restarts
+//     stabilization windows; status.startTime when no container runs;
+//   - Terminating from the deletion timestamp, CrashLooping from a
+//     container (or init container) waiting with one of cfg's crash-loop
+//     reasons, Restarts summed over containers.
 func PodStatusOf(p *corev1.Pod, cfg Config) upgrade.PodStatus {
 	cfg = cfg.WithDefaults()
 	st := upgrade.PodStatus{
@@ -325,6 +336,10 @@ func PodStatusOf(p *corev1.Pod, cfg Config) upgrade.PodStatus {
 	for _, c := range p.Status.Conditions {
 		if c.Type == corev1.PodReady {
 			st.Ready = c.Status == corev1.ConditionTrue
+			st.ReadySince = time.Time{}
+			if st.Ready {
+				st.ReadySince = c.LastTransitionTime.Time
+			}
 		}
 	}
 	for _, list := range [][]corev1.ContainerStatus{p.Status.InitContainerStatuses, p.Status.ContainerStatuses} {
@@ -338,11 +353,37 @@ func PodStatusOf(p *corev1.Pod, cfg Config) upgrade.PodStatus {
 		if cs.RestartCount > 0 && st.Restarts <= (1<<31-1)-cs.RestartCount {
 			st.Restarts += cs.RestartCount
 		}
+		if r := cs.State.Running; r != nil && r.StartedAt.After(st.StartedAt) {
+			st.StartedAt = r.StartedAt.Time
+		}
 	}
-	if p.Status.StartTime != nil {
+	if st.StartedAt.IsZero() && p.Status.StartTime != nil {
 		st.StartedAt = p.Status.StartTime.Time
 	}
+	st.Running = p.Status.Phase == corev1.PodRunning && containersRunning(p)
 	return st
+}
+
+// containersRunning reports whether every container of p runs: each
+// status is in state running with its startup probe (if any) passed, and
+// every container of the spec has such a status.
+func containersRunning(p *corev1.Pod) bool {
+	if len(p.Status.ContainerStatuses) == 0 {
+		return false
+	}
+	running := make(map[string]bool, len(p.Status.ContainerStatuses))
+	for _, cs := range p.Status.ContainerStatuses {
+		if cs.State.Running == nil || (cs.Started != nil && !*cs.Started) {
+			return false
+		}
+		running[cs.Name] = true
+	}
+	for _, c := range p.Spec.Containers {
+		if !running[c.Name] {
+			return false
+		}
+	}
+	return true
 }
 
 func podPhase(p corev1.PodPhase) upgrade.PodPhase {

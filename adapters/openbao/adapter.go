@@ -25,8 +25,33 @@ const (
 	PathSnapshot      = "sys/storage/raft/snapshot"
 )
 
-// DefaultHealthTimeout bounds each member's sys/health call in Read.
-const DefaultHealthTimeout = 5 * time.Second
+// DefaultReadTimeout bounds each call Read sends (see Adapter.ReadTimeout).
+const DefaultReadTimeout = 5 * time.Second
+
+// DefaultReconcileInterval is autopilot's default reconcile interval
+// (OpenBao's autopilot_reconcile_interval): how often autopilot applies
+// promotions and demotions.
+const DefaultReconcileInterval = 10 * time.Second
+
+// JoinMode is how new (green) servers enter the Raft configuration.
+type JoinMode string
+
+// Join modes.
+const (
+	// JoinSelf (the default and the recommended mode): the servers are
+	// configured with retry_join and retry_join_as_non_voter = true and join
+	// by themselves as permanent non-voters, which autopilot never promotes
+	// on its own. JoinNonvoter only verifies that the member is in the
+	// configuration as a non-voter (ErrNotJoined otherwise) and sends
+	// nothing.
+	JoinSelf JoinMode = "Self"
+	// JoinAPI: JoinNonvoter posts sys/storage/raft/join with non_voter=true
+	// on the joining member. With a Shamir seal the join completes at unseal
+	// and OpenBao 2.6 drops the non_voter flag on that path, so autopilot
+	// promotes the server once it is stable (12–14 s in practice), before
+	// the strategy decides anything: Capabilities reports AutoPromotion.
+	JoinAPI JoinMode = "API"
+)
 
 // ClientFactory returns a client that talks to one member directly (not
 // through a load-balanced service). It is called for every call that must
@@ -38,38 +63,100 @@ type ClientFactory func(m upgrade.Member) (*api.Client, error)
 type SnapshotSink func(ctx context.Context, a upgrade.TakeSnapshot) (io.WriteCloser, error)
 
 // Adapter reads the Raft state of an OpenBao cluster and executes Raft
-// actions against it. The zero value is not usable: set Active. An Adapter
-// holds no state between calls and is safe for concurrent use when its
-// clients and funcs are.
+// actions against it. The zero value is not usable: set Active or Clients.
+// An Adapter holds no state between calls and is safe for concurrent use
+// when its clients and funcs are.
 type Adapter struct {
 	// Active is a client for the active node, usually the cluster's active
-	// service (OpenBao standbys forward requests to the active node). It
-	// reads sys/leader, the Raft configuration and autopilot state, and
-	// sends promote, demote, remove-peer and snapshot requests. Required.
+	// service (OpenBao standbys forward requests to the active node). Read
+	// asks it first; promote, demote, remove-peer and snapshot requests are
+	// sent through it. Required for those actions.
 	Active *api.Client
 	// Clients returns a client for one member. Required for StepDown and
-	// JoinNonvoter; when set, Read also asks each member for its sys/health.
+	// JoinNonvoter with JoinAPI. When set, Read asks each member for its
+	// sys/health and, when Active does not answer, reads sys/leader, the
+	// configuration and autopilot through the members that serve, in
+	// member order.
 	Clients ClientFactory
 	// NodeID maps members to Raft node IDs (nil: the member name).
 	NodeID NodeIDFunc
-	// LeaderAPIAddr, when set, is the leader_api_addr sent with joins;
+	// JoinMode is how green servers join ("": JoinSelf).
+	JoinMode JoinMode
+	// ReconcileInterval is the cluster's autopilot_reconcile_interval
+	// (0: DefaultReconcileInterval), reported as
+	// Capabilities.MembershipDelay.
+	ReconcileInterval time.Duration
+	// LeaderAPIAddr, when set, is the leader_api_addr sent with API joins;
 	// otherwise the active node's leader_address from sys/leader is used.
 	LeaderAPIAddr string
-	// Join carries the TLS settings of joins (LeaderCACert, LeaderClientCert,
-	// LeaderClientKey). Its LeaderAPIAddr, NonVoter and Retry fields are
-	// overwritten: joins are always non-voting and not retried in the
-	// background.
+	// Join carries the TLS settings of API joins (LeaderCACert,
+	// LeaderClientCert, LeaderClientKey). Its LeaderAPIAddr, NonVoter and
+	// Retry fields are overwritten: joins are always non-voting and not
+	// retried in the background.
 	Join api.RaftJoinRequest
 	// Snapshots opens snapshot destinations. Required for TakeSnapshot.
 	Snapshots SnapshotSink
-	// HealthTimeout bounds each member's sys/health call in Read
-	// (0: DefaultHealthTimeout).
-	HealthTimeout time.Duration
+	// ReadTimeout bounds each call Read sends, to the active node or to a
+	// member (0: DefaultReadTimeout), so a Read of n members sends at most
+	// n health calls and 3(n+1) cluster reads, each bounded.
+	ReadTimeout time.Duration
 }
 
-// Capabilities returns the capabilities of OpenBao (see the package-level
-// Capabilities).
-func (a *Adapter) Capabilities() upgrade.Capabilities { return Capabilities() }
+// mode returns the effective join mode.
+func (a *Adapter) mode() JoinMode {
+	if a == nil || a.JoinMode == "" {
+		return JoinSelf
+	}
+	return a.JoinMode
+}
+
+// Capabilities returns what OpenBao supports under the adapter's settings:
+// non-voters and snapshots, no targeted leadership transfer (sys/step-down
+// only), AutoPromotion for JoinAPI (and any unknown join mode), and
+// MembershipDelay equal to the autopilot reconcile interval. A nil adapter
+// has the default settings.
+func (a *Adapter) Capabilities() upgrade.Capabilities {
+	delay := DefaultReconcileInterval
+	if a != nil && a.ReconcileInterval > 0 {
+		delay = a.ReconcileInterval
+	}
+	return upgrade.Capabilities{
+		TargetedTransfer: false,
+		NonVoters:        true,
+		Snapshots:        true,
+		AutoPromotion:    a.mode() != JoinSelf,
+		MembershipDelay:  delay,
+	}
+}
+
+// Capabilities returns the capabilities of an adapter with default
+// settings (JoinSelf, a 10 s reconcile interval): see Adapter.Capabilities.
+func Capabilities() upgrade.Capabilities { return (*Adapter)(nil).Capabilities() }
+
+// nodeID returns the adapter's NodeID (nil for a nil adapter).
+func (a *Adapter) nodeID() NodeIDFunc {
+	if a == nil {
+		return nil
+	}
+	return a.NodeID
+}
+
+// Merge is the package-level Merge with the adapter's NodeID and
+// Capabilities.
+func (a *Adapter) Merge(obs upgrade.Observation, st *State) upgrade.Observation {
+	return merge(obs, st, a.nodeID(), a.Capabilities())
+}
+
+// Observe reads the Raft state (Read, with obs.Members) and merges it into
+// a copy of obs (Adapter.Merge). On error it still returns the merged copy
+// of whatever could be read — the Raft view unknown when no node answered
+// the configuration, members Unknown where the read was partial — together
+// with the error, so a host may still call a strategy, which then refuses
+// every disruptive step.
+func (a *Adapter) Observe(ctx context.Context, obs upgrade.Observation) (upgrade.Observation, error) {
+	st, err := a.Read(ctx, obs.Members)
+	return a.Merge(obs, st), err
+}
 
 func (a *Adapter) active() (*api.Client, error) {
 	if a == nil || a.Active == nil {
@@ -78,111 +165,9 @@ func (a *Adapter) active() (*api.Client, error) {
 	return a.Active, nil
 }
 
-// Read fetches the Raft state from OpenBao: sys/leader, the Raft
-// configuration and autopilot state from the active node, and — when
-// Clients is set — each member's own sys/health. A failing member health
-// call is recorded in State.Health (a down pod is normal during upgrades);
-// a failing active-node call fails Read with a *CallError. Autopilot
-// answering 404 or nothing leaves State.Autopilot nil.
-func (a *Adapter) Read(ctx context.Context, members []upgrade.Member) (*State, error) {
-	c, err := a.active()
-	if err != nil {
-		return nil, fmt.Errorf("openbao: read: %w", err)
+func (a *Adapter) readTimeout() time.Duration {
+	if a.ReadTimeout > 0 {
+		return a.ReadTimeout
 	}
-	st := &State{}
-
-	ldr, err := c.Sys().LeaderWithContext(ctx)
-	if err != nil {
-		return nil, callErr("read leader", "", ActiveNode, "GET /v1/"+PathLeader, err, false)
-	}
-	st.Leader = &LeaderInfo{
-		HAEnabled:            ldr.HAEnabled,
-		IsSelf:               ldr.IsSelf,
-		LeaderAddress:        ldr.LeaderAddress,
-		LeaderClusterAddress: ldr.LeaderClusterAddress,
-		RaftCommittedIndex:   ldr.RaftCommittedIndex,
-		RaftAppliedIndex:     ldr.RaftAppliedIndex,
-	}
-
-	const cfgCall = "GET /v1/" + PathConfiguration
-	secret, err := c.Logical().ReadWithContext(ctx, PathConfiguration)
-	if err != nil {
-		return nil, callErr("read raft configuration", "", ActiveNode, cfgCall, err, false)
-	}
-	if secret == nil || secret.Data == nil {
-		return nil, callErr("read raft configuration", "", ActiveNode, cfgCall,
-			malformed("empty response (is raft storage in use?)"), false)
-	}
-	cfg, err := configurationFromData(secret.Data)
-	if err != nil {
-		return nil, callErr("read raft configuration", "", ActiveNode, cfgCall, err, false)
-	}
-	st.Configuration = &cfg
-
-	// Logical().Read returns nil, nil on 404 and on an empty answer (OpenBao
-	// answers 204 while autopilot has no state yet): autopilot unavailable.
-	const apCall = "GET /v1/" + PathAutopilot
-	secret, err = c.Logical().ReadWithContext(ctx, PathAutopilot)
-	if err != nil {
-		return nil, callErr("read autopilot state", "", ActiveNode, apCall, err, false)
-	}
-	if secret != nil && secret.Data != nil {
-		ap, err := autopilotFromData(secret.Data)
-		if err != nil {
-			return nil, callErr("read autopilot state", "", ActiveNode, apCall, err, false)
-		}
-		st.Autopilot = &ap
-	}
-
-	if a.Clients != nil && len(members) > 0 {
-		st.Health = make(map[string]MemberHealth, len(members))
-		for _, m := range members {
-			st.Health[m.Name] = a.memberHealth(ctx, m)
-		}
-	}
-	return st, nil
-}
-
-func (a *Adapter) memberHealth(ctx context.Context, m upgrade.Member) MemberHealth {
-	c, err := a.Clients(m)
-	if err != nil {
-		return MemberHealth{Error: fmt.Sprintf("openbao: client for %s: %v", m.Name, err)}
-	}
-	if c == nil {
-		return MemberHealth{Error: fmt.Sprintf("openbao: no client for %s", m.Name)}
-	}
-	timeout := a.HealthTimeout
-	if timeout <= 0 {
-		timeout = DefaultHealthTimeout
-	}
-	hctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	h, err := c.Sys().HealthWithContext(hctx)
-	if err != nil {
-		return MemberHealth{Error: callErr("read health", m.Name, "", "GET /v1/"+PathHealth, err, false).Error()}
-	}
-	return MemberHealth{
-		Reachable:          true,
-		Initialized:        h.Initialized,
-		Sealed:             h.Sealed,
-		Standby:            h.Standby,
-		PerformanceStandby: h.PerformanceStandby,
-		Version:            h.Version,
-	}
-}
-
-// Observe reads the Raft state (Read, with obs.Members) and merges it into
-// a copy of obs (Merge). On error it returns the copy with the Raft view
-// marked unknown together with the error, so a host may still call a
-// strategy, which then refuses every disruptive step.
-func (a *Adapter) Observe(ctx context.Context, obs upgrade.Observation) (upgrade.Observation, error) {
-	var nodeID NodeIDFunc
-	if a != nil {
-		nodeID = a.NodeID
-	}
-	st, err := a.Read(ctx, obs.Members)
-	if err != nil {
-		return Merge(obs, nil, nodeID), err
-	}
-	return Merge(obs, st, nodeID), nil
+	return DefaultReadTimeout
 }

@@ -80,8 +80,13 @@ type AutopilotServer struct {
 	// NodeStatus is "alive", "left" or "failed".
 	NodeStatus string `json:"node_status"`
 	// LastContact is the time since the leader last heard from the server.
-	// OpenBao sends it as a duration string ("1.5s", "0s").
+	// OpenBao sends it as a duration string ("1.5s", "0s"); meaningful only
+	// when LastContactKnown.
 	LastContact time.Duration `json:"last_contact"`
+	// LastContactKnown is true when the answer carried last_contact (absent
+	// or null leaves it false: a follower whose contact is not reported is
+	// a member whose Raft state is unknown).
+	LastContactKnown bool `json:"last_contact_known,omitempty"`
 	// LastTerm is the term of the server's last log entry.
 	LastTerm uint64 `json:"last_term"`
 	// LastIndex is the server's last (applied) log index.
@@ -270,7 +275,7 @@ func autopilotFromData(data map[string]any) (AutopilotState, error) {
 		if id != key {
 			return AutopilotState{}, malformed("autopilot server key %q holds id %q", key, w.ID)
 		}
-		contact, err := parseLastContact(w.LastContact)
+		contact, known, err := parseLastContact(w.LastContact)
 		if err != nil {
 			return AutopilotState{}, malformed("autopilot server %q last_contact: %w", key, err)
 		}
@@ -282,19 +287,20 @@ func autopilotFromData(data map[string]any) (AutopilotState, error) {
 			}
 		}
 		st.Servers[key] = AutopilotServer{
-			ID:             id,
-			Name:           w.Name,
-			Address:        w.Address,
-			NodeStatus:     w.NodeStatus,
-			LastContact:    contact,
-			LastTerm:       w.LastTerm,
-			LastIndex:      w.LastIndex,
-			Healthy:        w.Healthy,
-			StableSince:    stable,
-			Status:         w.Status,
-			NodeType:       w.NodeType,
-			Version:        w.Version,
-			UpgradeVersion: w.UpgradeVersion,
+			ID:               id,
+			Name:             w.Name,
+			Address:          w.Address,
+			NodeStatus:       w.NodeStatus,
+			LastContact:      contact,
+			LastContactKnown: known,
+			LastTerm:         w.LastTerm,
+			LastIndex:        w.LastIndex,
+			Healthy:          w.Healthy,
+			StableSince:      stable,
+			Status:           w.Status,
+			NodeType:         w.NodeType,
+			Version:          w.Version,
+			UpgradeVersion:   w.UpgradeVersion,
 		}
 	}
 	return st, nil
@@ -302,11 +308,21 @@ func autopilotFromData(data map[string]any) (AutopilotState, error) {
 
 // parseLastContact accepts what OpenBao's ReadableDuration accepts: a Go
 // duration string ("1.5s", "0s", "312.45ms"), a string of plain seconds
-// ("10"), or a bare JSON number of nanoseconds. Absent or null is zero.
-func parseLastContact(raw json.RawMessage) (time.Duration, error) {
+// ("10"), or a bare JSON number of nanoseconds. Absent, null or "" is not
+// known (known false).
+func parseLastContact(raw json.RawMessage) (d time.Duration, known bool, err error) {
+	d, err = parseDuration(raw)
+	if err != nil || d < 0 {
+		return 0, false, err
+	}
+	return d, true, nil
+}
+
+// parseDuration is parseLastContact's decoding: -1 for absent values.
+func parseDuration(raw json.RawMessage) (time.Duration, error) {
 	s := strings.TrimSpace(string(raw))
 	if s == "" || s == "null" {
-		return 0, nil
+		return -1, nil
 	}
 	var d time.Duration
 	if strings.HasPrefix(s, `"`) {
@@ -316,7 +332,7 @@ func parseLastContact(raw json.RawMessage) (time.Duration, error) {
 		}
 		str = strings.TrimSpace(str)
 		if str == "" {
-			return 0, nil
+			return -1, nil
 		}
 		var err error
 		d, err = time.ParseDuration(str)

@@ -2,6 +2,7 @@ package openbao_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -77,20 +78,24 @@ func Example() {
 	}
 	fmt.Printf("leader %s, term %d, failure tolerance %d, targeted transfer %v\n",
 		obs.Raft.LeaderID, obs.Raft.Term, obs.Raft.FailureTolerance, obs.Capabilities.TargetedTransfer)
+	fmt.Printf("auto-promotion %v, membership changes show within %s, partial view: %v\n",
+		obs.Capabilities.AutoPromotion, obs.Capabilities.MembershipDelay, upgrade.CheckView(&obs) != nil)
 	for _, m := range obs.Members {
 		fmt.Printf("%s %-8s leader=%-5v healthy=%v index=%d contact=%s\n",
 			m.Name, m.Raft.Suffrage, m.Raft.Leader, m.Raft.Healthy, m.Raft.LastIndex, m.Raft.LastContact)
 	}
 	// Output:
 	// leader bao-0, term 7, failure tolerance 1, targeted transfer false
+	// auto-promotion false, membership changes show within 10s, partial view: false
 	// bao-0 Voter    leader=true  healthy=true index=4711 contact=0s
 	// bao-1 Voter    leader=false healthy=true index=4711 contact=1.5s
 	// bao-2 Voter    leader=false healthy=true index=4709 contact=312.451ms
 	// bao-3 Nonvoter leader=false healthy=true index=4702 contact=850ms
 }
 
-// ExampleAdapter_Execute promotes the caught-up non-voter and shows that
-// leadership cannot be transferred to a chosen server on OpenBao.
+// ExampleAdapter_Execute promotes the caught-up non-voter, verifies
+// self-joins and shows that leadership cannot be transferred to a chosen
+// server on OpenBao.
 func ExampleAdapter_Execute() {
 	srv := exampleServer()
 	defer srv.Close()
@@ -98,6 +103,12 @@ func ExampleAdapter_Execute() {
 
 	err := ad.Execute(context.Background(), nil, upgrade.Promote{Member: "bao-3", ID: "bao-3"})
 	fmt.Println("promote:", err)
+
+	// JoinSelf (the default): bao-3 joined by itself as a non-voter, bao-4
+	// has not joined yet; nothing is sent.
+	fmt.Println("join bao-3:", ad.Execute(context.Background(), nil, upgrade.JoinNonvoter{Member: "bao-3", ID: "bao-3"}))
+	err = ad.Execute(context.Background(), nil, upgrade.JoinNonvoter{Member: "bao-4", ID: "bao-4"})
+	fmt.Println("join bao-4 not joined yet:", errors.Is(err, openbao.ErrNotJoined))
 
 	err = ad.Execute(context.Background(), nil, upgrade.TransferLeadership{From: "bao-0", To: "bao-1"})
 	fmt.Println(err)
@@ -107,6 +118,8 @@ func ExampleAdapter_Execute() {
 	// Output:
 	// server got PUT /v1/sys/storage/raft/promote {"server_id":"bao-3"}
 	// promote: <nil>
+	// join bao-3: <nil>
+	// join bao-4 not joined yet: true
 	// openbao: transfer leadership from bao-0 to bao-1: operation not supported (use StepDown)
 	// openbao: SetPartition: not a raft action false
 }

@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/openbao/openbao/api/v2"
 
@@ -66,18 +68,20 @@ func TestExecuteStepDownRefusesNonLeader(t *testing.T) {
 	if !errors.Is(err, openbao.ErrNotLeader) {
 		t.Fatalf("err = %v, want ErrNotLeader", err)
 	}
-	if !strings.HasPrefix(err.Error(), "openbao: step-down on bao-1 (GET /v1/sys/leader): ") {
-		t.Errorf("message %q", err)
+	if want := "openbao: step-down on bao-1 (GET " + cl.node("bao-1").srv.URL + "/v1/sys/leader): "; !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("message %q\nwant prefix %q", err, want)
 	}
+	oneLine(t, "error", err.Error())
 	want := []string{"bao-1: GET /v1/sys/leader"}
 	if got := cl.allRequests(); !reflect.DeepEqual(got, want) {
 		t.Errorf("requests = %v, want %v (no step-down sent)", got, want)
 	}
 }
 
-func TestExecuteJoinNonvoter(t *testing.T) {
+func TestExecuteJoinAPI(t *testing.T) {
 	cl := newCluster(t, "bao-0", "bao-0", "bao-1", "bao-2", "bao-3", "bao-4")
 	ad := newTestAdapter(cl)
+	ad.JoinMode = openbao.JoinAPI
 	ad.Join = api.RaftJoinRequest{LeaderCACert: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n", Retry: true}
 	obs := observed(t, cl, ad)
 
@@ -85,7 +89,7 @@ func TestExecuteJoinNonvoter(t *testing.T) {
 	if err != nil {
 		t.Fatalf("JoinNonvoter: %v", err)
 	}
-	want := []string{"bao-0: GET /v1/sys/leader", "bao-4: POST /v1/sys/storage/raft/join"}
+	want := []string{"bao-0: GET /v1/sys/storage/raft/configuration", "bao-0: GET /v1/sys/leader", "bao-4: POST /v1/sys/storage/raft/join"}
 	if got := cl.allRequests(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("requests = %v, want %v", got, want)
 	}
@@ -107,7 +111,7 @@ func TestExecuteJoinNonvoter(t *testing.T) {
 	if err := ad.Execute(context.Background(), nil, upgrade.JoinNonvoter{Member: "bao-4", ID: "bao-4"}); err != nil {
 		t.Fatal(err)
 	}
-	if got := cl.allRequests(); !reflect.DeepEqual(got, []string{"bao-4: POST /v1/sys/storage/raft/join"}) {
+	if got := cl.allRequests(); !reflect.DeepEqual(got, []string{"bao-0: GET /v1/sys/storage/raft/configuration", "bao-4: POST /v1/sys/storage/raft/join"}) {
 		t.Errorf("requests = %v", got)
 	}
 	if body := jsonBody(t, cl.node("bao-4").requests()[0].Body); body["leader_api_addr"] != ad.LeaderAPIAddr {
@@ -117,8 +121,100 @@ func TestExecuteJoinNonvoter(t *testing.T) {
 	// joined=false is a failure.
 	cl.node("bao-4").set("POST /v1/sys/storage/raft/join", reply{status: 200, file: "join_false.json"})
 	err = ad.Execute(context.Background(), obs, upgrade.JoinNonvoter{Member: "bao-4", ID: "bao-4"})
-	if err == nil || !strings.HasPrefix(err.Error(), "openbao: join as non-voter on bao-4 (POST /v1/sys/storage/raft/join): ") {
+	if err == nil || !strings.HasPrefix(err.Error(), "openbao: join as non-voter on bao-4 (POST "+cl.node("bao-4").srv.URL+"/v1/sys/storage/raft/join): ") {
 		t.Errorf("joined=false: err = %v", err)
+	}
+
+	// Already in the configuration, as a non-voter or (promoted by
+	// autopilot) as a voter: done, nothing posted.
+	for _, m := range []string{"bao-3", "bao-1"} {
+		cl.resetAll()
+		if err := ad.Execute(context.Background(), obs, upgrade.JoinNonvoter{Member: m, ID: m}); err != nil {
+			t.Errorf("join %s again: %v", m, err)
+		}
+		if got := cl.allRequests(); !reflect.DeepEqual(got, []string{"bao-0: GET /v1/sys/storage/raft/configuration"}) {
+			t.Errorf("join %s again: requests = %v", m, got)
+		}
+	}
+}
+
+// TestExecuteJoinSelf: green servers join by themselves
+// (retry_join_as_non_voter); JoinNonvoter only verifies and never posts.
+func TestExecuteJoinSelf(t *testing.T) {
+	cl := newCluster(t, "bao-0", "bao-0", "bao-1", "bao-2", "bao-3", "bao-4")
+	ad := newTestAdapter(cl) // JoinMode "": JoinSelf
+	obs := observed(t, cl, ad)
+
+	if err := ad.Execute(context.Background(), obs, upgrade.JoinNonvoter{Member: "bao-3", ID: "bao-3"}); err != nil {
+		t.Errorf("bao-3 (a non-voter): %v", err)
+	}
+	err := ad.Execute(context.Background(), obs, upgrade.JoinNonvoter{Member: "bao-4", ID: "bao-4"})
+	if !errors.Is(err, openbao.ErrNotJoined) || !strings.Contains(err.Error(), "not joined yet") {
+		t.Errorf("bao-4 (absent): err = %v, want ErrNotJoined", err)
+	}
+	want := "openbao: join as non-voter bao-4 via active node (GET " + cl.node("bao-0").srv.URL + "/v1/sys/storage/raft/configuration): not joined yet: "
+	if err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("message %q\nwant prefix %q", err, want)
+	}
+	err = ad.Execute(context.Background(), obs, upgrade.JoinNonvoter{Member: "bao-1", ID: "bao-1"})
+	if err == nil || errors.Is(err, openbao.ErrNotJoined) || !strings.Contains(err.Error(), "retry_join_as_non_voter") {
+		t.Errorf("bao-1 (a voter): err = %v", err)
+	}
+	for _, r := range cl.allRequests() {
+		if r != "bao-0: GET /v1/sys/storage/raft/configuration" {
+			t.Errorf("JoinSelf sent %s", r)
+		}
+	}
+	// Without a configuration it cannot verify: the view is unknown.
+	cl.node("bao-0").set("GET /v1/sys/storage/raft/configuration", reply{status: 500, file: "no_active_500.json"})
+	err = ad.Execute(context.Background(), nil, upgrade.JoinNonvoter{Member: "bao-3", ID: "bao-3"})
+	if !errors.Is(err, openbao.ErrViewUnknown) || !strings.Contains(err.Error(), "HTTP 500: local node not active") {
+		t.Errorf("no configuration: err = %v", err)
+	}
+}
+
+func TestCapabilitiesPerJoinMode(t *testing.T) {
+	base := upgrade.Capabilities{NonVoters: true, Snapshots: true, MembershipDelay: 10 * time.Second}
+	if got := openbao.Capabilities(); got != base {
+		t.Errorf("default capabilities = %+v, want %+v", got, base)
+	}
+	for _, tc := range []struct {
+		ad   *openbao.Adapter
+		auto bool
+		wait time.Duration
+	}{
+		{nil, false, 10 * time.Second},
+		{&openbao.Adapter{}, false, 10 * time.Second},
+		{&openbao.Adapter{JoinMode: openbao.JoinSelf}, false, 10 * time.Second},
+		{&openbao.Adapter{JoinMode: openbao.JoinAPI}, true, 10 * time.Second},
+		{&openbao.Adapter{JoinMode: "bogus"}, true, 10 * time.Second},
+		{&openbao.Adapter{ReconcileInterval: 3 * time.Second}, false, 3 * time.Second},
+	} {
+		c := tc.ad.Capabilities()
+		if c.AutoPromotion != tc.auto || c.MembershipDelay != tc.wait || c.TargetedTransfer || !c.NonVoters || !c.Snapshots {
+			t.Errorf("%+v: capabilities %+v", tc.ad, c)
+		}
+		if out := tc.ad.Merge(k8sObservation(1), nil); out.Capabilities != c {
+			t.Errorf("%+v: Merge put %+v", tc.ad, out.Capabilities)
+		}
+	}
+	// Observe fills them in, also when the read fails.
+	cl := newCluster(t, "bao-0", "bao-0")
+	ad := &openbao.Adapter{Active: cl.node("bao-0").client(), JoinMode: openbao.JoinAPI, ReconcileInterval: 5 * time.Second}
+	obs, err := ad.Observe(context.Background(), k8sObservation(1))
+	if err != nil || obs.Capabilities != ad.Capabilities() {
+		t.Errorf("Observe: %v, %+v", err, obs.Capabilities)
+	}
+	cl.node("bao-0").down()
+	if obs, _ := ad.Observe(context.Background(), k8sObservation(1)); obs.Capabilities != ad.Capabilities() {
+		t.Errorf("failed Observe: %+v", obs.Capabilities)
+	}
+	if err := ad.Execute(context.Background(), nil, upgrade.JoinNonvoter{Member: "x", ID: "x"}); err == nil {
+		t.Error("join through a dead cluster succeeded")
+	}
+	bogus := &openbao.Adapter{Active: cl.node("bao-0").client(), JoinMode: "bogus"}
+	if err := bogus.Execute(context.Background(), nil, upgrade.JoinNonvoter{Member: "x", ID: "x"}); !errors.Is(err, openbao.ErrConfig) {
+		t.Errorf("unknown join mode: err = %v", err)
 	}
 }
 
@@ -141,10 +237,11 @@ func TestExecuteMembershipChanges(t *testing.T) {
 			if err := ad.Execute(context.Background(), obs, tc.act); err != nil {
 				t.Fatalf("Execute: %v", err)
 			}
-			if got, want := cl.allRequests(), []string{"bao-0: PUT " + tc.path}; !reflect.DeepEqual(got, want) {
+			want := []string{"bao-0: GET /v1/sys/storage/raft/configuration", "bao-0: PUT " + tc.path}
+			if got := cl.allRequests(); !reflect.DeepEqual(got, want) {
 				t.Fatalf("requests = %v, want %v", got, want)
 			}
-			body := jsonBody(t, cl.node("bao-0").requests()[0].Body)
+			body := jsonBody(t, cl.node("bao-0").requests()[1].Body)
 			if !reflect.DeepEqual(body, map[string]any{"server_id": tc.id}) {
 				t.Errorf("body = %v, want server_id %s", body, tc.id)
 			}
@@ -161,9 +258,9 @@ func TestExecutePromoteDemoteUnsupported(t *testing.T) {
 		prefix string
 	}{
 		{upgrade.Promote{Member: "bao-3", ID: "bao-3"}, "bao-3", "PUT /v1/sys/storage/raft/promote", 404,
-			"openbao: promote bao-3 via active node (PUT /v1/sys/storage/raft/promote): "},
+			"openbao: promote bao-3 via active node (PUT %s/v1/sys/storage/raft/promote): operation not supported: HTTP 404: unsupported path"},
 		{upgrade.Demote{Member: "bao-2", ID: "bao-2"}, "bao-2", "PUT /v1/sys/storage/raft/demote", 405,
-			"openbao: demote bao-2 via active node (PUT /v1/sys/storage/raft/demote): "},
+			"openbao: demote bao-2 via active node (PUT %s/v1/sys/storage/raft/demote): operation not supported: HTTP 405: unsupported path"},
 	} {
 		t.Run(tc.act.String(), func(t *testing.T) {
 			cl := newCluster(t, "bao-0", "bao-0")
@@ -173,8 +270,8 @@ func TestExecutePromoteDemoteUnsupported(t *testing.T) {
 			if !errors.Is(err, openbao.ErrUnsupported) {
 				t.Fatalf("err = %v, want ErrUnsupported", err)
 			}
-			if !strings.HasPrefix(err.Error(), tc.prefix) || !strings.Contains(err.Error(), "unsupported path") {
-				t.Errorf("message %q", err)
+			if want := fmt.Sprintf(tc.prefix, cl.node("bao-0").srv.URL); err.Error() != want {
+				t.Errorf("message %q\nwant      %q", err, want)
 			}
 			var ce *openbao.CallError
 			if !errors.As(err, &ce) || ce.StatusCode != tc.status || ce.Member != tc.member || ce.Via != openbao.ActiveNode {
@@ -203,26 +300,29 @@ func TestExecuteErrorsNameMemberAndCall(t *testing.T) {
 	}
 	ad := newTestAdapter(cl)
 	ad.Snapshots = func(context.Context, upgrade.TakeSnapshot) (io.WriteCloser, error) { return &sink{}, nil }
+	ad.JoinMode = openbao.JoinAPI
 	obs := observed(t, cl, ad)
+	active, joiner := cl.node("bao-0").srv.URL, cl.node("bao-4").srv.URL
 	for _, tc := range []struct {
 		act    upgrade.Action
 		prefix string
 	}{
-		{upgrade.StepDown{Member: "bao-0", ID: "bao-0"}, "openbao: step-down on bao-0 (PUT /v1/sys/step-down): "},
-		{upgrade.JoinNonvoter{Member: "bao-4", ID: "bao-4"}, "openbao: join as non-voter on bao-4 (POST /v1/sys/storage/raft/join): "},
-		{upgrade.Promote{Member: "bao-3", ID: "bao-3"}, "openbao: promote bao-3 via active node (PUT /v1/sys/storage/raft/promote): "},
-		{upgrade.Demote{Member: "bao-2", ID: "bao-2"}, "openbao: demote bao-2 via active node (PUT /v1/sys/storage/raft/demote): "},
-		{upgrade.RemovePeer{Member: "bao-1", ID: "bao-1"}, "openbao: remove-peer bao-1 via active node (PUT /v1/sys/storage/raft/remove-peer): "},
-		{upgrade.TakeSnapshot{Name: "pre-upgrade"}, "openbao: snapshot pre-upgrade on active node (GET /v1/sys/storage/raft/snapshot): "},
+		{upgrade.StepDown{Member: "bao-0", ID: "bao-0"}, "openbao: step-down on bao-0 (PUT " + active + "/v1/sys/step-down): "},
+		{upgrade.JoinNonvoter{Member: "bao-4", ID: "bao-4"}, "openbao: join as non-voter on bao-4 (POST " + joiner + "/v1/sys/storage/raft/join): "},
+		{upgrade.Promote{Member: "bao-3", ID: "bao-3"}, "openbao: promote bao-3 via active node (PUT " + active + "/v1/sys/storage/raft/promote): "},
+		{upgrade.Demote{Member: "bao-2", ID: "bao-2"}, "openbao: demote bao-2 via active node (PUT " + active + "/v1/sys/storage/raft/demote): "},
+		{upgrade.RemovePeer{Member: "bao-1", ID: "bao-1"}, "openbao: remove-peer bao-1 via active node (PUT " + active + "/v1/sys/storage/raft/remove-peer): "},
+		{upgrade.TakeSnapshot{Name: "pre-upgrade"}, "openbao: snapshot pre-upgrade on active node (GET " + active + "/v1/sys/storage/raft/snapshot): "},
 	} {
 		err := ad.Execute(context.Background(), obs, tc.act)
 		if err == nil {
 			t.Errorf("%s: no error on HTTP 500", tc.act)
 			continue
 		}
-		if !strings.HasPrefix(err.Error(), tc.prefix) {
-			t.Errorf("%s: message %q\nwant prefix %q", tc.act, err, tc.prefix)
+		if want := tc.prefix + "HTTP 500: local node not active but active cluster node not found"; err.Error() != want {
+			t.Errorf("%s: message %q\nwant        %q", tc.act, err, want)
 		}
+		oneLine(t, tc.act.String(), err.Error())
 		if !strings.Contains(err.Error(), "local node not active but active cluster node not found") {
 			t.Errorf("%s: server message lost: %q", tc.act, err)
 		}
@@ -328,8 +428,8 @@ func TestExecuteUnsupportedAndNonRaft(t *testing.T) {
 
 func TestExecuteMisconfigured(t *testing.T) {
 	cl := newCluster(t, "bao-0", "bao-0")
-	// No per-member clients: step-down and join cannot be targeted.
-	ad := &openbao.Adapter{Active: cl.node("bao-0").client()}
+	// No per-member clients: step-down and API joins cannot be targeted.
+	ad := &openbao.Adapter{Active: cl.node("bao-0").client(), JoinMode: openbao.JoinAPI}
 	for _, a := range []upgrade.Action{
 		upgrade.StepDown{Member: "bao-0", ID: "bao-0"},
 		upgrade.JoinNonvoter{Member: "bao-4", ID: "bao-4"},
@@ -347,7 +447,9 @@ func TestExecuteMisconfigured(t *testing.T) {
 	if _, err := empty.Read(context.Background(), nil); !errors.Is(err, openbao.ErrConfig) {
 		t.Errorf("Read without client: err = %v", err)
 	}
-	if got := cl.allRequests(); len(got) != 0 {
-		t.Errorf("requests = %v, want none", got)
+	for _, r := range cl.allRequests() {
+		if !strings.HasPrefix(r, "bao-0: GET ") {
+			t.Errorf("misconfigured adapter sent %s", r)
+		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -33,10 +34,21 @@ type recorded struct {
 func (r recorded) String() string { return r.Method + " " + r.Path }
 
 // reply is a canned response: a fixture file from testdata or raw bytes.
+// The fixtures are shaped after the OpenBao 2.6 handlers: sys/health
+// (http/sys_health.go HealthResponse), sys/leader (vault.LeaderResponse,
+// is_self and leader_address omitted when empty), the raft configuration
+// and autopilot state (vault/logical_system_raft.go over physical/raft's
+// RaftConfigurationResponse and AutopilotState, last_contact a
+// ReadableDuration string) and error answers ({"errors":[...]}, handler
+// errors wrapped in a multierror: "1 error occurred:\n\t* ...").
 type reply struct {
 	status int
 	file   string
 	body   []byte
+	// drop closes the connection without answering (a lost reply) after
+	// recording the request; then the route switches to next, if set.
+	drop bool
+	next *reply
 }
 
 // fakeNode is one OpenBao server replaying recorded response shapes.
@@ -120,9 +132,21 @@ func (n *fakeNode) serve(w http.ResponseWriter, r *http.Request) {
 		Token: r.Header.Get("X-Vault-Token"),
 	})
 	rep, ok := n.routes[r.Method+" "+r.URL.Path]
+	if ok && rep.drop && rep.next != nil {
+		n.routes[r.Method+" "+r.URL.Path] = *rep.next
+	}
 	n.mu.Unlock()
 	if !ok {
 		rep = reply{status: 404, file: "unsupported_path_404.json"}
+	}
+	if rep.drop {
+		if hj, ok := w.(http.Hijacker); ok {
+			if conn, _, err := hj.Hijack(); err == nil {
+				_ = conn.Close()
+				return
+			}
+		}
+		panic(http.ErrAbortHandler)
 	}
 	status := rep.status
 	if r.URL.Path == "/v1/sys/health" {
@@ -239,6 +263,9 @@ func snapshotArchive(t testing.TB, complete bool) []byte {
 	return buf.Bytes()
 }
 
+// down closes the node's server: every call to it is refused.
+func (n *fakeNode) down() { n.srv.Close() }
+
 // k8sMembers is what the Kubernetes adapter would observe: pods bao-0..n-1
 // of workload "bao", running and ready, no Raft data yet.
 func k8sMembers(n int) []upgrade.Member {
@@ -246,7 +273,7 @@ func k8sMembers(n int) []upgrade.Member {
 	for i := range out {
 		out[i] = upgrade.Member{
 			Name: fmt.Sprintf("bao-%d", i), Workload: "bao", Ordinal: int32(i),
-			Revision: "bao-7d9f", Version: "2.4.1", Image: "quay.io/openbao/openbao:2.4.1",
+			Revision: "bao-7d9f", Version: "2.6.2", Image: "quay.io/openbao/openbao:2.6.2",
 			Pod: upgrade.PodStatus{Exists: true, UID: fmt.Sprintf("uid-%d", i), Phase: upgrade.PodRunning, Ready: true},
 		}
 	}
@@ -254,6 +281,14 @@ func k8sMembers(n int) []upgrade.Member {
 }
 
 var testNow = time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC)
+
+// oneLine fails the test when s spans several lines.
+func oneLine(t testing.TB, what, s string) {
+	t.Helper()
+	if strings.ContainsAny(s, "\n\r") {
+		t.Errorf("%s spans several lines: %q", what, s)
+	}
+}
 
 func k8sObservation(n int) upgrade.Observation {
 	return upgrade.Observation{

@@ -5,12 +5,15 @@ import (
 	"testing"
 
 	"github.com/raftshift/raftshift/adapters/openbao"
+	"github.com/raftshift/raftshift/upgrade"
 )
 
 // FuzzDecode feeds arbitrary bodies to both response decoders and merges
 // whatever decodes into an observation: nothing may panic, every failure
-// must be an ErrMalformedResponse, and a decoded configuration must place
-// each server on exactly one member.
+// must be an ErrMalformedResponse, a decoded configuration must place each
+// server on exactly one member, and whatever was not read is unknown: no
+// configuration, an unknown view; no autopilot entry (or no last_contact
+// for a follower), an unknown member.
 func FuzzDecode(f *testing.F) {
 	seedFixtures(f)
 	f.Fuzz(func(t *testing.T, body []byte) {
@@ -31,7 +34,7 @@ func FuzzDecode(f *testing.F) {
 		} else {
 			st.Autopilot = &ap
 			for id, s := range ap.Servers {
-				if s.LastContact < 0 || s.ID != id {
+				if s.LastContact < 0 || s.ID != id || (!s.LastContactKnown && s.LastContact != 0) {
 					t.Fatalf("server %q decoded as %+v", id, s)
 				}
 			}
@@ -52,6 +55,21 @@ func FuzzDecode(f *testing.F) {
 		}
 		if out.Raft.FailureTolerance < 0 {
 			t.Fatalf("negative failure tolerance %d", out.Raft.FailureTolerance)
+		}
+		if st.Configuration == nil && (out.Raft.Known || upgrade.CheckView(&out) == nil) {
+			t.Fatalf("view %+v without a configuration", out.Raft)
+		}
+		for _, m := range out.Members {
+			if !m.Raft.Present || m.Raft.Unknown {
+				if m.Raft.Healthy {
+					t.Fatalf("%s healthy but absent or unknown: %+v", m.Name, m.Raft)
+				}
+				continue
+			}
+			a, ok := st.Autopilot.Servers[m.Raft.ID]
+			if !ok || (!a.LastContactKnown && !m.Raft.Leader && !a.IsLeader()) {
+				t.Fatalf("%s known without autopilot stats: %+v", m.Name, m.Raft)
+			}
 		}
 	})
 }

@@ -10,27 +10,39 @@ import (
 // State is everything the adapter read from OpenBao at one instant. Read
 // produces it; Merge turns it into the Raft parts of an upgrade.Observation.
 // A State is plain data: hosts may log it, persist it or build one by hand
-// in tests.
+// in tests. A State may be partial (some reads failed); Merge then marks
+// what it could not learn as unknown.
 type State struct {
-	// Leader is sys/leader as answered by the active-node client (nil when
-	// not read).
+	// Leader is the sys/leader answer Read used (nil when no node answered).
 	Leader *LeaderInfo `json:"leader,omitempty"`
-	// Configuration is sys/storage/raft/configuration (nil when not read).
+	// Configuration is sys/storage/raft/configuration (nil when no node
+	// answered it: the Raft view is unknown).
 	Configuration *Configuration `json:"configuration,omitempty"`
+	// ConfigurationFrom names the client that answered the configuration
+	// (ActiveNode or a member name).
+	ConfigurationFrom string `json:"configurationFrom,omitempty"`
 	// Autopilot is sys/storage/raft/autopilot/state; nil when autopilot is
 	// unavailable (HTTP 404 or an empty answer, e.g. autopilot disabled or
-	// still starting after an election).
+	// still starting after an election) or no node answered it. Without it
+	// no member's health, lag or contact is known.
 	Autopilot *AutopilotState `json:"autopilot,omitempty"`
 	// Health is each member's own sys/health, by member name (only filled
 	// when the adapter has per-member clients).
 	Health map[string]MemberHealth `json:"health,omitempty"`
+	// Errors lists every call of the read that failed, one line each, in
+	// call order (for logs; the view already reflects them).
+	Errors []string `json:"errors,omitempty"`
 }
 
 // LeaderInfo is the part of sys/leader the adapter uses.
 type LeaderInfo struct {
+	// From names the client that answered (ActiveNode or a member name).
+	From string `json:"from,omitempty"`
 	// HAEnabled is true for HA (Raft) storage.
 	HAEnabled bool `json:"haEnabled"`
-	// IsSelf is true when the answering node is the active node.
+	// IsSelf is true when the answering node is the active node. Only then
+	// is the answer first-hand: a standby reports the last leader recorded
+	// in its storage, which may be dead.
 	IsSelf bool `json:"isSelf"`
 	// LeaderAddress is the active node's API address (the leader_api_addr
 	// used to join new servers).
@@ -47,9 +59,11 @@ type LeaderInfo struct {
 type MemberHealth struct {
 	// Reachable is false when the call failed; Error then says why.
 	Reachable bool `json:"reachable"`
-	// Error is the failed call's message.
+	// Error is the failed call's message (one line).
 	Error string `json:"error,omitempty"`
 	// Initialized, Sealed, Standby and PerformanceStandby mirror sys/health.
+	// Standby says nothing about a leader existing: a standby answers the
+	// same while the cluster has no leader.
 	Initialized        bool `json:"initialized"`
 	Sealed             bool `json:"sealed"`
 	Standby            bool `json:"standby"`
@@ -74,53 +88,67 @@ func (f NodeIDFunc) id(m upgrade.Member) string {
 	return f(m)
 }
 
-// Capabilities are what OpenBao supports: non-voters and snapshots, but no
-// targeted leadership transfer (sys/step-down only).
-func Capabilities() upgrade.Capabilities {
-	return upgrade.Capabilities{TargetedTransfer: false, NonVoters: true, Snapshots: true}
-}
-
 // Merge returns a copy of obs whose Raft parts (Raft, each member's Raft,
-// Capabilities) come from st. obs is typically the Kubernetes adapter's
-// observation; its workload, pod, backup, lock and hook fields are kept and
-// obs itself is never modified. Merge is pure and deterministic.
+// Capabilities) come from st, with the capabilities of an adapter with
+// default settings (Capabilities). Adapter.Merge uses an adapter's own
+// settings. obs is typically the Kubernetes adapter's observation; its
+// workload, backup, lock and hook fields are kept and obs itself is never
+// modified. Merge is pure and deterministic.
 //
 // Members are matched to Raft servers by nodeID (nil: member name). The
 // Raft configuration is authoritative for membership, suffrage, address and
 // leadership; autopilot supplies health, log indexes, last contact and
-// stability (when st.Configuration is nil they are derived from autopilot's
-// status and node_type instead). A Raft server that matches no member is
-// appended as a member named after its node ID with no pod, so quorum
-// arithmetic always sees every voter.
+// stability. A Raft server that matches no member is appended as a member
+// named after its node ID with no pod, so quorum arithmetic always sees
+// every voter.
+//
+// Unknown is never absent. Without a configuration (st nil, or no node
+// answered) the view is unknown: Raft.Known is false and every member's
+// Raft is Unknown, keeping only its ID and Address. With a configuration,
+// a member in it is Unknown when autopilot is unavailable, when autopilot
+// has no entry for it (or reports it "none"), or, for a follower, when
+// autopilot did not report its last contact; Present, Suffrage and Leader
+// still come from the configuration. Failure tolerance and autopilot
+// health are those autopilot reports, zero without autopilot. Contradictory
+// leaders leave LeaderID empty (a known leaderless view).
 //
 // RaftView.Term is the leader's last log term as autopilot reports it (0
-// without autopilot); CommitIndex is sys/leader's raft_committed_index.
+// without autopilot); CommitIndex is sys/leader's raft_committed_index when
+// the active node itself answered (0 otherwise).
 //
-// Without autopilot a member counts as healthy when it is in the
-// configuration and its own sys/health says initialized and unsealed; with
-// neither it is unhealthy, so strategies refuse to disrupt anything. A nil
-// st yields Raft.Known == false.
+// A member whose own sys/health answered (in any state: sealed,
+// uninitialized, standby) has a running pod whose API answers: Merge sets
+// its Pod.Running (when the pod exists) and leaves Pod.Ready alone.
 func Merge(obs upgrade.Observation, st *State, nodeID NodeIDFunc) upgrade.Observation {
+	return merge(obs, st, nodeID, Capabilities())
+}
+
+func merge(obs upgrade.Observation, st *State, nodeID NodeIDFunc, caps upgrade.Capabilities) upgrade.Observation {
 	out := *obs.DeepCopy()
-	out.Capabilities = Capabilities()
-	if st == nil || (st.Configuration == nil && st.Autopilot == nil) {
+	out.Capabilities = caps
+	if st != nil {
+		for i := range out.Members {
+			m := &out.Members[i]
+			if h, ok := st.Health[m.Name]; ok && h.Reachable && m.Pod.Exists {
+				m.Pod.Running = true
+			}
+		}
+	}
+	if st == nil || st.Configuration == nil {
 		out.Raft = upgrade.RaftView{}
 		for i := range out.Members {
-			out.Members[i].Raft = upgrade.MemberRaft{ID: nodeID.id(out.Members[i]), Address: out.Members[i].Raft.Address}
+			m := &out.Members[i]
+			m.Raft = upgrade.MemberRaft{Unknown: true, ID: nodeID.id(*m), Address: m.Raft.Address}
 		}
 		return out
 	}
 
-	servers := serversOf(st)
+	servers := st.Configuration.Servers
 	byID := make(map[string]int, len(servers))
 	for i, s := range servers {
 		byID[s.NodeID] = i
 	}
 	leaderID := leaderOf(st, servers, byID)
-	var ap map[string]AutopilotServer
-	if st.Autopilot != nil {
-		ap = st.Autopilot.Servers
-	}
 
 	matched := make(map[string]bool, len(servers))
 	for i := range out.Members {
@@ -135,7 +163,7 @@ func Merge(obs upgrade.Observation, st *State, nodeID NodeIDFunc) upgrade.Observ
 			srv = &servers[j]
 			matched[id] = true
 		}
-		m.Raft = memberRaft(id, m.Raft.Address, srv, ap, st.Autopilot != nil, health, leaderID)
+		m.Raft = memberRaft(id, m.Raft.Address, srv, st.Autopilot, health, leaderID)
 	}
 	// Servers no member claims, in node-ID order.
 	var extra []string
@@ -149,62 +177,23 @@ func Merge(obs upgrade.Observation, st *State, nodeID NodeIDFunc) upgrade.Observ
 		srv := &servers[byID[id]]
 		out.Members = append(out.Members, upgrade.Member{
 			Name: id,
-			Raft: memberRaft(id, "", srv, ap, st.Autopilot != nil, nil, leaderID),
+			Raft: memberRaft(id, "", srv, st.Autopilot, nil, leaderID),
 		})
 	}
 
 	out.Raft = upgrade.RaftView{Known: true, LeaderID: leaderID}
-	if st.Leader != nil {
+	if st.Leader != nil && st.Leader.IsSelf {
 		out.Raft.CommitIndex = st.Leader.RaftCommittedIndex
 	}
-	if st.Autopilot != nil {
-		out.Raft.AutopilotHealthy = st.Autopilot.Healthy
-		out.Raft.FailureTolerance = int32(st.Autopilot.FailureTolerance)
-		if l, ok := ap[leaderID]; ok && leaderID != "" {
+	if ap := st.Autopilot; ap != nil {
+		out.Raft.AutopilotHealthy = ap.Healthy
+		out.Raft.FailureTolerance = int32(min(max(ap.FailureTolerance, 0), 1<<31-1))
+		if l, ok := ap.Servers[leaderID]; ok && leaderID != "" {
 			// The leader's last log term: a new leader appends an entry in
 			// its own term, so this is the current term once it has
 			// committed anything.
 			out.Raft.Term = l.LastTerm
 		}
-	} else {
-		voters, healthy := 0, 0
-		for _, m := range out.Members {
-			if m.IsVoter() {
-				voters++
-				if m.Raft.Healthy {
-					healthy++
-				}
-			}
-		}
-		out.Raft.FailureTolerance = int32(max(0, upgrade.FailureTolerance(voters, healthy)))
-	}
-	return out
-}
-
-// serversOf returns the Raft configuration, or one derived from autopilot
-// (status and node_type) when the configuration was not read.
-func serversOf(st *State) []Server {
-	if st.Configuration != nil {
-		return slices.Clone(st.Configuration.Servers)
-	}
-	ids := make([]string, 0, len(st.Autopilot.Servers))
-	for id := range st.Autopilot.Servers {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	out := make([]Server, 0, len(ids))
-	for _, id := range ids {
-		s := st.Autopilot.Servers[id]
-		suffrage, ok := s.Suffrage()
-		if !ok || id == "" {
-			continue
-		}
-		out = append(out, Server{
-			NodeID:  id,
-			Address: s.Address,
-			Leader:  s.IsLeader() || (st.Autopilot.Leader == id && id != ""),
-			Voter:   suffrage == upgrade.Voter,
-		})
 	}
 	return out
 }
@@ -238,8 +227,9 @@ func leaderOf(st *State, servers []Server, byID map[string]int) string {
 	return leader
 }
 
-func memberRaft(id, prevAddress string, srv *Server, ap map[string]AutopilotServer, haveAutopilot bool,
-	health *MemberHealth, leaderID string) upgrade.MemberRaft {
+// memberRaft builds one member's Raft state. srv nil: the server is not in
+// the configuration (known absent). ap nil: autopilot unavailable.
+func memberRaft(id, prevAddress string, srv *Server, ap *AutopilotState, health *MemberHealth, leaderID string) upgrade.MemberRaft {
 	r := upgrade.MemberRaft{ID: id, Address: prevAddress}
 	if srv == nil {
 		return r
@@ -251,15 +241,24 @@ func memberRaft(id, prevAddress string, srv *Server, ap map[string]AutopilotServ
 		r.Suffrage = upgrade.Voter
 	}
 	r.Leader = id == leaderID && leaderID != ""
-	serving := health == nil || health.Serving()
-	if a, ok := ap[id]; ok {
-		r.Healthy = a.Healthy && serving && !strings.EqualFold(a.Status, StatusNone)
-		r.LastIndex = a.LastIndex
-		r.LastTerm = a.LastTerm
-		r.LastContact = a.LastContact
-		r.StableSince = a.StableSince
-	} else if !haveAutopilot {
-		r.Healthy = health != nil && health.Serving()
+	if ap == nil {
+		r.Unknown = true
+		return r
 	}
+	a, ok := ap.Servers[id]
+	if !ok || strings.EqualFold(a.Status, StatusNone) {
+		r.Unknown = true
+		return r
+	}
+	if !a.LastContactKnown && !r.Leader && !a.IsLeader() {
+		r.Unknown = true
+		return r
+	}
+	serving := health == nil || health.Serving()
+	r.Healthy = a.Healthy && serving
+	r.LastIndex = a.LastIndex
+	r.LastTerm = a.LastTerm
+	r.LastContact = a.LastContact
+	r.StableSince = a.StableSince
 	return r
 }

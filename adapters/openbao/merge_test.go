@@ -39,7 +39,8 @@ func TestDecodeFixtures(t *testing.T) {
 		t.Errorf("configuration = %+v", cfg)
 	}
 	if !ap.Healthy || ap.FailureTolerance != 1 || ap.Leader != "bao-0" ||
-		!reflect.DeepEqual(ap.Voters, []string{"bao-0", "bao-1", "bao-2"}) || len(ap.Servers) != 4 {
+		!reflect.DeepEqual(ap.Voters, []string{"bao-0", "bao-1", "bao-2"}) ||
+		!reflect.DeepEqual(ap.NonVoters, []string{"bao-3"}) || len(ap.Servers) != 4 {
 		t.Errorf("autopilot = %+v", ap)
 	}
 	for id, want := range map[string]struct {
@@ -54,7 +55,7 @@ func TestDecodeFixtures(t *testing.T) {
 	} {
 		s := ap.Servers[id]
 		got, ok := s.Suffrage()
-		if !ok || got != want.suffrage || s.IsLeader() != want.leader || s.LastContact != want.contact {
+		if !ok || got != want.suffrage || s.IsLeader() != want.leader || s.LastContact != want.contact || !s.LastContactKnown {
 			t.Errorf("%s: suffrage %v/%v leader %v contact %v", id, got, ok, s.IsLeader(), s.LastContact)
 		}
 	}
@@ -86,21 +87,24 @@ func TestAutopilotServerSuffrage(t *testing.T) {
 
 func TestParseLastContactForms(t *testing.T) {
 	for _, tc := range []struct {
-		raw  string
-		want time.Duration
-		ok   bool
+		raw   string
+		want  time.Duration
+		ok    bool
+		known bool
 	}{
-		{`"1.5s"`, 1500 * time.Millisecond, true},
-		{`"0s"`, 0, true},
-		{`"1m2.25s"`, 62250 * time.Millisecond, true},
-		{`"10"`, 10 * time.Second, true}, // plain seconds, as parseutil accepts
-		{`1500000000`, 1500 * time.Millisecond, true},
-		{`null`, 0, true},
-		{`""`, 0, true},
-		{`"soon"`, 0, false},
-		{`"-1s"`, 0, false},
-		{`"1e300"`, 0, false},
-		{`true`, 0, false},
+		{`"1.5s"`, 1500 * time.Millisecond, true, true},
+		{`"0s"`, 0, true, true},
+		{`"1m2.25s"`, 62250 * time.Millisecond, true, true},
+		{`"10"`, 10 * time.Second, true, true}, // plain seconds, as parseutil accepts
+		{`1500000000`, 1500 * time.Millisecond, true, true},
+		{`0`, 0, true, true},
+		{`null`, 0, true, false},
+		{`""`, 0, true, false},
+		{`"soon"`, 0, false, false},
+		{`"-1s"`, 0, false, false},
+		{`-1`, 0, false, false},
+		{`"1e300"`, 0, false, false},
+		{`true`, 0, false, false},
 	} {
 		body := fmt.Sprintf(`{"data":{"healthy":true,"failure_tolerance":0,"leader":"a","servers":{"a":{"id":"a","status":"leader","last_contact":%s}}}}`, tc.raw)
 		ap, err := openbao.DecodeAutopilotState([]byte(body))
@@ -108,13 +112,13 @@ func TestParseLastContactForms(t *testing.T) {
 			t.Errorf("last_contact %s: err = %v, want ok=%v", tc.raw, err, tc.ok)
 			continue
 		}
-		if tc.ok && ap.Servers["a"].LastContact != tc.want {
-			t.Errorf("last_contact %s = %v, want %v", tc.raw, ap.Servers["a"].LastContact, tc.want)
+		if s := ap.Servers["a"]; tc.ok && (s.LastContact != tc.want || s.LastContactKnown != tc.known) {
+			t.Errorf("last_contact %s = %v known %v, want %v known %v", tc.raw, s.LastContact, s.LastContactKnown, tc.want, tc.known)
 		}
 	}
-	// A server without the field at all decodes as zero contact.
+	// A server without the field at all has no known contact.
 	ap, err := openbao.DecodeAutopilotState([]byte(`{"data":{"servers":{"a":{"status":"voter"}}}}`))
-	if err != nil || ap.Servers["a"].LastContact != 0 || ap.Servers["a"].ID != "a" {
+	if err != nil || ap.Servers["a"].LastContact != 0 || ap.Servers["a"].LastContactKnown || ap.Servers["a"].ID != "a" {
 		t.Errorf("absent fields: %+v %v", ap, err)
 	}
 }
@@ -127,37 +131,28 @@ func TestMergeNilState(t *testing.T) {
 	if out.Raft != (upgrade.RaftView{}) {
 		t.Errorf("view = %+v, want unknown", out.Raft)
 	}
-	want := upgrade.MemberRaft{ID: "bao-1", Address: "bao-1.bao-internal:8201"}
-	if out.Members[1].Raft != want {
-		t.Errorf("bao-1 Raft = %+v, want %+v", out.Members[1].Raft, want)
+	for i, m := range out.Members {
+		want := upgrade.MemberRaft{Unknown: true, ID: m.Name}
+		if i == 1 {
+			want.Address = "bao-1.bao-internal:8201"
+		}
+		if m.Raft != want {
+			t.Errorf("%s Raft = %+v, want %+v", m.Name, m.Raft, want)
+		}
+	}
+	if g := upgrade.CheckView(&out); g == nil || g.Reason != upgrade.ReasonRaftViewUnknown {
+		t.Errorf("CheckView = %+v", g)
+	}
+	// A state without a configuration is no better than none.
+	_, ap := decodedFixtures(t)
+	if got := openbao.Merge(in, &openbao.State{Autopilot: &ap}, nil); !reflect.DeepEqual(got, out) {
+		t.Errorf("autopilot without configuration: %+v", got.Raft)
 	}
 	if in.Members[1].Raft.ID != "stale" {
 		t.Error("Merge mutated its input")
 	}
 	if _, ok := out.Leader(); ok {
 		t.Error("leader known without a raft view")
-	}
-}
-
-func TestMergeAutopilotOnly(t *testing.T) {
-	_, ap := decodedFixtures(t)
-	// A server autopilot tracks but that left the configuration.
-	ap.Servers["bao-9"] = openbao.AutopilotServer{ID: "bao-9", Status: "none", Healthy: true, NodeType: "voter"}
-	out := openbao.Merge(k8sObservation(4), &openbao.State{Autopilot: &ap}, nil)
-	if !out.Raft.Known || out.Raft.LeaderID != "bao-0" || out.Raft.Term != 7 || out.Raft.FailureTolerance != 1 {
-		t.Errorf("view = %+v", out.Raft)
-	}
-	if len(out.Members) != 4 {
-		t.Errorf("members = %d, want 4 (bao-9 is not in the configuration)", len(out.Members))
-	}
-	for _, m := range out.Members {
-		wantVoter := m.Name != "bao-3"
-		if !m.Raft.Present || m.IsVoter() != wantVoter || m.IsNonvoter() == wantVoter || !m.Raft.Healthy {
-			t.Errorf("%s Raft = %+v", m.Name, m.Raft)
-		}
-		if m.Raft.Address != fmt.Sprintf("%s.bao-internal:8201", m.Name) {
-			t.Errorf("%s address %q", m.Name, m.Raft.Address)
-		}
 	}
 }
 
@@ -253,6 +248,8 @@ func genState(t *rapid.T) *openbao.State {
 				LastIndex:   rapid.Uint64Range(0, 1000).Draw(t, "idx"),
 				LastTerm:    rapid.Uint64Range(0, 9).Draw(t, "term"),
 				LastContact: time.Duration(rapid.Int64Range(0, int64(time.Minute)).Draw(t, "contact")),
+				// Mostly known, as OpenBao always sends it.
+				LastContactKnown: rapid.IntRange(0, 3).Draw(t, "contactKnown") > 0,
 			}
 		}
 		st.Autopilot = &ap
@@ -270,7 +267,8 @@ func genState(t *rapid.T) *openbao.State {
 
 // TestMergeProperties: Merge is deterministic, never mutates its inputs,
 // places every configured server on exactly one member, preserves the
-// voter count and the input members, and never invents health.
+// voter count and the input members, never invents health, and reports
+// unknown whatever it could not read.
 func TestMergeProperties(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		st := genState(t)
@@ -296,7 +294,11 @@ func TestMergeProperties(t *testing.T) {
 			t.Fatalf("capabilities %+v", out.Capabilities)
 		}
 		for i, m := range in.Members {
-			if out.Members[i].Name != m.Name || out.Members[i].Pod != m.Pod {
+			pod := m.Pod
+			if h, ok := st.Health[m.Name]; ok && h.Reachable {
+				pod.Running = true
+			}
+			if out.Members[i].Name != m.Name || out.Members[i].Pod != pod {
 				t.Fatalf("member %d changed: %+v", i, out.Members[i])
 			}
 		}
@@ -306,8 +308,16 @@ func TestMergeProperties(t *testing.T) {
 			if m.Raft.Present {
 				present[m.Raft.ID]++
 			}
-			if m.Raft.Healthy && !m.Raft.Present {
-				t.Fatalf("%s healthy but not in the configuration", m.Name)
+			if m.Raft.Healthy && (!m.Raft.Present || m.Raft.Unknown) {
+				t.Fatalf("%s healthy but not in the configuration or unknown: %+v", m.Name, m.Raft)
+			}
+			if m.Raft.Present && !m.Raft.Unknown {
+				// Known stats come from an autopilot entry with a contact
+				// (or the leader's).
+				a, ok := st.Autopilot.Servers[m.Raft.ID]
+				if !ok || a.Status == "none" || (!a.LastContactKnown && !m.Raft.Leader && !a.IsLeader()) {
+					t.Fatalf("%s known without autopilot stats: %+v", m.Name, m.Raft)
+				}
 			}
 			if m.Raft.Leader {
 				leaders++
@@ -321,6 +331,16 @@ func TestMergeProperties(t *testing.T) {
 		}
 		if out.Raft.FailureTolerance < 0 {
 			t.Fatalf("negative failure tolerance")
+		}
+		if st.Configuration == nil {
+			if out.Raft != (upgrade.RaftView{}) {
+				t.Fatalf("view %+v without a configuration", out.Raft)
+			}
+			for _, m := range out.Members {
+				if !m.Raft.Unknown || m.Raft.Present {
+					t.Fatalf("%s = %+v without a configuration", m.Name, m.Raft)
+				}
+			}
 		}
 		if st.Configuration != nil {
 			if !out.Raft.Known {
@@ -343,17 +363,20 @@ func TestMergeProperties(t *testing.T) {
 			}
 		}
 		if st.Autopilot == nil && out.Raft.Known {
-			voters, healthy := 0, 0
+			if out.Raft.FailureTolerance != 0 || out.Raft.AutopilotHealthy {
+				t.Fatalf("view without autopilot claims %+v", out.Raft)
+			}
 			for _, m := range out.Members {
-				if m.IsVoter() {
-					voters++
-					if m.Raft.Healthy {
-						healthy++
-					}
+				if m.Raft.Present && !m.Raft.Unknown {
+					t.Fatalf("%s known without autopilot", m.Name)
 				}
 			}
-			if want := int32(max(0, upgrade.FailureTolerance(voters, healthy))); out.Raft.FailureTolerance != want {
-				t.Fatalf("fallback failure tolerance %d, want %d", out.Raft.FailureTolerance, want)
+		}
+		if upgrade.CheckView(&out) == nil && (st.Configuration == nil || st.Autopilot == nil) {
+			for _, m := range out.Members {
+				if m.Raft.Present {
+					t.Fatalf("complete view from a partial state")
+				}
 			}
 		}
 	})

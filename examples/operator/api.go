@@ -100,6 +100,12 @@ type OpenBaoSpec struct {
 	// TokenSecretRef names the key of a Secret in the RaftUpgrade's
 	// namespace that holds the OpenBao token.
 	TokenSecretRef *corev1.SecretKeySelector `json:"tokenSecretRef,omitempty"`
+	// JoinMode is how blue-green's green servers join: "Self" (default,
+	// recommended: their config has retry_join and
+	// retry_join_as_non_voter = true, they stay non-voters until promoted)
+	// or "API" (joined through sys/storage/raft/join; autopilot then
+	// promotes them on its own, reported as UnexpectedPromotion).
+	JoinMode string `json:"joinMode,omitempty"`
 }
 
 // StrategyOrDefault returns Spec.Strategy, Rolling when empty.

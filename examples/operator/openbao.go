@@ -59,7 +59,7 @@ func (p *OpenBaoProvider) Cluster(ctx context.Context, ru *RaftUpgrade) (RaftClu
 	if tmpl == "" {
 		tmpl = p.MemberAddress
 	}
-	ad := &openbao.Adapter{Active: active}
+	ad := &openbao.Adapter{Active: active, JoinMode: openbao.JoinMode(spec.JoinMode)}
 	if tmpl != "" {
 		ns := ru.Namespace
 		ad.Clients = openbao.CloneFactory(active, func(m upgrade.Member) string {

@@ -201,6 +201,9 @@ func run(w io.Writer, o options) error {
 	if o.replicas < 1 || o.replicas > 101 {
 		return errors.New("replicas must be between 1 and 101")
 	}
+	if o.join == "" {
+		o.join = "self"
+	}
 	if o.join != "self" && o.join != "api" {
 		return fmt.Errorf("join must be self or api, not %q", o.join)
 	}

@@ -75,3 +75,20 @@ func TestParseFaults(t *testing.T) {
 		t.Fatalf("parsed %+v", fs)
 	}
 }
+
+func TestRunOpenBaoLike(t *testing.T) {
+	for _, join := range []string{"self", "api"} {
+		var out strings.Builder
+		err := run(&out, options{replicas: 3, from: "2.3.0", to: "2.4.0", strategy: "bluegreen", seed: 1, maxTicks: 600,
+			autoPromote: true, openbao: true, join: join})
+		if err != nil {
+			t.Fatalf("join %s: %v\n%s", join, err, out.String())
+		}
+		if got := strings.Contains(out.String(), "UnexpectedPromotion"); got != (join == "api") {
+			t.Errorf("join %s: unexpected promotion reported %v\n%s", join, got, out.String())
+		}
+	}
+	if err := run(&strings.Builder{}, options{replicas: 3, strategy: "rolling", join: "nope"}); err == nil {
+		t.Error("bad -join accepted")
+	}
+}
