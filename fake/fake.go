@@ -112,6 +112,17 @@ type Config struct {
 	// autopilot does for servers joined through the join API. It is
 	// reported as Capabilities.AutoPromotion.
 	AutoPromoteTicks int
+	// UpdateStrategy is the initial workload's update strategy (default
+	// RollingUpdate). An OnDelete workload never restarts a pod on its own,
+	// and recreates every deleted pod at its update revision.
+	UpdateStrategy upgrade.UpdateStrategy
+	// HandoffOnShutdown makes a leader whose pod is deleted gracefully (by
+	// DeletePod, its controller or its workload's deletion; not a kill)
+	// hand leadership to its most up-to-date reachable voter first, as
+	// OpenBao does on SIGTERM (no tick without a leader). It is reported as
+	// Capabilities.HandoffOnShutdown; FailNextHandoff makes one handoff
+	// fail, falling back to an election.
+	HandoffOnShutdown bool
 	// MembershipDelayTicks, when positive, delays Promote and Demote: they
 	// are accepted at once and applied that many ticks later, as OpenBao's
 	// autopilot applies them at its next reconcile. It is reported as
@@ -250,6 +261,7 @@ type workload struct {
 	revisions  map[string]template
 	generation int64
 	observed   int64
+	onDelete   bool
 }
 
 type hookRun struct {
@@ -293,6 +305,8 @@ type Cluster struct {
 
 	history []Record
 	pending Record // what happened since the last tick
+
+	failHandoff bool
 
 	ring      [StaleDepth + 1]upgrade.Observation
 	stale     int
@@ -338,6 +352,7 @@ func New(cfg Config) *Cluster {
 	}
 	stable := cfg.Start.Add(-time.Hour)
 	w := c.newWorkload(cfg.Workload, cfg.Image, cfg.Version, cfg.Replicas)
+	w.onDelete = cfg.UpdateStrategy == upgrade.UpdateOnDelete
 	for i := range cfg.Replicas {
 		m := c.newMember(w, i)
 		c.createPod(m, w)
@@ -414,7 +429,7 @@ func (c *Cluster) dropMember(m *member) {
 // createPod creates a new pod incarnation for m from w's revisions.
 func (c *Cluster) createPod(m *member, w *workload) {
 	rev := w.current
-	if m.ordinal >= w.partition {
+	if m.ordinal >= w.partition || w.onDelete {
 		rev = w.update
 	}
 	t := w.revisions[rev]
@@ -432,7 +447,13 @@ func (c *Cluster) createPod(m *member, w *workload) {
 
 // deletePod removes m's pod; its controller recreates it unless recreate is
 // false.
+//
+// A pod deleted gracefully (not killed) whose member leads hands
+// leadership over first with HandoffOnShutdown.
 func (c *Cluster) deletePod(m *member, why string, recreate bool) {
+	if why != "killed" && c.cfg.HandoffOnShutdown && c.leader == m {
+		c.handoff(m)
+	}
 	m.exists = false
 	m.phase = podAbsent
 	m.uid = ""
@@ -593,7 +614,7 @@ func (c *Cluster) stepControllers() {
 				victim = m // members are sorted by ordinal: the highest wins
 			}
 		}
-		if ready == w.replicas && victim != nil {
+		if ready == w.replicas && victim != nil && !w.onDelete {
 			c.deletePod(victim, fmt.Sprintf("deleted by controller %s for update to %s", w.name, w.update), true)
 		}
 		if updated == w.replicas && w.current != w.update {

@@ -132,3 +132,11 @@ func (c *Cluster) ElectLeader(name string) error {
 	c.refresh()
 	return nil
 }
+
+// FailNextHandoff makes the next leadership handoff on shutdown fail
+// (HandoffOnShutdown): the leader shuts down without handing over and the
+// cluster elects a leader after an election timeout.
+func (c *Cluster) FailNextHandoff() {
+	c.fault("next handoff on shutdown fails")
+	c.failHandoff = true
+}

@@ -67,7 +67,7 @@ func TestObservationFaults(t *testing.T) {
 		c := fresh()
 		mustFault(t, c, ObservationFault{Kind: FaultLeaderUnknown})
 		o := c.Observe()
-		if _, ok := o.Leader(); ok || !o.Raft.Known {
+		if _, ok := o.Leader(); ok || !o.Raft.Known || !o.Raft.LeaderUnknown || upgrade.CheckView(&o) == nil {
 			t.Fatalf("view %+v", o.Raft)
 		}
 	})
@@ -209,4 +209,60 @@ func TestDemotedServerIsNotAutoPromoted(t *testing.T) {
 	if m := memberOf(t, c.Observe(), "bao-2"); !m.IsNonvoter() {
 		t.Fatalf("a demoted server was promoted again: %+v", m.Raft)
 	}
+}
+
+func TestOnDeleteWorkload(t *testing.T) {
+	c := New(Config{Seed: 7, Replicas: 3, UpdateStrategy: upgrade.UpdateOnDelete})
+	if w := c.Observe().Workloads[0]; w.UpdateStrategy != upgrade.UpdateOnDelete {
+		t.Fatalf("update strategy %q", w.UpdateStrategy)
+	}
+	mustApply(t, c, upgrade.UpdateTemplate{Workload: "bao", Image: "openbao/openbao:2.4.0", Version: "2.4.0"},
+		upgrade.SetPartition{Workload: "bao", Partition: 0})
+	c.Run(20)
+	for _, m := range c.Observe().Members {
+		if m.Version != "2.3.0" {
+			t.Fatalf("an OnDelete controller restarted %s on its own", m.Name)
+		}
+	}
+	m := memberOf(t, c.Observe(), "bao-1")
+	mustApply(t, c, upgrade.DeletePod{Member: "bao-1", UID: m.Pod.UID})
+	c.Run(2)
+	if m := memberOf(t, c.Observe(), "bao-1"); m.Version != "2.4.0" || !m.Pod.Exists {
+		t.Fatalf("deleted pod recreated at %q", m.Version)
+	}
+}
+
+func TestHandoffOnShutdown(t *testing.T) {
+	c := New(Config{Seed: 8, Replicas: 3, HandoffOnShutdown: true})
+	if !c.Observe().Capabilities.HandoffOnShutdown {
+		t.Fatal("capability not reported")
+	}
+	c.Run(3)
+	l := memberOf(t, c.Observe(), "bao-0")
+	mustApply(t, c, upgrade.DeletePod{Member: "bao-0", UID: l.Pod.UID})
+	if got := leaderOf(c); got == "" || got == "bao-0" {
+		t.Fatalf("leader after a graceful delete: %q", got)
+	}
+	c.Run(1)
+	if r := c.History()[len(c.History())-1]; r.Leader == "" || !r.Writable {
+		t.Fatalf("handoff left the cluster without a writable leader: %s", r)
+	}
+	// A kill is not a graceful shutdown: no handoff.
+	if err := c.KillLeader(); err != nil {
+		t.Fatal(err)
+	}
+	if leaderOf(c) != "" {
+		t.Fatal("a killed leader handed over")
+	}
+	runUntil(t, c, 20, "re-election", func(o upgrade.Observation) bool { _, ok := o.Leader(); return ok })
+	// A failed handoff falls back to an election.
+	c.Run(20)
+	c.FailNextHandoff()
+	lead := leaderOf(c)
+	mustApply(t, c, upgrade.DeletePod{Member: lead, UID: memberOf(t, c.Observe(), lead).Pod.UID})
+	if leaderOf(c) != "" {
+		t.Fatal("a failed handoff still handed over")
+	}
+	runUntil(t, c, 20, "election after a failed handoff", func(o upgrade.Observation) bool { _, ok := o.Leader(); return ok })
+	checkHistory(t, c)
 }

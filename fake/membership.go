@@ -78,3 +78,29 @@ func (c *Cluster) stepMembership() {
 }
 
 func timeTicks(n int) time.Duration { return time.Duration(n) }
+
+// handoff makes the leader l, shutting down gracefully, hand leadership to
+// its most up-to-date reachable voter (last log term, then last index, then
+// member order), which first receives l's whole log, as hashicorp/raft's
+// LeadershipTransfer does: a new term, no tick without a leader. With no
+// such voter, or after FailNextHandoff, l just stops leading.
+func (c *Cluster) handoff(l *member) {
+	var best *member
+	for _, m := range c.members {
+		if m == l || !m.voter || !m.reachable() || l.isolated {
+			continue
+		}
+		if best == nil || m.log.lastTerm() > best.log.lastTerm() ||
+			(m.log.lastTerm() == best.log.lastTerm() && m.log.lastIndex() > best.log.lastIndex()) {
+			best = m
+		}
+	}
+	if best == nil || c.failHandoff {
+		c.failHandoff = false
+		c.event("leader %s shut down without handing leadership over", l.name)
+		return
+	}
+	best.log.copyFrom(l.log, l.log.lastIndex()+1)
+	c.elect(best, fmt.Sprintf("handoff on shutdown from %s", l.name))
+	c.replicate()
+}

@@ -82,6 +82,7 @@ func (c *Cluster) fill(o *upgrade.Observation) {
 		t := w.revisions[w.update]
 		v := upgrade.Workload{
 			Name:               w.name,
+			UpdateStrategy:     updateStrategy(w),
 			Replicas:           int32(w.replicas),
 			Partition:          int32(w.partition),
 			CurrentRevision:    w.current,
@@ -173,9 +174,17 @@ func (c *Cluster) fill(o *upgrade.Observation) {
 	o.Backup = c.backup
 	o.Lock = c.lock
 	o.Capabilities = upgrade.Capabilities{TargetedTransfer: c.cfg.TargetedTransfer, NonVoters: true, Snapshots: true,
-		AutoPromotion: c.cfg.AutoPromoteTicks > 0, MembershipDelay: time.Duration(c.cfg.MembershipDelayTicks) * c.cfg.Tick}
+		HandoffOnShutdown: c.cfg.HandoffOnShutdown,
+		AutoPromotion:     c.cfg.AutoPromoteTicks > 0, MembershipDelay: time.Duration(c.cfg.MembershipDelayTicks) * c.cfg.Tick}
 	o.Hooks = o.Hooks[:0]
 	for _, h := range c.hooks {
 		o.Hooks = append(o.Hooks, h.status)
 	}
+}
+
+func updateStrategy(w *workload) upgrade.UpdateStrategy {
+	if w.onDelete {
+		return upgrade.UpdateOnDelete
+	}
+	return upgrade.UpdateRollingUpdate
 }

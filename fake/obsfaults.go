@@ -27,7 +27,8 @@ const (
 	// health, indexes and contact are unknown (marked Unknown, zeroed).
 	FaultNoAutopilot ObservationFaultKind = "no-autopilot"
 	// FaultLeaderUnknown: the leader could not be determined (contradictory
-	// answers): LeaderID is empty and no member is flagged leader.
+	// answers): LeaderID is empty, no member is flagged leader and
+	// RaftView.LeaderUnknown says so (a leader may well exist).
 	FaultLeaderUnknown ObservationFaultKind = "leader-unknown"
 	// FaultNoLastContact: a member's last contact was not reported: it is
 	// marked Unknown with LastContact zero.
@@ -109,7 +110,7 @@ func (c *Cluster) applyObservationFault(o *upgrade.Observation, f ObservationFau
 			}
 		}
 	case FaultLeaderUnknown:
-		o.Raft.LeaderID = ""
+		o.Raft.LeaderID, o.Raft.LeaderUnknown = "", true
 		for i := range o.Members {
 			o.Members[i].Raft.Leader = false
 		}

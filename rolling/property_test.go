@@ -226,7 +226,10 @@ func TestPropertyRollingUpgrade(t *testing.T) {
 			m.bad = rapid.SampledFrom(propTargets[:2]).Draw(t, "bad")
 		}
 		cfg := fake.Config{Seed: rapid.Uint64().Draw(t, "seed"), Replicas: m.n, Version: propFrom, TargetedTransfer: targeted,
-			AutopilotQuirks: rapid.Bool().Draw(t, "autopilotQuirks")}
+			AutopilotQuirks: rapid.Bool().Draw(t, "autopilotQuirks"), HandoffOnShutdown: rapid.Bool().Draw(t, "handoffOnShutdown")}
+		if rapid.Bool().Draw(t, "onDelete") {
+			cfg.UpdateStrategy = upgrade.UpdateOnDelete
+		}
 		if m.bad != "" {
 			cfg.BadVersions = []string{m.bad}
 		}

@@ -64,11 +64,46 @@ type Spec struct {
 	// PollInterval is the RequeueAfter of waiting Decisions
 	// (DefaultPollInterval if zero).
 	PollInterval time.Duration `json:"pollInterval,omitempty"`
+	// Ordering chooses who restarts pods: Partition (the StatefulSet
+	// controller, one ordinal admitted at a time by lowering the
+	// partition), OnDelete (the strategy deletes exactly one pod at the
+	// moment it is safe: followers first, the leader last after a targeted
+	// transfer or its own handoff) or empty to follow the workload's update
+	// strategy (OnDelete for an OnDelete workload, Partition otherwise).
+	// OnDelete needs an OnDelete workload (a RollingUpdate controller
+	// recreates a deleted pod below the partition at the old revision) or a
+	// host without a controller; Partition needs RollingUpdate.
+	Ordering Ordering `json:"ordering,omitempty"`
 	// RetryNonce requests a retry of a paused or degraded upgrade when it
 	// differs from Status.Handled.Retry: the step deadline budget is reset
 	// and the pause cleared. Each nonce is acted on once.
 	RetryNonce string `json:"retryNonce,omitempty"`
 }
+
+// Ordering is who restarts the pods of a rolling upgrade.
+type Ordering string
+
+// Orderings.
+const (
+	// OrderingPartition: the StatefulSet controller restarts the pods the
+	// partition admits. Caveat: once the partition admits a pod, the
+	// controller restarts it on its own schedule, as soon as the pods look
+	// Ready, whatever Raft says at that moment; the strategy lowers the
+	// partition only in the Decision that finds that pod safe to restart,
+	// but a fault between that Decision and the controller's action is not
+	// seen in time. When the leader sits at the highest ordinal it restarts
+	// first, so such upgrades make two leader changes.
+	OrderingPartition Ordering = "Partition"
+	// OrderingOnDelete: the strategy deletes exactly one pod when it is
+	// safe, rechecking S1–S3 against the observation of that Step:
+	// followers first (those already down first, then the highest ordinal
+	// first), then leadership moves to an
+	// upgraded, caught-up voter (or the leader hands it over on shutdown,
+	// where the workload does so), then the old leader last. With targeted
+	// transfer that is exactly one leader change whatever the starting
+	// leader, and the controller restarts nothing on its own.
+	OrderingOnDelete Ordering = "OnDelete"
+)
 
 // withDefaults validates spec and fills its defaults.
 func (s Spec) withDefaults() (Spec, error) {
@@ -87,6 +122,8 @@ func (s Spec) withDefaults() (Spec, error) {
 		return s, fmt.Errorf("%w: version is %d characters long", upgrade.ErrInvalidSpec, len(s.Version))
 	case len(s.Image) > 512:
 		return s, fmt.Errorf("%w: image is %d characters long", upgrade.ErrInvalidSpec, len(s.Image))
+	case s.Ordering != "" && s.Ordering != OrderingPartition && s.Ordering != OrderingOnDelete:
+		return s, fmt.Errorf("%w: ordering %q is neither %s nor %s", upgrade.ErrInvalidSpec, s.Ordering, OrderingPartition, OrderingOnDelete)
 	}
 	// One spelling: "v2.4.0" and "2.4.0" are the same target, stored as
 	// "2.4.0" (a change of spelling alone never starts an upgrade).

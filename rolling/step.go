@@ -1,8 +1,8 @@
 package rolling
 
 import (
-	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -95,6 +95,9 @@ type stepper struct {
 	outcome *upgrade.Result
 	// condNow is the time stamped on conditions.
 	condNow time.Time
+	// ondelete is true when the strategy deletes pods itself
+	// (OrderingOnDelete) rather than lowering the partition.
+	ondelete bool
 }
 
 func newStepper(spec Spec, obs *upgrade.Observation, status *upgrade.Status) (*stepper, error) {
@@ -135,6 +138,7 @@ func newStepper(spec Spec, obs *upgrade.Observation, status *upgrade.Status) (*s
 		}
 	}
 	s.safety = upgrade.Safety{CatchUp: spec.CatchUp, AllowDowntime: spec.AllowDowntime && s.voters <= 2}
+	s.ondelete = s.ordering() == OrderingOnDelete
 	if err := s.validateStatus(); err != nil {
 		return nil, err
 	}
@@ -263,155 +267,6 @@ func (s *stepper) handleRetry() {
 	}
 }
 
-// ---------------------------------------------------------------- idle
-
-func (s *stepper) idle() error {
-	if s.st.CurrentVersion == "" {
-		return s.adopt()
-	}
-	upToDate := policy.SameVersion(s.spec.Version, s.st.CurrentVersion) && s.spec.Image == s.st.CurrentImage
-	leftover := s.obs.Lock.Holder == s.spec.LockHolder
-	if upToDate && !leftover {
-		return nil
-	}
-	if s.stale() {
-		return nil
-	}
-	if leftover {
-		// Our lock is held although no upgrade is in flight: a Decision
-		// was executed but its status never persisted. A workload
-		// converged on the current version only needs the lock released;
-		// otherwise an upgrade to the spec starts (even to the current
-		// version), which converges it safely: partition locked, template
-		// checked, pods walked, partition restored to 0.
-		if s.converged(s.st.CurrentVersion, s.st.CurrentImage) {
-			s.act(upgrade.ReleaseLock{Holder: s.spec.LockHolder})
-			return nil
-		}
-	}
-	if err := policy.Evaluate(policy.Input{From: s.st.CurrentVersion, To: s.spec.Version, Image: s.spec.Image}, s.spec.Rules); err != nil {
-		return s.refuse(err)
-	}
-	pre := s.spec.Prerequisites
-	pre.LockHolder = s.spec.LockHolder
-	if len(pre.Workloads) == 0 {
-		pre.Workloads = []string{s.w.Name}
-	}
-	if err := policy.CheckPrerequisites(s.obs, pre); err != nil {
-		return s.refuse(err)
-	}
-	if s.voters <= 2 && !s.spec.AllowDowntime {
-		s.hold(upgrade.GateDowntime, ReasonDowntimeNotAllowed, "",
-			"restarting a member of a %d-voter cluster loses quorum; set allowDowntime to accept the downtime", s.voters)
-		return nil
-	}
-	if s.spec.Snapshot && !s.obs.Capabilities.Snapshots {
-		s.hold(upgrade.GateSnapshot, ReasonSnapshotsUnsupported, "", "a pre-upgrade snapshot is required but the host cannot take snapshots")
-		return nil
-	}
-	if !s.w.Settled() {
-		s.hold(upgrade.GateWorkloadSettled, ReasonNotSettled, "", "workload %s: controller has not observed generation %d", s.w.Name, s.w.Generation)
-		return nil
-	}
-	now := upgrade.Time(s.obs.Now)
-	s.st.Upgrade = &upgrade.UpgradeStatus{
-		Strategy:       upgrade.StrategyRolling,
-		Phase:          string(PhaseIdle),
-		FromVersion:    s.st.CurrentVersion,
-		FromImage:      s.st.CurrentImage,
-		TargetVersion:  s.spec.Version,
-		TargetImage:    s.spec.Image,
-		LockHolder:     s.spec.LockHolder,
-		StartedAt:      now,
-		PhaseStartedAt: now,
-		StepStartedAt:  now,
-		Rolling: &upgrade.RollingProgress{
-			Workload: s.w.Name,
-			Replicas: s.w.Replicas,
-			Ordinal:  s.w.Replicas - 1,
-		},
-	}
-	if err := s.transition(EventStart, true); err != nil {
-		return err
-	}
-	if s.obs.Lock.Holder != s.spec.LockHolder {
-		s.act(upgrade.AcquireLock{Holder: s.spec.LockHolder})
-	}
-	if s.w.Partition < s.w.Replicas {
-		s.act(upgrade.SetPartition{Workload: s.w.Name, Partition: s.w.Replicas})
-	}
-	if policy.SameVersion(s.spec.Version, s.st.CurrentVersion) && s.spec.Image == s.st.CurrentImage {
-		s.event(upgrade.EventNormal, ReasonUpgradeStarted, "converging %s on %s after an interrupted decision",
-			s.w.Name, s.spec.Version)
-	} else {
-		s.event(upgrade.EventNormal, ReasonUpgradeStarted, "rolling upgrade of %s from %s to %s started",
-			s.w.Name, s.st.CurrentVersion, s.spec.Version)
-	}
-	return nil
-}
-
-// converged reports whether the workload runs version and image everywhere
-// with the partition at 0.
-func (s *stepper) converged(version, image string) bool {
-	w := s.w
-	if w.Partition != 0 || w.Image != image || (w.Version != "" && !policy.SameVersion(w.Version, version)) ||
-		int32(len(s.members)) != w.Replicas {
-		return false
-	}
-	for i := range s.members {
-		if !s.updated(&s.members[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-// refuse turns a policy violation into a gate (no action).
-func (s *stepper) refuse(err error) error {
-	var v *policy.Violation
-	if errors.As(err, &v) {
-		s.gate = v.AsGate()
-		return nil
-	}
-	return fmt.Errorf("rolling: %w", err)
-}
-
-// adopt records the running version of a settled, healthy, uniform
-// workload as the current version, without acting.
-func (s *stepper) adopt() error {
-	w := s.w
-	fail := func(format string, args ...any) error {
-		s.hold(upgrade.GateWorkloadSettled, ReasonCannotAdopt, "", format, args...)
-		return nil
-	}
-	if !w.Settled() {
-		return fail("workload %s is not settled", w.Name)
-	}
-	if w.Image == "" || w.Version == "" {
-		return fail("workload %s declares no version or image", w.Name)
-	}
-	if int32(len(s.members)) != w.Replicas {
-		return fail("workload %s has %d of %d members", w.Name, len(s.members), w.Replicas)
-	}
-	for i := range s.members {
-		m := &s.members[i]
-		switch {
-		case !m.Up():
-			return fail("member %s is not ready and healthy", m.Name)
-		case m.Version != "" && !policy.SameVersion(m.Version, w.Version):
-			return fail("member %s runs %s, the template declares %s", m.Name, m.Version, w.Version)
-		case m.Revision != w.UpdateRevision:
-			return fail("member %s is not at the template's revision", m.Name)
-		}
-	}
-	if _, err := policy.ParseVersion(w.Version); err != nil {
-		return fail("workload %s declares version %q that is not a strict semantic version", w.Name, w.Version)
-	}
-	s.st.CurrentVersion, s.st.CurrentImage = policy.Canonical(w.Version), w.Image
-	s.requeue = ActionRequeue
-	return nil
-}
-
 // ---------------------------------------------------------------- active
 
 func (s *stepper) phase() Phase { return Phase(s.st.Upgrade.Phase) }
@@ -461,6 +316,7 @@ func (s *stepper) active() error {
 		s.hold(upgrade.GateLock, ReasonLockLost, "", "operation lock is held by %q", h)
 		return s.deadline()
 	}
+	s.unexpectedPromotion()
 	for i := 0; i < maxChain; i++ {
 		if s.crashLoop() {
 			return nil
@@ -572,7 +428,7 @@ func (s *stepper) retarget() error {
 	if s.obs.Lock.Holder == "" {
 		s.act(upgrade.AcquireLock{Holder: u.LockHolder})
 	}
-	if s.w.Partition < s.w.Replicas {
+	if !s.ondelete && s.w.Partition < s.w.Replicas {
 		s.act(upgrade.SetPartition{Workload: s.w.Name, Partition: s.w.Replicas})
 	}
 	s.event(upgrade.EventNormal, ReasonTargetChanged, "target changed from %s to %s mid-upgrade; restarting the plan from the current state",
@@ -604,6 +460,24 @@ func (s *stepper) crashLoop() bool {
 	return false
 }
 
+// unexpectedPromotion reports members that were non-voters when the
+// upgrade started and vote now: the workload promoted them on its own.
+// They count as voters for every rule from now on (the observation says
+// so); the report is an event once and the Degraded condition.
+func (s *stepper) unexpectedPromotion() {
+	r := s.st.Upgrade.Rolling
+	for _, name := range r.Nonvoters {
+		if slices.Contains(r.UnexpectedVoters, name) {
+			continue
+		}
+		if m, ok := s.obs.Member(name); ok && m.IsVoter() {
+			r.UnexpectedVoters = append(r.UnexpectedVoters, name)
+			s.event(upgrade.EventWarning, upgrade.ReasonUnexpectedPromotion,
+				"%s was a non-voter when the upgrade started and votes now: it was promoted behind the upgrade's back and counts as a voter", name)
+		}
+	}
+}
+
 // templateDrifted reports whether, past templating, the workload's
 // template is not at the target.
 func (s *stepper) templateDrifted() bool {
@@ -620,7 +494,7 @@ func (s *stepper) templateAtTarget() bool {
 }
 
 func (s *stepper) locking() Event {
-	if s.w.Partition < s.w.Replicas {
+	if !s.ondelete && s.w.Partition < s.w.Replicas {
 		s.act(upgrade.SetPartition{Workload: s.w.Name, Partition: s.w.Replicas})
 		s.hold(upgrade.GateWorkloadSettled, ReasonPartitionPending, "", "locking the partition of %s at %d", s.w.Name, s.w.Replicas)
 		return ""
@@ -670,7 +544,7 @@ func (s *stepper) templating() Event {
 		u.Rolling.Ordinal = u.Rolling.Replicas - 1
 		return EventTemplateApplied
 	}
-	if s.w.Partition < s.w.Replicas {
+	if !s.ondelete && s.w.Partition < s.w.Replicas {
 		s.act(upgrade.SetPartition{Workload: s.w.Name, Partition: s.w.Replicas})
 		s.hold(upgrade.GateWorkloadSettled, ReasonPartitionPending, "", "locking the partition of %s at %d", s.w.Name, s.w.Replicas)
 		return ""
@@ -682,403 +556,4 @@ func (s *stepper) templating() Event {
 	s.act(upgrade.UpdateTemplate{Workload: s.w.Name, Image: u.TargetImage, Version: u.TargetVersion})
 	s.hold(upgrade.GateWorkloadSettled, ReasonTemplatePending, "", "updating the template of %s to %s", s.w.Name, u.TargetVersion)
 	return ""
-}
-
-// memberAt returns the member with ordinal ord (nil if none). The pointer
-// is into the observation, which Step must not modify.
-func (s *stepper) memberAt(ord int32) *upgrade.Member {
-	for i := range s.members {
-		if s.members[i].Ordinal == ord {
-			return &s.members[i]
-		}
-	}
-	return nil
-}
-
-// isVoter reports whether m is a voter (upgrade.Member.IsVoter without
-// copying the member).
-func isVoter(m *upgrade.Member) bool { return m.Raft.Present && m.Raft.Suffrage == upgrade.Voter }
-
-// updated reports whether m's pod is at the update revision.
-func (s *stepper) updated(m *upgrade.Member) bool {
-	return m.Pod.Exists && !m.Pod.Terminating && m.Revision == s.w.UpdateRevision
-}
-
-func (s *stepper) rolling() (Event, error) {
-	u := s.st.Upgrade
-	r := u.Rolling
-	// The next ordinal is the highest one not at the update revision. It is
-	// recomputed rather than only counted down: a pod killed while the
-	// partition was above it comes back at the old revision and must be
-	// upgraded again.
-	r.Ordinal = -1
-	for o := r.Replicas - 1; o >= 0; o-- {
-		if m := s.memberAt(o); m == nil || !s.updated(m) {
-			r.Ordinal = o
-			break
-		}
-	}
-	if r.Ordinal < 0 {
-		return s.finalize()
-	}
-	m := s.memberAt(r.Ordinal)
-	if m == nil {
-		s.hold(upgrade.GatePodReady, upgrade.ReasonPodMissing, "", "no member with ordinal %d is observed", r.Ordinal)
-		return "", nil
-	}
-	if s.w.Partition <= r.Ordinal {
-		// The partition already admits this ordinal (a Step whose status
-		// was not persisted): follow the controller. A partition below
-		// the ordinal would admit more than one pod; raise it to the
-		// ordinal (raising never restarts a pod).
-		if s.w.Partition < r.Ordinal {
-			s.act(upgrade.SetPartition{Workload: s.w.Name, Partition: r.Ordinal})
-		}
-		r.RestartedUID, r.HealthySince = "", metav1.Time{}
-		if m.Pod.Exists && !m.Pod.Terminating {
-			r.RestartedUID = m.Pod.UID
-		}
-		return EventPodSelected, nil
-	}
-	if s.obs.IsLeader(m.Name) && s.voters > 1 {
-		return s.moveLeader(m), nil
-	}
-	if !s.canDisrupt(m) {
-		return "", nil
-	}
-	r.RestartedUID = m.Pod.UID
-	r.DeletedUID = ""
-	r.HealthySince = metav1.Time{}
-	s.act(upgrade.SetPartition{Workload: s.w.Name, Partition: r.Ordinal})
-	s.event(upgrade.EventNormal, ReasonRestartingPod, "restarting %s on %s", m.Name, u.TargetVersion)
-	return EventPodSelected, nil
-}
-
-// canDisrupt gates a restart of m: every other voter healthy and caught
-// up, failure tolerance to spare, m not the leader. One- and two-voter
-// clusters need AllowDowntime.
-func (s *stepper) canDisrupt(m *upgrade.Member) bool {
-	if s.blind() {
-		return false
-	}
-	if isVoter(m) {
-		if s.voters <= 2 && !s.spec.AllowDowntime {
-			s.hold(upgrade.GateDowntime, ReasonDowntimeNotAllowed, m.Name,
-				"restarting %s loses quorum of a %d-voter cluster; set allowDowntime to accept it", m.Name, s.voters)
-			return false
-		}
-		// With the downtime opt-in of a one- or two-voter cluster, a member
-		// that is already down (a crash-looping pod that cost the quorum)
-		// may be restarted whatever the others' state: it is the way out.
-		if !(s.safety.AllowDowntime && !m.Up()) && !s.othersCaughtUp(m) {
-			return false
-		}
-	}
-	if g := s.safety.CanDisrupt(s.obs, m.Name); g != nil {
-		if s.voters <= 2 && !s.spec.AllowDowntime {
-			s.gate = &upgrade.Gate{Name: upgrade.GateDowntime, Reason: ReasonDowntimeNotAllowed, Member: m.Name, Message: g.Message}
-			return false
-		}
-		s.gate = g
-		return false
-	}
-	return true
-}
-
-// blind holds with a RaftViewUnknown gate when the Raft view is unknown or
-// partial: unknown is not absent, so nothing disruptive may happen (a
-// member that looks like a non-voter may be a voter, the leader even).
-func (s *stepper) blind() bool {
-	if g := upgrade.CheckView(s.obs); g != nil {
-		s.gate = g
-		return true
-	}
-	return false
-}
-
-func (s *stepper) othersCaughtUp(m *upgrade.Member) bool {
-	for i := range s.obs.Members {
-		o := &s.obs.Members[i]
-		if o.Name == m.Name || !isVoter(o) {
-			continue
-		}
-		if g := upgrade.CaughtUp(s.obs, *o, s.spec.CatchUp); g != nil {
-			s.gate = g
-			return false
-		}
-	}
-	return true
-}
-
-// moveLeader asks leadership to leave m, the next pod to restart.
-func (s *stepper) moveLeader(m *upgrade.Member) Event {
-	if !s.leaderMovable(m) {
-		return ""
-	}
-	u := s.st.Upgrade
-	r := u.Rolling
-	if s.obs.Capabilities.TargetedTransfer {
-		t, ok := s.safety.BestTransferTarget(s.obs, u.TargetVersion, nil)
-		if !ok {
-			s.hold(upgrade.GateLeaderTransfer, upgrade.ReasonNoTransferTarget, m.Name, "no healthy caught-up voter can take over from %s", m.Name)
-			return ""
-		}
-		r.TransferTarget = t.Name
-		s.act(upgrade.TransferLeadership{From: m.Name, FromID: m.Raft.ID, To: t.Name, ToID: t.Raft.ID})
-		s.event(upgrade.EventNormal, ReasonMovingLeadership, "moving leadership from %s to %s before restarting it", m.Name, t.Name)
-	} else {
-		r.TransferTarget = ""
-		s.act(upgrade.StepDown{Member: m.Name, ID: m.Raft.ID})
-		s.event(upgrade.EventNormal, ReasonMovingLeadership, "asking leader %s to step down before restarting it", m.Name)
-	}
-	r.LeaderMoves++
-	if s.phase() == PhaseMovingLeader {
-		u.Failures++
-		return EventRetryTransfer
-	}
-	return EventLeaderSelected
-}
-
-// leaderMovable gates a leadership move away from m: it only happens when
-// m could be restarted right after (others caught up, tolerance to spare).
-func (s *stepper) leaderMovable(m *upgrade.Member) bool {
-	if s.blind() {
-		return false
-	}
-	if s.voters == 2 && !s.spec.AllowDowntime {
-		s.hold(upgrade.GateDowntime, ReasonDowntimeNotAllowed, m.Name,
-			"restarting %s loses quorum of a %d-voter cluster; set allowDowntime to accept it", m.Name, s.voters)
-		return false
-	}
-	if !s.othersCaughtUp(m) {
-		return false
-	}
-	others := 0
-	for i := range s.obs.Members {
-		if o := &s.obs.Members[i]; o.Name != m.Name && isVoter(o) {
-			others++
-		}
-	}
-	if others == 0 {
-		s.hold(upgrade.GateLeaderTransfer, upgrade.ReasonNoTransferTarget, m.Name, "no other voter can take over from %s", m.Name)
-		return false
-	}
-	if s.voters >= 3 {
-		healthy := 0
-		for i := range s.obs.Members {
-			if o := &s.obs.Members[i]; isVoter(o) && upgrade.CaughtUp(s.obs, *o, s.spec.CatchUp) == nil {
-				healthy++
-			}
-		}
-		if ft := upgrade.FailureTolerance(s.voters, healthy); ft < 1 {
-			s.hold(upgrade.GateQuorum, upgrade.ReasonNoFailureTolerance, m.Name,
-				"failure tolerance is %d with %d/%d healthy voters", ft, healthy, s.voters)
-			return false
-		}
-	}
-	return true
-}
-
-func (s *stepper) movingLeader() Event {
-	u := s.st.Upgrade
-	m := s.memberAt(u.Rolling.Ordinal)
-	leader, hasLeader := s.obs.Leader()
-	switch {
-	case !hasLeader:
-		s.hold(upgrade.GateLeader, upgrade.ReasonNoLeader, "", "waiting for a new leader to be elected")
-		return ""
-	case m == nil || leader.Name != m.Name || s.voters <= 1:
-		return EventLeaderMoved
-	case s.obs.Now.Sub(u.PhaseStartedAt.Time) >= s.spec.RetryInterval:
-		return s.moveLeader(m)
-	}
-	s.hold(upgrade.GateLeaderTransfer, ReasonLeadershipMoving, m.Name, "waiting for leadership to leave %s", m.Name)
-	return ""
-}
-
-func (s *stepper) restarting() Event {
-	u := s.st.Upgrade
-	r := u.Rolling
-	m := s.memberAt(r.Ordinal)
-	if m != nil && s.updated(m) {
-		return EventPodRestarted
-	}
-	if m == nil || !m.Pod.Exists || m.Pod.Terminating {
-		name := fmt.Sprintf("%s-%d", s.w.Name, r.Ordinal)
-		if m != nil {
-			name = m.Name
-		}
-		s.hold(upgrade.GatePodReady, ReasonPodRestarting, name, "waiting for the controller to recreate %s", name)
-		return ""
-	}
-	// m is an old incarnation.
-	if s.obs.IsLeader(m.Name) && s.voters > 1 {
-		// It became the leader before the controller replaced it: lock
-		// the partition above it again and move leadership first.
-		if s.w.Partition <= r.Ordinal {
-			s.act(upgrade.SetPartition{Workload: s.w.Name, Partition: r.Ordinal + 1})
-		}
-		return EventLeaderChanged
-	}
-	if s.w.Partition > r.Ordinal {
-		// The partition change was lost (the host did not execute it, or
-		// someone raised the partition): select the ordinal again.
-		return EventReselect
-	}
-	if s.w.Partition < r.Ordinal {
-		// Someone lowered the partition further: admit only this ordinal.
-		s.act(upgrade.SetPartition{Workload: s.w.Name, Partition: r.Ordinal})
-	}
-	if (!m.Pod.Ready || m.Pod.CrashLooping) &&
-		(r.DeletedUID != m.Pod.UID || s.obs.Now.Sub(u.PhaseStartedAt.Time) >= s.spec.RetryInterval) {
-		// An OrderedReady controller does not replace a pod that is not
-		// ready: delete it explicitly, once per incarnation (again after
-		// the retry interval if the delete was lost).
-		if !s.canDisrupt(m) {
-			return ""
-		}
-		r.DeletedUID = m.Pod.UID
-		s.act(upgrade.DeletePod{Member: m.Name, UID: m.Pod.UID})
-		return EventForceRestart
-	}
-	s.hold(upgrade.GatePodReady, ReasonAwaitingController, m.Name, "waiting for the controller to restart %s", m.Name)
-	return ""
-}
-
-func (s *stepper) verifying() Event {
-	u := s.st.Upgrade
-	r := u.Rolling
-	m := s.memberAt(r.Ordinal)
-	switch {
-	case m == nil || !m.Pod.Exists || m.Pod.Terminating:
-		s.hold(upgrade.GatePodReady, upgrade.ReasonPodMissing, "", "waiting for the controller to recreate ordinal %d", r.Ordinal)
-		return ""
-	case m.Revision != s.w.UpdateRevision:
-		// The new pod was lost and came back at the old revision (killed
-		// while the partition was above it): select the ordinal again.
-		return EventReselect
-	case m.Version != "" && !policy.SameVersion(m.Version, u.TargetVersion):
-		s.hold(upgrade.GatePodReady, ReasonVersionMismatch, m.Name, "%s reports version %s, want %s", m.Name, m.Version, u.TargetVersion)
-		return ""
-	}
-	// The stabilization window counts from the member's own restart: the
-	// latest of its pod's start and readiness, this strategy's first
-	// observation of it caught up (recorded in the status) and autopilot's
-	// stable_since, which alone can predate a short restart.
-	noWindow := s.spec.CatchUp
-	noWindow.Stabilization = -1
-	if g := upgrade.CaughtUp(s.obs, *m, noWindow); g != nil {
-		r.HealthySince = metav1.Time{}
-		s.gate = g
-		return ""
-	}
-	if r.HealthySince.IsZero() {
-		r.HealthySince = upgrade.TimeCeil(s.obs.Now)
-	}
-	if g := upgrade.CaughtUpAfterRestart(s.obs, *m, s.spec.CatchUp, r.HealthySince.Time); g != nil {
-		s.gate = g
-		return ""
-	}
-	r.Updated = append(r.Updated, m.Name)
-	r.Ordinal--
-	r.RestartedUID, r.DeletedUID, r.TransferTarget = "", "", ""
-	r.HealthySince = metav1.Time{}
-	return EventPodVerified
-}
-
-// finalize completes the upgrade atomically once every member runs the
-// target and is caught up: status.Upgrade is cleared and the current
-// version set in the same status (S5), the partition restored to 0 and the
-// lock released in the same Decision.
-func (s *stepper) finalize() (Event, error) {
-	u := s.st.Upgrade
-	if int32(len(s.members)) != s.w.Replicas {
-		s.hold(upgrade.GatePodReady, upgrade.ReasonPodMissing, "", "%d of %d members observed", len(s.members), s.w.Replicas)
-		return "", nil
-	}
-	for i := range s.members {
-		m := &s.members[i]
-		if !s.updated(m) {
-			s.hold(upgrade.GatePodReady, ReasonPodRestarting, m.Name, "%s is not at the update revision", m.Name)
-			return "", nil
-		}
-		if m.Version != "" && !policy.SameVersion(m.Version, u.TargetVersion) {
-			s.hold(upgrade.GatePodReady, ReasonVersionMismatch, m.Name, "%s reports version %s, want %s", m.Name, m.Version, u.TargetVersion)
-			return "", nil
-		}
-	}
-	if g := upgrade.CompletionGate(s.obs, s.w.Name, int(s.w.Replicas), s.spec.CatchUp); g != nil {
-		s.gate = g
-		return "", nil
-	}
-	if _, err := Table.Next(PhaseRolling, EventCompleted); err != nil {
-		return "", fmt.Errorf("rolling: %w", err)
-	}
-	if s.w.Partition != 0 {
-		s.act(upgrade.SetPartition{Workload: s.w.Name, Partition: 0})
-	}
-	if s.obs.Lock.Holder == u.LockHolder {
-		s.act(upgrade.ReleaseLock{Holder: u.LockHolder})
-	}
-	outcome, reason := upgrade.OutcomeSucceeded, ReasonSucceeded
-	if policy.SameVersion(u.TargetVersion, u.FromVersion) && u.TargetImage == u.FromImage {
-		outcome, reason = upgrade.OutcomeRolledBack, ReasonRolledBack
-	}
-	msg := fmt.Sprintf("%s upgraded from %s to %s (%d leadership moves requested)", s.w.Name, u.FromVersion, u.TargetVersion, u.Rolling.LeaderMoves)
-	if outcome == upgrade.OutcomeRolledBack {
-		msg = fmt.Sprintf("%s rolled back to %s", s.w.Name, u.TargetVersion)
-	}
-	s.event(upgrade.EventNormal, reason, "%s", msg)
-	s.outcome = &upgrade.Result{
-		Outcome: outcome, FromVersion: u.FromVersion, TargetVersion: u.TargetVersion,
-		Reason: string(reason), Message: msg, StartedAt: u.StartedAt, FinishedAt: upgrade.Time(s.obs.Now),
-	}
-	s.st.LastResult = s.outcome
-	s.st.CurrentVersion, s.st.CurrentImage = u.TargetVersion, u.TargetImage
-	s.st.Upgrade = nil
-	return "", nil
-}
-
-// ---------------------------------------------------------------- conditions
-
-func (s *stepper) setConditions() {
-	c := &s.st.Conditions
-	now := s.condNow
-	set := func(typ string, st metav1.ConditionStatus, r upgrade.Reason, msg string) {
-		upgrade.SetCondition(c, typ, st, r, msg, now)
-	}
-	g := s.gate
-	switch u := s.st.Upgrade; {
-	case s.outcome != nil:
-		r := upgrade.Reason(s.outcome.Reason)
-		set(upgrade.ConditionReady, metav1.ConditionTrue, r, s.outcome.Message)
-		set(upgrade.ConditionProgressing, metav1.ConditionFalse, r, s.outcome.Message)
-		set(upgrade.ConditionDegraded, metav1.ConditionFalse, ReasonAsExpected, "")
-	case u == nil && g == nil:
-		msg := "running " + s.st.CurrentVersion
-		r := ReasonUpToDate
-		if !policy.SameVersion(s.spec.Version, s.st.CurrentVersion) || s.spec.Image != s.st.CurrentImage {
-			r, msg = ReasonAdopted, "adopted running version "+s.st.CurrentVersion
-		}
-		set(upgrade.ConditionReady, metav1.ConditionTrue, r, msg)
-		set(upgrade.ConditionProgressing, metav1.ConditionFalse, ReasonIdle, "")
-		set(upgrade.ConditionDegraded, metav1.ConditionFalse, ReasonAsExpected, "")
-	case u == nil:
-		set(upgrade.ConditionReady, metav1.ConditionFalse, g.Reason, g.Message)
-		set(upgrade.ConditionProgressing, metav1.ConditionFalse, g.Reason, g.Message)
-		set(upgrade.ConditionDegraded, metav1.ConditionFalse, ReasonAsExpected, "")
-	case u.Paused != nil:
-		p := u.Paused
-		set(upgrade.ConditionReady, metav1.ConditionFalse, ReasonUpgrading, "upgrade to "+u.TargetVersion+" is paused")
-		set(upgrade.ConditionProgressing, metav1.ConditionFalse, p.Reason, p.Message)
-		set(upgrade.ConditionDegraded, metav1.ConditionTrue, p.Reason, p.Message)
-	default:
-		set(upgrade.ConditionReady, metav1.ConditionFalse, ReasonUpgrading, "upgrading to "+u.TargetVersion)
-		if g != nil {
-			set(upgrade.ConditionProgressing, metav1.ConditionTrue, g.Reason, g.Message)
-		} else {
-			set(upgrade.ConditionProgressing, metav1.ConditionTrue, upgrade.Reason(u.Phase), "")
-		}
-		set(upgrade.ConditionDegraded, metav1.ConditionFalse, ReasonAsExpected, "")
-	}
 }

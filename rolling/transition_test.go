@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
+
 	"github.com/raftshift/raftshift/upgrade"
 )
 
@@ -90,6 +92,52 @@ func TestTemplateDrift(t *testing.T) {
 		}
 		if !raised {
 			t.Fatalf("%s: actions %v, want the partition raised first", phase, d.Actions)
+		}
+	}
+}
+
+// TestUnexpectedPromotion: a member that was a non-voter when the upgrade
+// started and votes later was promoted behind the upgrade's back (issue 16):
+// an event once and the Degraded condition; it counts as a voter.
+func TestUnexpectedPromotion(t *testing.T) {
+	o := healthy(4)
+	o.Members[3].Raft.Suffrage = upgrade.Nonvoter
+	d, err := Step(baseSpec(), o, idleStatus())
+	if err != nil || d.Status.Upgrade == nil {
+		t.Fatalf("start: %v %+v", err, d.Gate)
+	}
+	if got := d.Status.Upgrade.Rolling.Nonvoters; len(got) != 1 || got[0] != "bao-3" {
+		t.Fatalf("non-voters at start %v", got)
+	}
+	st := d.Status
+	st.LastStepTime = upgrade.Time(t0.Add(-time.Minute))
+	later := locked(healthy(4))
+	later.Now = t0.Add(time.Minute)
+	later.Workloads[0].Partition = 4
+	d, err = Step(baseSpec(), later, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := d.Status.Upgrade.Rolling.UnexpectedVoters; len(v) != 1 || v[0] != "bao-3" {
+		t.Fatalf("unexpected voters %v", v)
+	}
+	n := 0
+	for _, e := range d.Events() {
+		if e.Reason == string(upgrade.ReasonUnexpectedPromotion) {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d events", n)
+	}
+	if c := meta.FindStatusCondition(d.Status.Conditions, upgrade.ConditionDegraded); c == nil || c.Reason != string(upgrade.ReasonUnexpectedPromotion) {
+		t.Fatalf("Degraded %+v", c)
+	}
+	later.Now = later.Now.Add(time.Minute)
+	d2, _ := Step(baseSpec(), later, d.Status)
+	for _, e := range d2.Events() {
+		if e.Reason == string(upgrade.ReasonUnexpectedPromotion) {
+			t.Fatal("event repeated")
 		}
 	}
 }

@@ -60,6 +60,14 @@ func (o *Observation) Hook(hook, phase string, attempt int32) (HookStatus, bool)
 type Workload struct {
 	// Name identifies the workload (the StatefulSet name).
 	Name string `json:"name"`
+	// UpdateStrategy is how the workload's controller replaces pods after a
+	// template change: RollingUpdate (the controller restarts pods at or
+	// above Partition on its own) or OnDelete (only pods something deletes
+	// are recreated at the new template; also what a host without a
+	// controller behaves like). Empty when the host does not say (no
+	// controller, a harness): the rolling strategy's Ordering then decides,
+	// Partition by default.
+	UpdateStrategy UpdateStrategy `json:"updateStrategy,omitempty"`
 	// Replicas is the desired number of pods.
 	Replicas int32 `json:"replicas"`
 	// Partition is the RollingUpdate partition: pods with an ordinal >= Partition
@@ -83,6 +91,15 @@ type Workload struct {
 	// UpdatedReplicas counts pods at UpdateRevision.
 	UpdatedReplicas int32 `json:"updatedReplicas,omitempty"`
 }
+
+// UpdateStrategy is a workload controller's update strategy.
+type UpdateStrategy string
+
+// Update strategies (mirroring Kubernetes' StatefulSet update strategies).
+const (
+	UpdateRollingUpdate UpdateStrategy = "RollingUpdate"
+	UpdateOnDelete      UpdateStrategy = "OnDelete"
+)
 
 // Settled reports whether the controller has observed the latest generation.
 func (w Workload) Settled() bool { return w.ObservedGeneration >= w.Generation }
@@ -229,6 +246,10 @@ type RaftView struct {
 	Known bool `json:"known"`
 	// LeaderID is the Raft ID of the current leader ("" when none).
 	LeaderID string `json:"leaderId,omitempty"`
+	// LeaderUnknown is true when the adapter could not tell who leads
+	// (contradictory or missing answers) although a leader may exist: not
+	// the same as a cluster without a leader. The view is then partial.
+	LeaderUnknown bool `json:"leaderUnknown,omitempty"`
 	// Term is the current Raft term.
 	Term uint64 `json:"term,omitempty"`
 	// CommitIndex is the leader's commit index.
@@ -268,6 +289,13 @@ type Capabilities struct {
 	NonVoters bool `json:"nonVoters,omitempty"`
 	// Snapshots is true when the host can take Raft snapshots.
 	Snapshots bool `json:"snapshots,omitempty"`
+	// HandoffOnShutdown is true when the workload hands Raft leadership to
+	// its most up-to-date follower by itself on graceful shutdown (OpenBao
+	// does on SIGTERM). Deleting the leader's pod is then itself the
+	// leadership transfer: allowed only for the last pod of an upgrade, with
+	// every other voter upgraded, caught up and stable and failure
+	// tolerance of at least one (S3).
+	HandoffOnShutdown bool `json:"handoffOnShutdown,omitempty"`
 	// AutoPromotion is true when the workload may promote a joined
 	// non-voter to voter on its own (OpenBao's autopilot does for servers
 	// joined through the join API). Strategies then treat every promotion

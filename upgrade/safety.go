@@ -85,6 +85,10 @@ func CheckView(obs *Observation) *Gate {
 		return &Gate{Name: GateRaftHealthy, Reason: ReasonRaftViewUnknown,
 			Message: "the raft view is unknown (the adapter could not read it, e.g. no leader reachable); nothing disruptive happens until it is known"}
 	}
+	if obs.Raft.LeaderUnknown {
+		return &Gate{Name: GateRaftHealthy, Reason: ReasonRaftViewUnknown,
+			Message: "the raft view is partial: the adapter could not tell who leads; nothing disruptive happens until it can"}
+	}
 	for i := range obs.Members {
 		if m := &obs.Members[i]; m.Raft.Unknown {
 			return &Gate{Name: GateRaftHealthy, Reason: ReasonRaftViewUnknown, Member: m.Name,
@@ -175,7 +179,7 @@ func catchUpLag(obs *Observation, m, leader *Member, hasLeader bool, c CatchUp) 
 		return lagTerminating
 	case !m.Pod.Ready:
 		return lagPodNotReady
-	case !obs.Raft.Known || m.Raft.Unknown:
+	case !obs.Raft.Known || obs.Raft.LeaderUnknown || m.Raft.Unknown:
 		return lagUnknown
 	case !m.Raft.Present:
 		return lagNotPresent
@@ -466,8 +470,52 @@ func (s Safety) CanDisrupt(obs *Observation, member string) *Gate {
 	if i < 0 {
 		return &Gate{Name: GateQuorum, Reason: ReasonPodMissing, Member: member, Message: "no such member " + member}
 	}
-	_, g := s.disruptVoter(&sim, i, false)
+	_, g := s.disruptVoter(&sim, i, disruptDelete)
 	return g
+}
+
+// disruptKind is how an action disrupts a member.
+type disruptKind uint8
+
+const (
+	disruptRestart disruptKind = iota // a controller restarts the pod (partition)
+	disruptDelete                     // the pod is deleted gracefully (DeletePod)
+	disruptShrink                     // the member leaves the voter set (Demote, RemovePeer)
+)
+
+// A restart of a voter whose pod crash-loops (its process is not running)
+// disrupts no one: S1 and S2 do not hold it back (one restart per list
+// still), so a cluster can recover from a version that crash-loops even
+// with other voters down. Demoting or removing it still follows S1.
+
+// handoffOK reports whether deleting the pod of the leader i hands
+// leadership over by itself, as S3's one exception allows: the workload
+// declares HandoffOnShutdown, the leader's pod is the last one of its
+// workload not at the update revision, and every other voter is a member of
+// that workload, upgraded, serving and caught up (stability included) and
+// not disrupted by the list. Failure tolerance is checked by the caller.
+func (sim *simState) handoffOK(i int) bool {
+	if !sim.obs.Capabilities.HandoffOnShutdown {
+		return false
+	}
+	l := &sim.members[i]
+	w, ok := sim.obs.Workload(l.workload)
+	if !ok {
+		return false
+	}
+	for j := range sim.members {
+		o := &sim.members[j]
+		if j == i {
+			continue
+		}
+		if o.workload == l.workload && (!o.m.Pod.Exists || o.m.Pod.Terminating || o.m.Revision != w.UpdateRevision) {
+			return false
+		}
+		if o.voter && (o.workload != l.workload || !o.up || o.disrupt) {
+			return false
+		}
+	}
+	return true
 }
 
 // disruptVoter applies the S1–S3 preconditions of disrupting member i and
@@ -479,7 +527,11 @@ func (s Safety) CanDisrupt(obs *Observation, member string) *Gate {
 // pod after a step-down is refused like the first would be). Only the
 // counting rules (one voter at a time, quorum, failure tolerance) treat a
 // repeated disruption of the same member as the disruption already counted.
-func (s Safety) disruptVoter(sim *simState, i int, shrink bool) (string, *Gate) {
+//
+// Deleting the leader's pod is allowed only as S3's handoff exception
+// (handoffOK); it then counts as the list's leadership move.
+func (s Safety) disruptVoter(sim *simState, i int, kind disruptKind) (string, *Gate) {
+	shrink := kind == disruptShrink
 	m := &sim.members[i]
 	gate := func(name GateName, r Reason, format string, args ...any) *Gate {
 		return &Gate{Name: name, Reason: r, Member: m.m.Name, Message: fmt.Sprintf(format, args...)}
@@ -492,8 +544,13 @@ func (s Safety) disruptVoter(sim *simState, i int, shrink bool) (string, *Gate) 
 	voters, healthy := sim.counts()
 	// The leader check comes first: an observation that names a leader
 	// without marking it a voter must not let the leader be restarted.
+	handoff := false
 	if i == sim.leader {
-		if !(s.AllowDowntime && voters == 1 && m.voter) {
+		switch {
+		case s.AllowDowntime && voters == 1 && m.voter:
+		case kind == disruptDelete && !sim.moving && sim.handoffOK(i):
+			handoff = true
+		default:
 			return "S3", gate(GateLeader, ReasonIsLeader, "%s is the leader; move leadership first", m.m.Name)
 		}
 	}
@@ -519,6 +576,14 @@ func (s Safety) disruptVoter(sim *simState, i int, shrink bool) (string, *Gate) 
 	downtime := s.AllowDowntime && voters <= 2
 	if sim.voterHits > 0 {
 		return "S2", gate(GateQuorum, ReasonOtherVoterDisrupted, "another voter is already disrupted by this decision")
+	}
+	if m.m.Pod.Exists && m.m.Pod.CrashLooping && !m.up && !shrink {
+		// Its process is not running: restarting it disrupts no one, and
+		// it is the way back from a version that crash-loops, even when
+		// other voters are down too or quorum is already lost.
+		sim.voterHits++
+		m.disrupt, m.restart = true, true
+		return "", nil
 	}
 	for j, o := range sim.members {
 		if j != i && o.voter && (!o.up || o.disrupt) && !downtime {
@@ -546,6 +611,9 @@ func (s Safety) disruptVoter(sim *simState, i int, shrink bool) (string, *Gate) 
 	sim.voterHits++
 	m.disrupt = true
 	m.restart = true
+	if handoff {
+		sim.moving = true // the leader hands leadership over as it shuts down
+	}
 	return "", nil
 }
 
@@ -606,7 +674,11 @@ func (s Safety) BestTransferTarget(obs *Observation, preferVersion string, exclu
 //     never with failure tolerance 0; the last voter is never demoted or
 //     removed, downtime allowed or not.
 //   - S2: at most one voter disrupted; none while another is not caught up.
-//   - S3: the leader is never restarted, demoted or removed; leadership moves
+//   - S3: the leader is never restarted, demoted or removed (one exception:
+//     where the workload hands leadership over on shutdown, DeletePod of the
+//     leader's pod, the last of its workload not upgraded, with every other
+//     voter in that workload upgraded and caught up and failure tolerance to
+//     spare, is the list's leadership move); leadership moves
 //     only to a healthy caught-up voter, and no action disrupts a voter in
 //     the same list after leadership moves (not even one the list already
 //     disrupted); leadership does not move in a list that already disrupted
@@ -623,8 +695,8 @@ func (s Safety) Check(obs Observation, actions []Action) error {
 	fail := func(rule string, i int, a Action, format string, args ...any) error {
 		return &SafetyError{Rule: rule, Index: i, Action: a, Message: fmt.Sprintf(format, args...)}
 	}
-	disrupt := func(i int, a Action, idx int, shrink bool) error {
-		if rule, g := s.disruptVoter(&sim, idx, shrink); g != nil {
+	disrupt := func(i int, a Action, idx int, kind disruptKind) error {
+		if rule, g := s.disruptVoter(&sim, idx, kind); g != nil {
 			return fail(rule, i, a, "%s", g.Message)
 		}
 		return nil
@@ -657,6 +729,9 @@ func (s Safety) Check(obs Observation, actions []Action) error {
 			sw := sim.workload(a.Workload)
 			old := sw.partition
 			sw.partition = a.Partition
+			if w.UpdateStrategy == UpdateOnDelete {
+				break // an OnDelete controller ignores the partition
+			}
 			for idx, m := range sim.members {
 				if m.workload != a.Workload || m.m.Ordinal < a.Partition || m.m.Ordinal >= old {
 					continue
@@ -664,7 +739,7 @@ func (s Safety) Check(obs Observation, actions []Action) error {
 				if m.m.Revision == w.UpdateRevision && !sw.templated {
 					continue
 				}
-				if err := disrupt(i, a, idx, false); err != nil {
+				if err := disrupt(i, a, idx, disruptRestart); err != nil {
 					return err
 				}
 			}
@@ -674,7 +749,7 @@ func (s Safety) Check(obs Observation, actions []Action) error {
 				return fail("S2", i, a, "unknown workload %q", a.Workload)
 			}
 			sw := sim.workload(a.Workload)
-			if sw.partition < w.Replicas {
+			if w.UpdateStrategy != UpdateOnDelete && sw.partition < w.Replicas {
 				return fail("S2", i, a, "template of %s changed while its partition (%d) does not lock all %d pods",
 					a.Workload, sw.partition, w.Replicas)
 			}
@@ -684,7 +759,7 @@ func (s Safety) Check(obs Observation, actions []Action) error {
 			if err != nil {
 				return err
 			}
-			if err := disrupt(i, a, idx, false); err != nil {
+			if err := disrupt(i, a, idx, disruptDelete); err != nil {
 				return err
 			}
 		case StepDown, TransferLeadership:
@@ -772,7 +847,7 @@ func (s Safety) Check(obs Observation, actions []Action) error {
 			if idx == sim.leader {
 				return fail("S3", i, a, "%s is the leader", name)
 			}
-			if err := disrupt(i, a, idx, true); err != nil {
+			if err := disrupt(i, a, idx, disruptShrink); err != nil {
 				return err
 			}
 			sim.members[idx].voter = false

@@ -53,6 +53,10 @@ func genObservation(t *rapid.T) upgrade.Observation {
 		obs.Members[rapid.IntRange(0, len(obs.Members)-1).Draw(t, "unknown member")].Raft.Unknown = true
 	}
 	obs.Workloads[1].Partition = int32(rapid.IntRange(0, voters).Draw(t, "partition"))
+	obs.Capabilities.HandoffOnShutdown = rapid.Bool().Draw(t, "handoffOnShutdown")
+	if rapid.IntRange(0, 3).Draw(t, "onDelete") == 0 {
+		obs.Workloads[1].UpdateStrategy = upgrade.UpdateOnDelete
+	}
 	switch rapid.IntRange(0, 9).Draw(t, "leader") {
 	case 0: // no leader
 		obs.Raft.LeaderID = ""

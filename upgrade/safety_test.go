@@ -219,6 +219,26 @@ type checkCase struct {
 	index             int
 }
 
+// handoff declares (or not) HandoffOnShutdown and puts the named members at
+// the update revision.
+func handoff(declared bool, upgraded ...string) func(*upgrade.Observation) {
+	return func(o *upgrade.Observation) {
+		o.Capabilities.HandoffOnShutdown = declared
+		for _, n := range upgraded {
+			member(o, n).Revision = "raft-2"
+		}
+	}
+}
+
+// ondelete gives workload raft the OnDelete update strategy.
+func ondelete(o *upgrade.Observation) {
+	for i := range o.Workloads {
+		if o.Workloads[i].Name == "raft" {
+			o.Workloads[i].UpdateStrategy = upgrade.UpdateOnDelete
+		}
+	}
+}
+
 func checkCases() []checkCase {
 	partition := func(p int32) func(*upgrade.Observation) {
 		return func(o *upgrade.Observation) {
@@ -408,9 +428,52 @@ func checkCases() []checkCase {
 		{name: "view partial: DeletePod of a known non-voter", voters: 3, nonvoters: 1, mod: func(o *upgrade.Observation) {
 			member(o, "raft-2").Raft.Unknown = true
 		}, actions: acts(del("green-0")), rule: "S1"},
+		{name: "view partial: leader unknown, downtime allowed, 2 voters", voters: 2, safety: allow, mod: func(o *upgrade.Observation) {
+			noLeader(o)
+			o.Raft.LeaderUnknown = true
+		}, actions: acts(del("raft-1")), rule: "S1"},
+		{name: "known leaderless 2 voters with downtime allowed: the way out stays open", voters: 2, safety: allow, mod: func(o *upgrade.Observation) {
+			noLeader(o)
+			down("raft-1")(o)
+		}, actions: acts(del("raft-1"))},
 		{name: "view partial: step down", voters: 5, mod: func(o *upgrade.Observation) {
 			member(o, "raft-3").Raft.Unknown = true
 		}, actions: acts(upgrade.StepDown{Member: "raft-0"}), rule: "S3"},
+
+		// S3's one exception (issue 10): where the workload hands
+		// leadership over on shutdown, deleting the leader's pod is the
+		// leadership move, only as the last pod of the upgrade.
+		{name: "S3 handoff: the leader's pod last", voters: 3, mod: handoff(true, "raft-1", "raft-2"),
+			actions: acts(del("raft-0"))},
+		{name: "S3 handoff: another pod not upgraded yet", voters: 3, mod: handoff(true, "raft-1"),
+			actions: acts(del("raft-0")), rule: "S3"},
+		{name: "S3 handoff: not declared by the workload", voters: 3, mod: handoff(false, "raft-1", "raft-2"),
+			actions: acts(del("raft-0")), rule: "S3"},
+		{name: "S3 handoff: another voter lagging", voters: 3, mod: func(o *upgrade.Observation) {
+			handoff(true, "raft-1", "raft-2")(o)
+			lagging("raft-2")(o)
+		}, actions: acts(del("raft-0")), rule: "S3"},
+		{name: "S3 handoff: no failure tolerance", voters: 2, mod: handoff(true, "raft-1"),
+			actions: acts(del("raft-0")), rule: "S1"},
+		{name: "S3 handoff: not through a partition", voters: 3, mod: func(o *upgrade.Observation) {
+			handoff(true, "raft-1", "raft-2")(o)
+			partition(1)(o)
+		}, actions: acts(sp(0)), rule: "S3"},
+		{name: "S3 handoff: nothing disrupts a voter after it", voters: 5, mod: handoff(true, "raft-1", "raft-2", "raft-3", "raft-4"),
+			actions: acts(del("raft-0"), del("raft-4")), rule: "S3", index: 1},
+		{name: "S3 handoff: not after a step down", voters: 3, mod: handoff(true, "raft-1", "raft-2"),
+			actions: acts(step, del("raft-0")), rule: "S3", index: 1},
+		{name: "S3 handoff: a non-voter in another workload does not matter", voters: 3, nonvoters: 1, mod: handoff(true, "raft-1", "raft-2"),
+			actions: acts(del("raft-0"))},
+		{name: "S3 handoff: a voter in another workload blocks it", voters: 3, nonvoters: 1, mod: func(o *upgrade.Observation) {
+			handoff(true, "raft-1", "raft-2")(o)
+			member(o, "green-0").Raft.Suffrage = upgrade.Voter
+		}, actions: acts(del("raft-0")), rule: "S3"},
+		{name: "OnDelete: template change with the partition down", voters: 3, mod: func(o *upgrade.Observation) {
+			ondelete(o)
+			partition(0)(o)
+		}, actions: acts(tmpl)},
+		{name: "OnDelete: a partition change restarts nobody", voters: 3, mod: ondelete, actions: acts(sp(0))},
 
 		// S4 membership.
 		{name: "S4 JoinNonvoter of a new member", voters: 3, actions: acts(upgrade.JoinNonvoter{Member: "green-5"})},

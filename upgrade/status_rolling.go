@@ -13,6 +13,9 @@ type RollingProgress struct {
 	// Replicas is the workload's replica count when the upgrade started; the
 	// partition is locked at this value.
 	Replicas int32 `json:"replicas"`
+	// Ordering is who restarts pods in this upgrade ("Partition" or
+	// "OnDelete"), chosen when it started.
+	Ordering string `json:"ordering,omitempty"`
 	// Ordinal is the ordinal being upgraded now (counting down from
 	// replicas-1); -1 once every ordinal is done.
 	Ordinal int32 `json:"ordinal"`
@@ -39,6 +42,12 @@ type RollingProgress struct {
 	// Updated lists the members verified on the target version, in the
 	// order they were upgraded.
 	Updated []string `json:"updated,omitempty"`
+	// Nonvoters are the members that were non-voters when the upgrade
+	// started; one that votes later was promoted behind the strategy's
+	// back (upgrade.ReasonUnexpectedPromotion).
+	Nonvoters []string `json:"nonvoters,omitempty"`
+	// UnexpectedVoters are the Nonvoters seen voting, in the order seen.
+	UnexpectedVoters []string `json:"unexpectedVoters,omitempty"`
 }
 
 // DeepCopy returns a copy of p sharing no memory with it.
@@ -48,5 +57,7 @@ func (p *RollingProgress) DeepCopy() *RollingProgress {
 	}
 	c := *p
 	c.Updated = slices.Clone(p.Updated)
+	c.Nonvoters = slices.Clone(p.Nonvoters)
+	c.UnexpectedVoters = slices.Clone(p.UnexpectedVoters)
 	return &c
 }

@@ -181,7 +181,10 @@ func merge(obs upgrade.Observation, st *State, nodeID NodeIDFunc, caps upgrade.C
 		})
 	}
 
-	out.Raft = upgrade.RaftView{Known: true, LeaderID: leaderID}
+	// The configuration is only answered while an active node exists: a
+	// configuration without a (single, agreed) leader means the adapter
+	// could not tell who leads, not that nobody does.
+	out.Raft = upgrade.RaftView{Known: true, LeaderID: leaderID, LeaderUnknown: leaderID == ""}
 	if st.Leader != nil && st.Leader.IsSelf {
 		out.Raft.CommitIndex = st.Leader.RaftCommittedIndex
 	}

@@ -68,6 +68,9 @@ type judge struct {
 	template  map[string]bool
 	disrupted map[string]bool
 	restarted string // the voter restarted, demoted or removed
+	// crashRestart: the disrupted voter's pod crash-loops (a restart that
+	// costs no availability).
+	crashRestart bool
 	shrink    bool
 	moved     bool
 	changes   int
@@ -81,7 +84,7 @@ func newJudge(obs upgrade.Observation, opts Options) *judge {
 		return &Violation{Rule: rule, Step: i, Member: member, Message: fmt.Sprintf(format, args...)}
 	}
 	j.leader = leaderName(&obs)
-	j.blind = !obs.Raft.Known
+	j.blind = !obs.Raft.Known || obs.Raft.LeaderUnknown
 	for _, m := range obs.Members {
 		j.blind = j.blind || m.Raft.Unknown
 		j.caught[m.Name] = CaughtUp(&obs, m, opts.CatchUp)
@@ -132,7 +135,7 @@ func CaughtUp(obs *upgrade.Observation, m upgrade.Member, c upgrade.CatchUp) boo
 	if !m.Pod.Exists || !m.Pod.Ready || m.Pod.Terminating || m.Pod.CrashLooping {
 		return false
 	}
-	if !obs.Raft.Known || m.Raft.Unknown || !m.Raft.Present || !m.Raft.Healthy {
+	if !obs.Raft.Known || obs.Raft.LeaderUnknown || m.Raft.Unknown || !m.Raft.Present || !m.Raft.Healthy {
 		return false
 	}
 	ln := leaderName(obs)
@@ -171,13 +174,25 @@ func CaughtUp(obs *upgrade.Observation, m upgrade.Member, c upgrade.CatchUp) boo
 	return true
 }
 
-// hit records a disruption of member name by action i.
-func (j *judge) hit(i int, name string) error {
+// hit records a disruption of member name by action i; deleted is true for
+// a DeletePod (a graceful shutdown, which may hand leadership over).
+func (j *judge) hit(i int, name string, deleted bool) error {
 	if j.blind {
 		return j.fail("S1", i, name, "disrupts %s on an unknown or partial raft view", name)
 	}
 	if name == j.leader && j.leader != "" && !(j.opts.AllowDowntime && j.voters0 == 1) {
-		return j.fail("S3", i, name, "disrupts the leader %s", name)
+		if !deleted || j.moved || !j.handoff(name) {
+			return j.fail("S3", i, name, "disrupts the leader %s", name)
+		}
+		// S3's exception: the leader hands leadership over as its pod
+		// shuts down; that is the list's leadership move.
+		if len(j.disrupted) > 0 {
+			return j.fail("S2", i, name, "the leader hands over while the list disrupts voters %v", keys(j.disrupted))
+		}
+		j.disrupted[name] = true
+		j.restarted = name
+		j.moved = true
+		return nil
 	}
 	if !j.voter[name] {
 		return nil
@@ -186,6 +201,12 @@ func (j *judge) hit(i int, name string) error {
 		return j.fail("S3", i, name, "disrupts voter %s after leadership moved", name)
 	}
 	j.disrupted[name] = true
+	if m, _ := j.obs.Member(name); m.Pod.Exists && m.Pod.CrashLooping && !j.caught[name] {
+		// A crash-looping process serves nothing: its restart costs no
+		// availability (still one voter disrupted per decision).
+		j.crashRestart = true
+		return nil
+	}
 	j.restarted = name
 	return nil
 }
@@ -207,16 +228,20 @@ func (j *judge) action(i int, a upgrade.Action) error {
 		if !j.known[a.Member] {
 			return j.fail("S1", i, a.Member, "deletes unknown pod %s", a.Member)
 		}
-		return j.hit(i, a.Member)
+		return j.hit(i, a.Member, true)
 	case upgrade.SetPartition:
 		w, ok := j.obs.Workload(a.Workload)
 		if !ok {
 			return j.fail("S2", i, "", "sets the partition of unknown workload %s", a.Workload)
 		}
+		if w.UpdateStrategy == upgrade.UpdateOnDelete {
+			j.partition[a.Workload] = a.Partition
+			break // an OnDelete controller ignores the partition
+		}
 		for _, m := range j.obs.WorkloadMembers(a.Workload) {
 			if m.Ordinal >= a.Partition && m.Ordinal < j.partition[a.Workload] &&
 				(m.Revision != w.UpdateRevision || j.template[a.Workload]) {
-				if err := j.hit(i, m.Name); err != nil {
+				if err := j.hit(i, m.Name, false); err != nil {
 					return err
 				}
 			}
@@ -227,7 +252,7 @@ func (j *judge) action(i int, a upgrade.Action) error {
 		if !ok {
 			return j.fail("S2", i, "", "changes the template of unknown workload %s", a.Workload)
 		}
-		if j.partition[a.Workload] < w.Replicas {
+		if w.UpdateStrategy != upgrade.UpdateOnDelete && j.partition[a.Workload] < w.Replicas {
 			return j.fail("S2", i, "", "changes the template of %s with partition %d < %d replicas",
 				a.Workload, j.partition[a.Workload], w.Replicas)
 		}
@@ -291,7 +316,7 @@ func (j *judge) action(i int, a upgrade.Action) error {
 				return j.fail("S1", i, name, "demotes or removes the last voter %s", name)
 			}
 		}
-		if err := j.hit(i, name); err != nil {
+		if err := j.hit(i, name, false); err != nil {
 			return err
 		}
 		j.voter[name] = false
@@ -353,6 +378,34 @@ func (j *judge) finish() error {
 		return j.fail("S1", -1, j.restarted, "%d healthy voters would remain of %d", after, votersAfter)
 	}
 	return nil
+}
+
+// handoff reports whether deleting the pod of the leader hands leadership
+// over by itself (S3's exception): the workload does so on shutdown, the
+// leader's pod is the last of its workload not at the update revision, and
+// every other voter is a caught-up member of that workload at the update
+// revision.
+func (j *judge) handoff(leader string) bool {
+	if !j.obs.Capabilities.HandoffOnShutdown {
+		return false
+	}
+	wl := leaderWorkload(&j.obs, leader)
+	w, ok := j.obs.Workload(wl)
+	if !ok {
+		return false
+	}
+	for _, m := range j.obs.Members {
+		if m.Name == leader {
+			continue
+		}
+		if m.Workload == wl && (!m.Pod.Exists || m.Pod.Terminating || m.Revision != w.UpdateRevision) {
+			return false
+		}
+		if j.voter[m.Name] && (m.Workload != wl || !j.caught[m.Name]) {
+			return false
+		}
+	}
+	return true
 }
 
 func leaderWorkload(obs *upgrade.Observation, leader string) string {

@@ -64,6 +64,13 @@ func Random(seed uint64, opts RandomOptions) Scenario {
 	case KindRolling:
 		n := 1 + g.IntN(7)
 		sc.Cluster.Replicas = n
+		// Both orderings: an OnDelete workload makes the strategy delete
+		// pods itself; OpenBao-like workloads hand leadership over on
+		// shutdown.
+		if g.IntN(2) == 0 {
+			sc.Cluster.UpdateStrategy = upgrade.UpdateOnDelete
+		}
+		sc.Cluster.HandoffOnShutdown = g.IntN(3) == 0
 		spec := rolling.Spec{Version: target, Image: Image(target), AllowDowntime: n <= 2, StepTimeout: 2 * time.Hour}
 		sc.Strategy = func() Strategy { return Rolling(spec) }
 		sc.Bound = 300 + 60*n
