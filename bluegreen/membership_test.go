@@ -130,3 +130,21 @@ func TestJoinBeforeReady(t *testing.T) {
 		t.Fatalf("joined a pod that does not run: %v %+v", d.Actions, d.Gate)
 	}
 }
+
+// TestLeaderFailBackReported: the green leader was lost and an election put
+// a blue voter back in charge while blue still voted (issue 16, 4): it is
+// reported, and leadership moves to green again.
+func TestLeaderFailBackReported(t *testing.T) {
+	obs := cluster(t0.Add(time.Minute), 3, "v", "v", "v") // bao-0 (blue) leads
+	d, err := Step(baseSpec(), obs, inFlight(PhaseDemotingBlue, t0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, e := range d.Events() {
+		found = found || (e.Reason == string(ReasonLeaderFailedBack) && e.Type == upgrade.EventWarning)
+	}
+	if !found || Phase(d.Status.Upgrade.Phase) != PhaseTransferringLeadership {
+		t.Fatalf("events %v phase %s", d.Events(), d.Status.Upgrade.Phase)
+	}
+}

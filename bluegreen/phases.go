@@ -534,6 +534,14 @@ func (r *run) demotingBlue() Event {
 		return ""
 	}
 	if leader.Workload != r.bg.Green {
+		if leader.Workload == r.bg.Blue {
+			// Leadership failed back from the new version to the old one
+			// (an election after a green leader was lost): the newer
+			// leader may have written data the old binary cannot read.
+			// Report it; leadership moves to green again at once.
+			r.event(upgrade.EventWarning, ReasonLeaderFailedBack,
+				"leadership failed back to %s (%s) after green led; moving it to green again before demoting blue", leader.Name, leader.Version)
+		}
 		return EventLeaderLost
 	}
 	if r.demoteOne(r.bg.Blue) {

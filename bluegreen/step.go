@@ -52,6 +52,7 @@ const (
 	ReasonMembershipPending    upgrade.Reason = "MembershipChangeBlocked"
 	ReasonTransitionLoop       upgrade.Reason = "TransitionLoop"
 	ReasonRetryRequired        upgrade.Reason = "RetryRequired"
+	ReasonLeaderFailedBack     upgrade.Reason = "LeaderFailedBack"
 )
 
 // maxTransitionsPerStep bounds the phases one Step may pass through.

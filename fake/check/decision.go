@@ -71,10 +71,10 @@ type judge struct {
 	// crashRestart: the disrupted voter's pod crash-loops (a restart that
 	// costs no availability).
 	crashRestart bool
-	shrink    bool
-	moved     bool
-	changes   int
-	fail      func(rule string, i int, member, format string, args ...any) error
+	shrink       bool
+	moved        bool
+	changes      int
+	fail         func(rule string, i int, member, format string, args ...any) error
 }
 
 func newJudge(obs upgrade.Observation, opts Options) *judge {
