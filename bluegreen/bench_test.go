@@ -2,12 +2,9 @@ package bluegreen
 
 import (
 	"fmt"
-	"reflect"
-	"slices"
 	"testing"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/raftshift/raftshift/fake"
 	"github.com/raftshift/raftshift/upgrade"
@@ -131,93 +128,3 @@ func BenchmarkFullUpgrade(b *testing.B) {
 	}
 }
 
-// TestCopyStatus keeps copyStatus equivalent to Status.DeepCopy: equal
-// content, no memory shared with the original, on both of its paths.
-func TestCopyStatus(t *testing.T) {
-	cond := func(typ string) metav1.Condition {
-		return metav1.Condition{Type: typ, Status: metav1.ConditionTrue, Reason: "R", Message: "m " + typ, LastTransitionTime: upgrade.Time(t0)}
-	}
-	full := func(mut ...func(*upgrade.Status)) upgrade.Status {
-		s := inFlight(PhaseSyncing, t0, func(s *upgrade.Status) {
-			s.Upgrade.BlueGreen.SyncedSince = upgrade.Time(t0)
-			s.Upgrade.BlueGreen.LastAction = "x"
-			s.Conditions = []metav1.Condition{cond("A"), cond("B")}
-			s.LastResult = &upgrade.Result{Outcome: upgrade.OutcomeAborted, TargetVersion: toV}
-			s.BreakGlass = &upgrade.BreakGlass{Nonce: "n", RecoverySteps: []string{"a", "b"}}
-			s.Handled.Retry, s.ObservedTerm, s.LastStepTime = "r", 7, upgrade.Time(t0)
-		})
-		for _, f := range mut {
-			f(&s)
-		}
-		return s
-	}
-	cases := map[string]upgrade.Status{
-		"full":         full(),
-		"idle":         full(func(s *upgrade.Status) { s.Upgrade = nil }),
-		"empty":        {},
-		"paused":       full(func(s *upgrade.Status) { s.Upgrade.Paused = &upgrade.Pause{Reason: "p"} }),
-		"rolling":      full(func(s *upgrade.Status) { s.Upgrade.Rolling = &upgrade.RollingProgress{Updated: []string{"u"}} }),
-		"noBlueGreen":  full(func(s *upgrade.Status) { s.Upgrade.BlueGreen = nil }),
-		"manyConds":    full(func(s *upgrade.Status) { s.Conditions = append(s.Conditions, cond("C"), cond("D"), cond("E")) }),
-		"fourConds":    full(func(s *upgrade.Status) { s.Conditions = append(s.Conditions, cond("C"), cond("D")) }),
-		"noConditions": full(func(s *upgrade.Status) { s.Conditions = nil }),
-	}
-	for name, s := range cases {
-		want := s.DeepCopy()
-		got := copyStatus(&s)
-		if len(got.Conditions) == 0 && len(want.Conditions) == 0 {
-			got.Conditions, want.Conditions = nil, nil // both empty: finishConditions fills them
-		}
-		if !reflect.DeepEqual(&got, want) {
-			t.Errorf("%s: copyStatus = %+v, DeepCopy = %+v", name, got, *want)
-		}
-		pristine := s.DeepCopy()
-		got = copyStatus(&s)
-		if got.Upgrade != nil {
-			got.Upgrade.Phase = "changed"
-			if got.Upgrade.BlueGreen != nil {
-				got.Upgrade.BlueGreen.Green = "changed"
-			}
-		}
-		for i := range got.Conditions {
-			got.Conditions[i].Message = "changed"
-		}
-		got.Conditions = append(got.Conditions, cond("Z"))
-		if got.LastResult != nil {
-			got.LastResult.Reason = "changed"
-		}
-		if got.BreakGlass != nil {
-			got.BreakGlass.RecoverySteps[0] = "changed"
-		}
-		if !reflect.DeepEqual(&s, pristine) {
-			t.Errorf("%s: copyStatus shares memory with the original", name)
-		}
-	}
-	// copyStatus knows every reference-typed field of these types; a new
-	// one must be copied there too.
-	refs := func(v any) []string {
-		var out []string
-		rt := reflect.TypeOf(v)
-		for i := range rt.NumField() {
-			switch rt.Field(i).Type.Kind() {
-			case reflect.Pointer, reflect.Slice, reflect.Map, reflect.Interface, reflect.Chan, reflect.Func:
-				out = append(out, rt.Field(i).Name)
-			}
-		}
-		return out
-	}
-	for _, c := range []struct {
-		v    any
-		want []string
-	}{
-		{upgrade.Status{}, []string{"Upgrade", "Conditions", "LastResult", "BreakGlass"}},
-		{upgrade.UpgradeStatus{}, []string{"Paused", "Rolling", "BlueGreen"}},
-		{upgrade.BlueGreenProgress{}, nil},
-		{upgrade.Result{}, nil},
-		{upgrade.BreakGlass{}, []string{"RecoverySteps"}},
-	} {
-		if got := refs(c.v); !slices.Equal(got, c.want) {
-			t.Errorf("%T has reference fields %v, copyStatus handles %v", c.v, got, c.want)
-		}
-	}
-}

@@ -111,8 +111,7 @@ func (r *run) idle() (Event, error) {
 	}
 
 	t := upgrade.Time(r.now)
-	p := &progress{} // the upgrade status and its progress in one allocation
-	p.up = upgrade.UpgradeStatus{
+	up := &upgrade.UpgradeStatus{
 		Strategy:       upgrade.StrategyBlueGreen,
 		Phase:          string(PhaseIdle),
 		FromVersion:    r.st.CurrentVersion,
@@ -124,15 +123,14 @@ func (r *run) idle() (Event, error) {
 		PhaseStartedAt: t,
 		StepStartedAt:  t,
 	}
-	p.bg = upgrade.BlueGreenProgress{
+	up.BlueGreen = &upgrade.BlueGreenProgress{
 		Blue:          blue,
 		Green:         green,
 		BlueReplicas:  int32(len(blueMembers)),
 		GreenReplicas: replicas,
 		AutoPromote:   r.spec.AutoPromote,
 	}
-	p.up.BlueGreen = &p.bg
-	r.st.Upgrade = &p.up
+	r.st.Upgrade = up
 	r.up, r.bg = r.st.Upgrade, r.st.Upgrade.BlueGreen
 	// Requests made while idle apply to no upgrade: record them as handled.
 	r.st.Handled.Rollback = r.spec.RollbackNonce

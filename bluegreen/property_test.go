@@ -82,6 +82,16 @@ func (s *sim) reconcile() {
 		t.Fatalf("tick %d: decision differs after a status round trip: %v\n%s\nvs\n%s", s.c.TickCount(), err,
 			upgrade.FormatActions(d.Actions), upgrade.FormatActions(d2.Actions))
 	}
+	// A Step that only waits is a fixed point: on the same observation it
+	// returns its own status byte for byte.
+	if len(d.Actions) == 0 && d.Gate != nil {
+		d3, err := Step(s.spec, obs, d.Status)
+		a, _ := json.Marshal(d.Status)
+		b, _ := json.Marshal(d3.Status)
+		if err != nil || len(d3.Actions) != 0 || string(a) != string(b) {
+			t.Fatalf("tick %d: a waiting Step is not a fixed point: %v\n%s\n%s", s.c.TickCount(), err, a, b)
+		}
+	}
 	// Safety against what Step saw, and against the truth when fresh.
 	if err := upgrade.CheckSafety(obs, d.Actions); err != nil {
 		t.Fatalf("tick %d: unsafe against the observation: %v\n%s", s.c.TickCount(), err, upgrade.FormatActions(d.Actions))

@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -83,7 +82,7 @@ func Step(spec Spec, obs upgrade.Observation, status upgrade.Status) (upgrade.De
 		spec:   spec,
 		obs:    obs,
 		now:    obs.Now,
-		st:     copyStatus(&status),
+		st:     *status.DeepCopy(),
 		safety: upgrade.Safety{CatchUp: spec.CatchUp},
 	}
 	r.up = r.st.Upgrade
@@ -96,6 +95,15 @@ func Step(spec Spec, obs upgrade.Observation, status upgrade.Status) (upgrade.De
 		r.gate = g
 		r.finishConditions()
 		return upgrade.Decision{Status: r.st, Gate: g, RequeueAfter: spec.RequeueAfter}, nil
+	}
+	// The last Decision's effects must show before anything else is
+	// decided (or be overdue): until then Step waits, status unchanged. A
+	// membership change the workload applies asynchronously is given its
+	// declared delay.
+	if g, done := upgrade.CheckExpected(&obs, &status, max(spec.RetryAfter, obs.Capabilities.MembershipDelay)); g != nil {
+		return upgrade.Decision{Status: *status.DeepCopy(), Gate: g, RequeueAfter: min(spec.RequeueAfter, time.Second)}, nil
+	} else if done {
+		r.st.Expected = nil
 	}
 	r.st.RecordTerm(&obs)
 
@@ -142,11 +150,17 @@ func Step(spec Spec, obs upgrade.Observation, status upgrade.Status) (upgrade.De
 	if acted {
 		r.st.RecordStep(&obs)
 	}
+	if len(r.actions) > 0 && r.st.Upgrade != nil {
+		r.st.Expected = upgrade.ExpectationsOf(&obs, r.actions)
+	}
 	if r.gate == nil && r.unexpectedlyPromoted() {
 		// reported, though it holds nothing by itself
 		r.gate = &upgrade.Gate{Name: upgrade.GateMembership, Reason: upgrade.ReasonUnexpectedPromotion, Message: unexpectedPromotionMessage}
 	}
 	r.finishConditions()
+	if !acted && len(r.events) == 0 {
+		r.st = upgrade.Unchanged(&status, r.st)
+	}
 	d := upgrade.Decision{
 		Actions: r.actions, // both lists are this Step's own memory
 		Status:  r.st,
@@ -252,51 +266,6 @@ func (r *run) alreadyChecked() bool {
 	}
 	d, ok := r.actions[0].(upgrade.Demote)
 	return ok && d == r.checked
-}
-
-// copyStatus is *s.DeepCopy() with fewer allocations: the status itself
-// is not heap-allocated, the blue-green upgrade progress is copied in one
-// allocation and the conditions get room for the four finishConditions
-// sets. The result shares no memory with s (TestCopyStatus keeps it
-// equivalent to DeepCopy).
-func copyStatus(s *upgrade.Status) upgrade.Status {
-	c := *s
-	// Every Decision of Step carries the four conditions of
-	// finishConditions: room for them now saves the appends' growth.
-	if u := s.Upgrade; u != nil && u.BlueGreen != nil && u.Paused == nil && u.Rolling == nil && len(s.Conditions) <= 4 {
-		p := &statusMemory{progress: progress{up: *u, bg: *u.BlueGreen}}
-		p.up.BlueGreen = &p.bg
-		c.Upgrade = &p.up
-		c.Conditions = p.conds[:len(s.Conditions)]
-	} else {
-		c.Upgrade = u.DeepCopy()
-		c.Conditions = make([]metav1.Condition, len(s.Conditions), max(len(s.Conditions), 4))
-	}
-	copy(c.Conditions, s.Conditions)
-	if s.LastResult != nil {
-		lr := *s.LastResult
-		c.LastResult = &lr
-	}
-	if s.BreakGlass != nil {
-		b := *s.BreakGlass
-		b.RecoverySteps = slices.Clone(s.BreakGlass.RecoverySteps)
-		c.BreakGlass = &b
-	}
-	return c
-}
-
-// progress holds an upgrade status and its blue-green progress in one
-// allocation.
-type progress struct {
-	up upgrade.UpgradeStatus
-	bg upgrade.BlueGreenProgress
-}
-
-// statusMemory is a progress with room for the status conditions, for
-// copyStatus.
-type statusMemory struct {
-	progress
-	conds [4]metav1.Condition
 }
 
 func validateStatus(s *upgrade.Status) error {

@@ -91,6 +91,17 @@ func (m *machine) reconcileWith(t *rapid.T, fault hostFault) upgrade.Decision {
 	if d2, _ := Step(m.spec, obs, prev); !reflect.DeepEqual(d, d2) {
 		t.Fatalf("tick %d: Step is not deterministic", m.c.TickCount())
 	}
+	// A Step that only waits is a fixed point: on the same observation it
+	// returns its own status byte for byte (a host never writes status
+	// while nothing changes).
+	if len(d.Actions) == 0 && d.Gate != nil {
+		d3, err := Step(m.spec, obs, d.Status)
+		a, _ := json.Marshal(d.Status)
+		b, _ := json.Marshal(d3.Status)
+		if err != nil || len(d3.Actions) != 0 || string(a) != string(b) {
+			t.Fatalf("tick %d: a waiting Step is not a fixed point: %v\n%s\n%s", m.c.TickCount(), err, a, b)
+		}
+	}
 	if m.n >= 3 {
 		if err := upgrade.CheckSafety(obs, d.Actions); err != nil {
 			t.Fatalf("tick %d: unsafe against the observation: %v\n%s", m.c.TickCount(), err, upgrade.FormatActions(d.Actions))

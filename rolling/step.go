@@ -68,6 +68,13 @@ func Step(spec Spec, obs upgrade.Observation, status upgrade.Status) (upgrade.De
 	if err != nil {
 		return upgrade.Decision{Status: *status.DeepCopy()}, err
 	}
+	// The last Decision's effects must show before anything else is
+	// decided (or be overdue): until then Step waits, status unchanged.
+	if g, done := upgrade.CheckExpected(&obs, &status, s.spec.RetryInterval); g != nil {
+		return upgrade.Decision{Status: *status.DeepCopy(), Gate: g, RequeueAfter: ActionRequeue}, nil
+	} else if done {
+		s.st.Expected = nil
+	}
 	if err := s.run(); err != nil {
 		return upgrade.Decision{Status: *status.DeepCopy()}, err
 	}
@@ -76,6 +83,14 @@ func Step(spec Spec, obs upgrade.Observation, status upgrade.Status) (upgrade.De
 			return upgrade.Decision{Status: *status.DeepCopy()}, fmt.Errorf("rolling: refusing own decision: %w", err)
 		}
 		s.st.RecordStep(&obs)
+		s.st.Expected = upgrade.ExpectationsOf(&obs, s.actions)
+		if s.st.Upgrade == nil {
+			// A finished upgrade waits on nothing: its release of the lock
+			// is checked by the idle Steps (a leftover lock is released).
+			s.st.Expected = nil
+		}
+	} else {
+		s.st = upgrade.Unchanged(&status, s.st)
 	}
 	return upgrade.Decision{Actions: s.actions, Status: s.st, RequeueAfter: s.requeue, Gate: s.gate}, nil
 }

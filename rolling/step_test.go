@@ -202,16 +202,62 @@ func stepCases() []stepCase {
 				s.LastStepTime = upgrade.Time(t0.Add(time.Second))
 				return s
 			}(),
-			gate: "StaleObservation/ObservationNotNewerThanLastStep", phase: PhaseRolling,
+			gate: "StaleObservation/ObservationOlderThanLastStep", phase: PhaseRolling,
 		},
 		{
-			name: "observation from the second of the last step", spec: baseSpec(), obs: locked(templated(3)),
+			// No one-second rule (issue 10): with nothing expected, an
+			// observation from the same second as the last acting Step is
+			// acted on.
+			name: "observation from the second of the last step acts", spec: baseSpec(), obs: locked(templated(3)),
 			status: func() upgrade.Status {
 				s := inflight(3, PhaseRolling, 2)
 				s.LastStepTime = upgrade.Time(t0)
 				return s
 			}(),
-			gate: "StaleObservation/ObservationNotNewerThanLastStep", phase: PhaseRolling,
+			want: []string{"SetPartition", "RecordEvent"}, phase: PhaseRestarting,
+		},
+		{
+			// The last Decision lowered the partition to admit bao-2; this
+			// observation (a stale cache: the old generation) does not show
+			// it: wait, status returned as it was.
+			name: "expected effects not observed: wait with the status unchanged", spec: baseSpec(), obs: locked(templated(3)),
+			status: func() upgrade.Status {
+				s := inflight(3, PhaseRestarting, 2)
+				s.LastStepTime = upgrade.Time(t0)
+				s.Expected = &upgrade.Expectations{Since: upgrade.Time(t0), Items: []upgrade.Expectation{
+					{Kind: upgrade.ExpectPartition, Workload: "bao", Number: 2, Generation: 3}}}
+				return s
+			}(),
+			gate: "StaleObservation/AwaitingEffects", phase: PhaseRestarting,
+			check: func(t *testing.T, d upgrade.Decision) {
+				if d.Status.Expected == nil || len(d.Status.Conditions) != 0 {
+					t.Errorf("status changed while waiting: %+v", d.Status)
+				}
+			},
+		},
+		{
+			name: "expected effects observed 10 ms later: act at once", spec: baseSpec(),
+			obs: func() upgrade.Observation {
+				o := locked(templated(3))
+				o.Workloads[0].Partition, o.Workloads[0].Generation, o.Workloads[0].ObservedGeneration = 2, 4, 4
+				o.Members[2].Pod.UID = "bao-2-uid2"
+				o.Now = t0.Add(10 * time.Millisecond)
+				return o
+			}(),
+			status: func() upgrade.Status {
+				s := inflight(3, PhaseRestarting, 2)
+				s.LastStepTime = upgrade.Time(t0)
+				s.Upgrade.Rolling.RestartedUID = "bao-2-uid1"
+				s.Expected = &upgrade.Expectations{Since: upgrade.Time(t0), Items: []upgrade.Expectation{
+					{Kind: upgrade.ExpectPartition, Workload: "bao", Number: 2, Generation: 3}}}
+				return s
+			}(),
+			gate: "PodReady/AwaitingController", phase: PhaseRestarting,
+			check: func(t *testing.T, d upgrade.Decision) {
+				if d.Status.Expected != nil {
+					t.Errorf("met expectations kept: %+v", d.Status.Expected)
+				}
+			},
 		},
 		{
 			name: "raft term went back", spec: baseSpec(), obs: locked(templated(3)),
@@ -977,8 +1023,10 @@ func TestStep(t *testing.T) {
 			if phase != tc.phase {
 				t.Errorf("phase = %q, want %q", phase, tc.phase)
 			}
-			if d.Gate != nil {
-				// every refusal is surfaced in a condition
+			if d.Gate != nil && d.Gate.Reason != upgrade.ReasonAwaitingEffects {
+				// every refusal is surfaced in a condition (but for the
+				// wait on the last Decision's effects, which returns the
+				// status exactly as it was)
 				found := false
 				for _, c := range d.Status.Conditions {
 					if c.Reason == string(d.Gate.Reason) {

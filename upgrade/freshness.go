@@ -7,27 +7,26 @@ import (
 
 // Reasons of the StaleObservation gate.
 const (
-	// ReasonObservationNotNewer: the observation is not newer than the last
-	// Step that acted, so it may predate that Step's actions.
-	ReasonObservationNotNewer Reason = "ObservationNotNewerThanLastStep"
+	// ReasonObservationNotNewer: the observation is older than the last Step
+	// that acted, so it predates that Step's actions.
+	ReasonObservationNotNewer Reason = "ObservationOlderThanLastStep"
 	// ReasonTermRegressed: the observation's Raft term is below a term
 	// already seen, so it comes from an older view of the cluster.
 	ReasonTermRegressed Reason = "TermRegressed"
 )
 
 // CheckFresh returns a StaleObservation gate when obs must not be acted on
-// given the persisted status, or nil when it may.
-//
-// LastStepTime has one-second precision, so an observation from the same
-// second as the last acting Step may predate that Step's actions: it is
-// refused too, and a host that acted calls Step again at least a second
-// later (the next observation is accepted). An observation from a Raft term
-// below Status.ObservedTerm is refused as well. Both strategies apply this
-// rule before acting; RecordStep maintains the fields it reads.
+// given the persisted status, or nil when it may: an observation from
+// before the last acting Step (at the status' one-second precision), or
+// from a Raft term below Status.ObservedTerm. An observation from the same
+// second as the last acting Step passes: the Step's expectations
+// (CheckExpected) decide whether it shows that Step's effects, so a host may
+// act again as soon as it observes them. Both strategies apply this rule
+// before acting; RecordStep maintains the fields it reads.
 func CheckFresh(obs *Observation, status *Status) *Gate {
-	if t := status.LastStepTime.Time; !t.IsZero() && !obs.Now.UTC().Truncate(time.Second).After(t) {
+	if t := status.LastStepTime.Time; !t.IsZero() && obs.Now.UTC().Truncate(time.Second).Before(t) {
 		return &Gate{Name: GateStaleObservation, Reason: ReasonObservationNotNewer,
-			Message: fmt.Sprintf("observation from %s is not newer than the last step at %s",
+			Message: fmt.Sprintf("observation from %s is older than the last step at %s",
 				obs.Now.UTC().Format(time.RFC3339), t.UTC().Format(time.RFC3339))}
 	}
 	if obs.Raft.Known && obs.Raft.Term < status.ObservedTerm {

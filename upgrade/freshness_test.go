@@ -20,8 +20,9 @@ func TestCheckFresh(t *testing.T) {
 	}{
 		{"never acted", t0, 1, true, upgrade.Status{}, ""},
 		{"next second", t0.Add(time.Second), 5, true, acted, ""},
-		{"same second, later", t0.Add(900 * time.Millisecond), 5, true, acted, upgrade.ReasonObservationNotNewer},
-		{"same instant", t0, 5, true, acted, upgrade.ReasonObservationNotNewer},
+		// No one-second rule any more: expectations decide (CheckExpected).
+		{"same second, later", t0.Add(900 * time.Millisecond), 5, true, acted, ""},
+		{"same instant", t0, 5, true, acted, ""},
 		{"older", t0.Add(-3 * time.Second), 5, true, acted, upgrade.ReasonObservationNotNewer},
 		{"term regressed", t0.Add(time.Second), 4, true, acted, upgrade.ReasonTermRegressed},
 		{"term unknown is not held", t0.Add(time.Second), 0, false, acted, ""},

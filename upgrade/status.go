@@ -55,6 +55,9 @@ type Status struct {
 	// LastStepTime is Observation.Now of the last Step that acted; an
 	// Observation older than it is stale.
 	LastStepTime metav1.Time `json:"lastStepTime,omitempty"`
+	// Expected are the effects the last acting Decision expects to
+	// observe; the next Step acts only once they show (or are overdue).
+	Expected *Expectations `json:"expected,omitempty"`
 }
 
 // HandledRequests records which spec requests have been acted on.
@@ -147,6 +150,7 @@ func (s *Status) DeepCopy() *Status {
 		r := *s.LastResult
 		c.LastResult = &r
 	}
+	c.Expected = s.Expected.DeepCopy()
 	if s.BreakGlass != nil {
 		b := *s.BreakGlass
 		b.RecoverySteps = slices.Clone(s.BreakGlass.RecoverySteps)
