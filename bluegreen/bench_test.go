@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/raftshift/raftshift/fake"
 	"github.com/raftshift/raftshift/upgrade"
 )
@@ -127,4 +126,3 @@ func BenchmarkFullUpgrade(b *testing.B) {
 		}
 	}
 }
-
