@@ -30,6 +30,8 @@ type options struct {
 	svg         string
 	openbao     bool
 	join        string
+	ordering    string
+	handoff     bool
 }
 
 func main() {
@@ -47,6 +49,8 @@ func main() {
 	flag.BoolVar(&o.compare, "compare", false, "run the same seed with targeted transfer and with naive step-down and compare")
 	flag.StringVar(&o.svg, "svg", "", "also write the timeline as an SVG picture to this file")
 	flag.BoolVar(&o.openbao, "openbao", false, "simulate OpenBao as it behaves: readiness needs raft membership, autopilot's stable_since quirks, promote/demote applied at autopilot's next 10 s reconcile")
+	flag.StringVar(&o.ordering, "ordering", "partition", "rolling: partition (the StatefulSet controller restarts pods the partition admits) or ondelete (the strategy deletes one pod at a time, leader last)")
+	flag.BoolVar(&o.handoff, "handoff", false, "the workload hands leadership over on graceful shutdown (OpenBao does; implied by -openbao)")
 	flag.StringVar(&o.join, "join", "self", "with -openbao: how green joins: self (retry_join_as_non_voter, stays a non-voter) or api (sys/storage/raft/join; autopilot promotes it on its own)")
 	flag.Parse()
 	if err := run(os.Stdout, o); err != nil {
@@ -126,6 +130,10 @@ type result struct {
 
 func simulate(o options, targeted bool, faults []fault) result {
 	cfg := fake.Config{Seed: o.seed, Replicas: o.replicas, Version: o.from, TargetedTransfer: targeted}
+	cfg.HandoffOnShutdown = o.handoff || o.openbao
+	if o.ordering == "ondelete" {
+		cfg.UpdateStrategy = upgrade.UpdateOnDelete
+	}
 	if o.openbao {
 		cfg.Readiness, cfg.AutopilotQuirks, cfg.MembershipDelayTicks = fake.ReadyWhenMember, true, 10
 		if o.join == "api" {
@@ -203,6 +211,12 @@ func run(w io.Writer, o options) error {
 	}
 	if o.join == "" {
 		o.join = "self"
+	}
+	if o.ordering == "" {
+		o.ordering = "partition"
+	}
+	if o.ordering != "partition" && o.ordering != "ondelete" {
+		return fmt.Errorf("ordering must be partition or ondelete, not %q", o.ordering)
 	}
 	if o.join != "self" && o.join != "api" {
 		return fmt.Errorf("join must be self or api, not %q", o.join)

@@ -92,3 +92,22 @@ func TestRunOpenBaoLike(t *testing.T) {
 		t.Error("bad -join accepted")
 	}
 }
+
+func TestRunOrderings(t *testing.T) {
+	for _, ordering := range []string{"partition", "ondelete"} {
+		var out strings.Builder
+		if err := run(&out, options{replicas: 5, from: "2.3.0", to: "2.4.0", strategy: "rolling", seed: 1, maxTicks: 600,
+			targeted: true, ordering: ordering}); err != nil {
+			t.Fatalf("%s: %v\n%s", ordering, err, out.String())
+		}
+		if !strings.Contains(out.String(), "leader changes:      1") {
+			t.Errorf("%s: want one leader change\n%s", ordering, out.String())
+		}
+		if ordering == "ondelete" && strings.Contains(out.String(), "set partition") {
+			t.Errorf("ondelete set a partition\n%s", out.String())
+		}
+	}
+	if err := run(&strings.Builder{}, options{replicas: 3, strategy: "rolling", ordering: "sideways"}); err == nil {
+		t.Error("bad -ordering accepted")
+	}
+}
