@@ -4,6 +4,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/raftshift/raftshift/fake"
+	"github.com/raftshift/raftshift/fake/host"
 	"github.com/raftshift/raftshift/upgrade"
 )
 
@@ -147,5 +149,45 @@ func TestLeaderFailBackReported(t *testing.T) {
 	}
 	if !found || Phase(d.Status.Upgrade.Phase) != PhaseTransferringLeadership {
 		t.Fatalf("events %v phase %s", d.Events(), d.Status.Upgrade.Phase)
+	}
+}
+
+// TestMembershipChangesFollowEachOther is issue 10's blue-green target:
+// with a host that observes every 100 ms, a membership change follows its
+// predecessor as soon as the observation confirms it, not a second later.
+func TestMembershipChangesFollowEachOther(t *testing.T) {
+	const tick = 100 * time.Millisecond
+	c := fake.New(fake.Config{Seed: 3, Replicas: 3, Version: fromV, Image: fromImg, Workload: "bao", Service: "bao",
+		Tick: tick, PodStartTicks: 50, ElectionTimeout: [2]int{20, 50}, WriteRate: 1, TargetedTransfer: true})
+	spec := baseSpec()
+	spec.AutoPromote = true
+	h := host.New(c, func(o upgrade.Observation, s upgrade.Status) (upgrade.Decision, error) { return Step(spec, o, s) },
+		upgrade.Status{CurrentVersion: fromV, CurrentImage: fromImg})
+	if _, err := h.RunUntilIdle(20000); err != nil {
+		t.Fatal(err)
+	}
+	var at []int
+	for _, e := range h.Entries {
+		for _, a := range e.Actions {
+			switch a.(type) {
+			case upgrade.JoinNonvoter, upgrade.Promote, upgrade.Demote, upgrade.RemovePeer:
+				at = append(at, e.Tick)
+			}
+		}
+	}
+	if len(at) != 12 { // 3 joins, 3 promotions, 3 demotions, 3 removals
+		t.Fatalf("%d membership changes at ticks %v", len(at), at)
+	}
+	gaps := 0
+	for i := 1; i < len(at); i++ {
+		if d := at[i] - at[i-1]; d <= 2 {
+			gaps++
+		}
+	}
+	t.Logf("membership changes at ticks %v (one tick is %s)", at, tick)
+	// Within each run of joins, promotions, demotions and removals, the next
+	// change follows within two observations (200 ms).
+	if gaps < 8 {
+		t.Errorf("only %d of 11 membership changes followed their predecessor within 200 ms: %v", gaps, at)
 	}
 }

@@ -71,7 +71,8 @@ type Config struct {
 	// Start is the simulated time of tick 0 (default 2026-01-01T00:00:00Z).
 	Start time.Time
 	// Tick is the simulated duration of one tick (default 1s); it must be a
-	// whole number of seconds.
+	// whole number of milliseconds (100ms models a host that observes every
+	// 100 ms; the other durations are counted in ticks).
 	Tick time.Duration
 	// PodStartTicks is how many ticks a (re)created pod takes to become
 	// Ready (default 5).
@@ -324,11 +325,11 @@ func revisionName(workload, image, version string) string {
 // New returns a healthy cluster: one workload of cfg.Replicas ready pods, all
 // of them caught-up voters, ordinal 0 leading term 1, everything stable
 // since an hour before cfg.Start so stabilization windows are satisfied. It
-// panics when cfg.Tick is not a whole number of seconds.
+// panics when cfg.Tick is not a positive whole number of milliseconds.
 func New(cfg Config) *Cluster {
 	cfg = cfg.withDefaults()
-	if cfg.Tick <= 0 || cfg.Tick%time.Second != 0 {
-		panic(fmt.Sprintf("fake: Config.Tick %s is not a whole number of seconds", cfg.Tick))
+	if cfg.Tick <= 0 || cfg.Tick%time.Millisecond != 0 {
+		panic(fmt.Sprintf("fake: Config.Tick %s is not a positive whole number of milliseconds", cfg.Tick))
 	}
 	c := &Cluster{
 		cfg:       cfg,

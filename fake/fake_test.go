@@ -66,13 +66,13 @@ func TestNewIsHealthy(t *testing.T) {
 	}
 }
 
-func TestNewPanicsOnFractionalTick(t *testing.T) {
+func TestNewPanicsOnSubMillisecondTick(t *testing.T) {
 	defer func() {
 		if recover() == nil {
 			t.Fatal("no panic")
 		}
 	}()
-	New(Config{Tick: 1500 * time.Millisecond})
+	New(Config{Tick: 1500 * time.Microsecond})
 }
 
 func TestObservationIsACopy(t *testing.T) {

@@ -97,7 +97,7 @@ func (s *stepper) rollingOnDelete() (Event, error) {
 		return "", nil
 	}
 	r.Ordinal = next.Ordinal
-	r.RestartedUID, r.DeletedUID, r.HealthySince = next.Pod.UID, next.Pod.UID, metav1.Time{}
+	r.RestartedUID, r.DeletedUID, r.HealthySince = next.Pod.UID, next.Pod.UID, metav1.MicroTime{}
 	s.act(upgrade.DeletePod{Member: next.Name, UID: next.Pod.UID})
 	if s.obs.IsLeader(next.Name) {
 		s.event(upgrade.EventNormal, ReasonRestartingPod, "deleting leader %s last: it hands leadership to an upgraded follower on shutdown", next.Name)

@@ -62,7 +62,7 @@ func (s *stepper) rolling() (Event, error) {
 		if s.w.Partition < r.Ordinal {
 			s.act(upgrade.SetPartition{Workload: s.w.Name, Partition: r.Ordinal})
 		}
-		r.RestartedUID, r.HealthySince = "", metav1.Time{}
+		r.RestartedUID, r.HealthySince = "", metav1.MicroTime{}
 		if m.Pod.Exists && !m.Pod.Terminating {
 			r.RestartedUID = m.Pod.UID
 		}
@@ -76,7 +76,7 @@ func (s *stepper) rolling() (Event, error) {
 	}
 	r.RestartedUID = m.Pod.UID
 	r.DeletedUID = ""
-	r.HealthySince = metav1.Time{}
+	r.HealthySince = metav1.MicroTime{}
 	s.act(upgrade.SetPartition{Workload: s.w.Name, Partition: r.Ordinal})
 	s.event(upgrade.EventNormal, ReasonRestartingPod, "restarting %s on %s", m.Name, u.TargetVersion)
 	return EventPodSelected, nil
@@ -306,12 +306,12 @@ func (s *stepper) verifying() Event {
 	noWindow := s.spec.CatchUp
 	noWindow.Stabilization = -1
 	if g := upgrade.CaughtUp(s.obs, *m, noWindow); g != nil {
-		r.HealthySince = metav1.Time{}
+		r.HealthySince = metav1.MicroTime{}
 		s.gate = g
 		return ""
 	}
 	if r.HealthySince.IsZero() {
-		r.HealthySince = upgrade.TimeCeil(s.obs.Now)
+		r.HealthySince = upgrade.MicroCeil(s.obs.Now)
 	}
 	if g := upgrade.CaughtUpAfterRestart(s.obs, *m, s.spec.CatchUp, r.HealthySince.Time); g != nil {
 		s.gate = g
@@ -320,7 +320,7 @@ func (s *stepper) verifying() Event {
 	r.Updated = append(r.Updated, m.Name)
 	r.Ordinal--
 	r.RestartedUID, r.DeletedUID, r.TransferTarget = "", "", ""
-	r.HealthySince = metav1.Time{}
+	r.HealthySince = metav1.MicroTime{}
 	return EventPodVerified
 }
 

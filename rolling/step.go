@@ -435,7 +435,7 @@ func (s *stepper) retarget() error {
 	r := u.Rolling
 	r.Ordinal = r.Replicas - 1
 	r.RestartedUID, r.DeletedUID, r.TransferTarget, r.Snapshot = "", "", "", ""
-	r.HealthySince = metav1.Time{}
+	r.HealthySince = metav1.MicroTime{}
 	r.Updated = nil
 	if err := s.transition(EventTargetChanged, true); err != nil {
 		return err

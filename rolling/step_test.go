@@ -625,7 +625,7 @@ func stepCases() []stepCase {
 			}(),
 			status: func() upgrade.Status {
 				s := inflight(3, PhaseVerifying, 2)
-				s.Upgrade.Rolling.HealthySince = upgrade.Time(t0.Add(-30 * time.Second))
+				s.Upgrade.Rolling.HealthySince = upgrade.MicroCeil(t0.Add(-30 * time.Second))
 				return s
 			}(),
 			want: []string{"SetPartition", "RecordEvent"}, phase: PhaseRestarting,
@@ -653,7 +653,7 @@ func stepCases() []stepCase {
 			}(),
 			status: func() upgrade.Status {
 				s := inflight(3, PhaseVerifying, 2)
-				s.Upgrade.Rolling.HealthySince = upgrade.Time(t0.Add(-30 * time.Second))
+				s.Upgrade.Rolling.HealthySince = upgrade.MicroCeil(t0.Add(-30 * time.Second))
 				return s
 			}(),
 			gate: "Stabilized/NotStableLongEnough", phase: PhaseVerifying,
@@ -689,7 +689,7 @@ func stepCases() []stepCase {
 			}(),
 			status: func() upgrade.Status {
 				s := inflight(3, PhaseVerifying, 2)
-				s.Upgrade.Rolling.HealthySince = upgrade.Time(t0.Add(-time.Minute)) // even a stale record
+				s.Upgrade.Rolling.HealthySince = upgrade.MicroCeil(t0.Add(-time.Minute)) // even a stale record
 				return s
 			}(),
 			gate: "Stabilized/NotStableLongEnough", phase: PhaseVerifying,
@@ -705,7 +705,7 @@ func stepCases() []stepCase {
 			}(),
 			status: func() upgrade.Status {
 				s := inflight(3, PhaseVerifying, 2)
-				s.Upgrade.Rolling.HealthySince = upgrade.Time(t0.Add(-30 * time.Second))
+				s.Upgrade.Rolling.HealthySince = upgrade.MicroCeil(t0.Add(-30 * time.Second))
 				return s
 			}(),
 			gate: "CaughtUp/LogLag", phase: PhaseVerifying,

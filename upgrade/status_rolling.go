@@ -31,7 +31,9 @@ type RollingProgress struct {
 	// it is seen otherwise): its stabilization window counts from the latest
 	// of this, its pod's start and readiness, and autopilot's stable_since
 	// (upgrade.CaughtUpAfterRestart), never from a cluster timestamp alone.
-	HealthySince metav1.Time `json:"healthySince,omitempty"`
+	// It has microsecond precision, so a host that observes every 100 ms
+	// loses no second to rounding.
+	HealthySince metav1.MicroTime `json:"healthySince,omitempty"`
 	// TransferTarget is the member leadership was last asked to move to (""
 	// for an untargeted step-down).
 	TransferTarget string `json:"transferTarget,omitempty"`
