@@ -2,6 +2,7 @@ package bluegreen
 
 import (
 	"errors"
+	"strings"
 	"reflect"
 	"slices"
 	"testing"
@@ -466,7 +467,10 @@ func TestBreakGlassAcknowledgement(t *testing.T) {
 	for i := range 2 {
 		healed.Members[i].Raft.Suffrage = upgrade.Nonvoter
 	}
-	for _, ack := range []string{"", "wrong", nonce + "x"} {
+	// Near misses derived from the real nonce (issue 13): a prefix, its
+	// first character, upper case, surrounding space. None may resume.
+	for _, ack := range []string{"", "wrong", nonce + "x", nonce[:len(nonce)-1], nonce[:1], strings.ToUpper(nonce),
+		" " + nonce, nonce + " ", "\t" + nonce + "\n"} {
 		spec.BreakGlassAck = ack
 		d3, err := Step(spec, healed, d.Status)
 		if err != nil {

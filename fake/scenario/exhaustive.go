@@ -1,6 +1,8 @@
 package scenario
 
 import (
+	"fmt"
+
 	"github.com/raftshift/raftshift/fake"
 	"github.com/raftshift/raftshift/fake/check"
 )
@@ -20,8 +22,8 @@ type Report struct {
 	Baseline int
 	// Runs counts the schedules played; Crashes, Requests and Faults count
 	// them by kind, CrashThenRequest the crashes followed by a request at
-	// the next Step.
-	Runs, Crashes, Requests, Faults, CrashThenRequest int
+	// the next Step, Kills the pod and leader kills.
+	Runs, Crashes, Requests, Faults, CrashThenRequest, Kills int
 	// Failures are the schedules that broke an invariant.
 	Failures []Failure
 }
@@ -29,8 +31,8 @@ type Report struct {
 // Exhaustive plays base undisturbed, then every single-event variant of it:
 // at each of its reconciles, a host crash after each prefix of that
 // reconcile's actions, with the status persisted or not (alone, and
-// followed by each request at the next reconcile); each request; and each
-// observation fault. base's own events are replaced. It reports how
+// followed by each request at the next reconcile); each request; each
+// observation fault; and a kill of the leader and of each initial member. base's own events are replaced. It reports how
 // many schedules it ran and those that broke an invariant.
 func Exhaustive(base Scenario) Report {
 	probe := base
@@ -77,6 +79,12 @@ func Exhaustive(base Scenario) Report {
 		for _, k := range fake.ObservationFaultKinds() {
 			rep.Faults++
 			play(Event{At: at, Kind: Observe, Fault: fake.ObservationFault{Kind: k, TicksAgo: 3}})
+		}
+		rep.Kills++
+		play(Event{At: at, Kind: KillLeader})
+		for i := range max(base.Cluster.Replicas, 1) {
+			rep.Kills++
+			play(Event{At: at, Kind: KillPod, Member: fmt.Sprintf("bao-%d", i)})
 		}
 	}
 	return rep

@@ -293,6 +293,9 @@ func (r *run) reconcile(crash *CrashPoint) (upgrade.Decision, *check.Violation) 
 	if err := check.Transition(prev, d, r.strat.Ack(), obs, r.strat.Options(obs).CatchUp); err != nil {
 		return d, fail(err)
 	}
+	if err := r.strat.Check(prev, d, obs); err != nil {
+		return d, fail(err)
+	}
 	if d.Gate != nil && d.Gate.Name == upgrade.GateStaleObservation {
 		r.res.Refused++
 	}

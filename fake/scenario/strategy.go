@@ -54,6 +54,9 @@ type Strategy interface {
 	Ack() string
 	// Options are the rules Step's decisions on obs are held to.
 	Options(obs upgrade.Observation) check.Options
+	// Check judges a Decision by the strategy's own rules, beyond the
+	// shared ones of package check (nil when it has none).
+	Check(prev upgrade.Status, d upgrade.Decision, obs upgrade.Observation) error
 	// Operate answers an upgrade that waits for a human (break-glass, a
 	// manual promotion, a crash-looping target, a refused target), given
 	// the persisted status and the last Decision. It reports whether it
@@ -137,6 +140,9 @@ func (s *RollingStrategy) Request(r RequestKind, st upgrade.Status) bool {
 	}
 	return true
 }
+
+// Check implements Strategy: rolling has no rules beyond package check's.
+func (s *RollingStrategy) Check(upgrade.Status, upgrade.Decision, upgrade.Observation) error { return nil }
 
 // Ack implements Strategy (rolling has no break-glass).
 func (s *RollingStrategy) Ack() string { return "" }
@@ -222,6 +228,19 @@ func (s *BlueGreenStrategy) Request(r RequestKind, st upgrade.Status) bool {
 
 // Ack implements Strategy.
 func (s *BlueGreenStrategy) Ack() string { return s.Spec.BreakGlassAck }
+
+// Check implements Strategy: the blue-green rules of S4 (check.BlueGreen).
+func (s *BlueGreenStrategy) Check(prev upgrade.Status, d upgrade.Decision, obs upgrade.Observation) error {
+	u := d.Status.Upgrade
+	if u == nil || u.BlueGreen == nil {
+		return nil
+	}
+	prevPhase := ""
+	if prev.Upgrade != nil {
+		prevPhase = prev.Upgrade.Phase
+	}
+	return check.BlueGreen(obs, d.Actions, prevPhase, u.Phase, u.BlueGreen.Blue, u.BlueGreen.Green)
+}
 
 // Options implements Strategy.
 func (s *BlueGreenStrategy) Options(upgrade.Observation) check.Options {
