@@ -3,8 +3,8 @@ package bluegreen
 import (
 	"encoding/json"
 	"fmt"
-	"strings"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -123,6 +123,57 @@ func (s *sim) reconcile() {
 	if u := d.Status.Upgrade; u != nil {
 		if err := check.BlueGreen(obs, d.Actions, string(phaseOf(prev)), u.Phase, u.BlueGreen.Blue, u.BlueGreen.Green); err != nil {
 			t.Fatalf("tick %d: %v\n%s", s.c.TickCount(), err, upgrade.FormatActions(d.Actions))
+		}
+	}
+	// S5: the current version changes only together with completing an upgrade.
+	if d.Status.CurrentVersion != prev.CurrentVersion && prev.CurrentVersion != "" {
+		if prev.Upgrade == nil || d.Status.Upgrade != nil || d.Status.LastResult == nil ||
+			d.Status.LastResult.Outcome != upgrade.OutcomeSucceeded || d.Status.CurrentVersion != prev.Upgrade.TargetVersion ||
+			d.Status.CurrentImage != prev.Upgrade.TargetImage {
+			t.Fatalf("tick %d: S5: current version %s -> %s without completing an upgrade", s.c.TickCount(),
+				prev.CurrentVersion, d.Status.CurrentVersion)
+		}
+	}
+	if prev.Upgrade != nil && d.Status.Upgrade == nil {
+		s.results = append(s.results, *d.Status.LastResult)
+		switch d.Status.LastResult.Outcome {
+		case upgrade.OutcomeSucceeded:
+			propOutcomes[0].Add(1)
+		case upgrade.OutcomeRolledBack:
+			propOutcomes[1].Add(1)
+			if d.Status.CurrentVersion != prev.CurrentVersion {
+				t.Fatalf("rolled back but current version changed")
+			}
+		case upgrade.OutcomeAborted:
+			propOutcomes[2].Add(1)
+		}
+	}
+	// S6: a refused start emits nothing.
+	if prev.Upgrade == nil && d.Status.Upgrade == nil && d.Gate != nil {
+		s.refusals++
+		if len(kinds(d.Actions)) > 0 {
+			t.Fatalf("tick %d: actions despite refusal %+v: %v", s.c.TickCount(), d.Gate, d.Actions)
+		}
+	}
+	// Issue 16: a green member voting before the strategy promoted it is
+	// never silent, and leadership never reaches green before validation
+	// and (manual) promotion.
+	if u := d.Status.Upgrade; u != nil {
+		switch Phase(u.Phase) {
+		case PhaseDeployingGreen, PhaseJoiningMesh, PhaseSyncing, PhaseValidating, PhaseAwaitingPromotion:
+			for _, m := range obs.Members {
+				if m.Workload == u.BlueGreen.Green && m.IsVoter() && !u.BlueGreen.UnexpectedPromotion {
+					t.Fatalf("tick %d: green %s votes in %s, not reported", s.c.TickCount(), m.Name, u.Phase)
+				}
+			}
+			if u.BlueGreen.UnexpectedPromotion && findCond(d.Status, upgrade.ConditionDegraded).Status != "True" {
+				t.Fatalf("tick %d: unexpected promotion without a Degraded condition", s.c.TickCount())
+			}
+			for _, a := range d.Actions {
+				if tr, ok := a.(upgrade.TransferLeadership); ok {
+					t.Fatalf("tick %d: leadership moved to %s in %s", s.c.TickCount(), tr.To, u.Phase)
+				}
+			}
 		}
 	}
 	// Status must survive its JSON round trip unchanged in meaning.

@@ -2,9 +2,9 @@ package bluegreen
 
 import (
 	"errors"
-	"strings"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 

@@ -142,7 +142,9 @@ func (s *RollingStrategy) Request(r RequestKind, st upgrade.Status) bool {
 }
 
 // Check implements Strategy: rolling has no rules beyond package check's.
-func (s *RollingStrategy) Check(upgrade.Status, upgrade.Decision, upgrade.Observation) error { return nil }
+func (s *RollingStrategy) Check(upgrade.Status, upgrade.Decision, upgrade.Observation) error {
+	return nil
+}
 
 // Ack implements Strategy (rolling has no break-glass).
 func (s *RollingStrategy) Ack() string { return "" }
