@@ -1,6 +1,10 @@
 package fake
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/raftshift/raftshift/upgrade"
+)
 
 func (c *Cluster) fault(format string, args ...any) {
 	c.pending.Faults = append(c.pending.Faults, fmt.Sprintf(format, args...))
@@ -139,4 +143,27 @@ func (c *Cluster) ElectLeader(name string) error {
 func (c *Cluster) FailNextHandoff() {
 	c.fault("next handoff on shutdown fails")
 	c.failHandoff = true
+}
+
+// SelfJoin adds the named member to the Raft configuration as a non-voter
+// that is never promoted on its own, as an OpenBao server configured with
+// retry_join and retry_join_as_non_voter joins by itself (AutoPromoteTicks
+// promotes only servers joined through JoinNonvoter). It needs a leader and
+// a running pod; a member already in the configuration is left as it is.
+// It fails with ErrPrecondition or ErrRejected like JoinNonvoter.
+func (c *Cluster) SelfJoin(name string) error {
+	m := c.byName[name]
+	if m == nil {
+		return precondition("no member %q", name)
+	}
+	if m.present {
+		return nil
+	}
+	if err := c.apply(upgrade.JoinNonvoter{Member: name}); err != nil {
+		return err
+	}
+	m.autoPromote = false
+	c.event("%s joined by itself as a permanent non-voter", name)
+	c.refresh()
+	return nil
 }

@@ -266,3 +266,24 @@ func TestHandoffOnShutdown(t *testing.T) {
 	runUntil(t, c, 20, "election after a failed handoff", func(o upgrade.Observation) bool { _, ok := o.Leader(); return ok })
 	checkHistory(t, c)
 }
+
+func TestSelfJoinIsNeverAutoPromoted(t *testing.T) {
+	c := New(Config{Seed: 1, Readiness: ReadyWhenMember, MembershipDelayTicks: 10, AutoPromoteTicks: 12})
+	mustApply(t, c, upgrade.CreateRevision{Workload: "green", Image: "openbao/openbao:2.4.0", Version: "2.4.0", Replicas: 2})
+	c.Run(7)
+	if err := c.SelfJoin("green-0"); err != nil {
+		t.Fatal(err)
+	}
+	mustApply(t, c, upgrade.JoinNonvoter{Member: "green-1"})
+	mustApply(t, c, upgrade.Demote{Member: "green-1"}) // a demote on a non-voter marks it permanent
+	c.Run(40)
+	o := c.Observe()
+	for _, n := range []string{"green-0", "green-1"} {
+		if m := memberOf(t, o, n); !m.IsNonvoter() {
+			t.Fatalf("%s was promoted on its own: %+v", n, m.Raft)
+		}
+	}
+	if err := c.SelfJoin("nobody"); !errors.Is(err, ErrPrecondition) {
+		t.Fatalf("SelfJoin(nobody) = %v", err)
+	}
+}

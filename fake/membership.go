@@ -18,6 +18,9 @@ func (c *Cluster) ready(m *member) bool {
 // state, or with the same change pending, is left as it is: the request is
 // idempotent, as adapters report a retried call whose first reply was lost.
 func (c *Cluster) requestSuffrage(m *member, toVoter bool) {
+	if !toVoter {
+		m.autoPromote = false // a server demoted on request stays a non-voter
+	}
 	if m.pending && m.pendingToVoter == toVoter {
 		return
 	}

@@ -122,10 +122,14 @@ func (a *Adapter) Capabilities() upgrade.Capabilities {
 	}
 	return upgrade.Capabilities{
 		TargetedTransfer: false,
-		NonVoters:        true,
-		Snapshots:        true,
-		AutoPromotion:    a.mode() != JoinSelf,
-		MembershipDelay:  delay,
+		// On SIGTERM OpenBao hands raft leadership to its most up-to-date
+		// follower itself (~0.05 s without a leader, against ~0.3 s for
+		// sys/step-down): deleting the leader's pod last is the transfer.
+		HandoffOnShutdown: true,
+		NonVoters:         true,
+		Snapshots:         true,
+		AutoPromotion:     a.mode() != JoinSelf,
+		MembershipDelay:   delay,
 	}
 }
 

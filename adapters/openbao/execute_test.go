@@ -174,7 +174,7 @@ func TestExecuteJoinSelf(t *testing.T) {
 }
 
 func TestCapabilitiesPerJoinMode(t *testing.T) {
-	base := upgrade.Capabilities{NonVoters: true, Snapshots: true, MembershipDelay: 10 * time.Second}
+	base := upgrade.Capabilities{NonVoters: true, Snapshots: true, HandoffOnShutdown: true, MembershipDelay: 10 * time.Second}
 	if got := openbao.Capabilities(); got != base {
 		t.Errorf("default capabilities = %+v, want %+v", got, base)
 	}

@@ -54,7 +54,7 @@ func TestObserveHealthyCluster(t *testing.T) {
 	if obs.Raft != wantView {
 		t.Errorf("Raft view = %+v, want %+v", obs.Raft, wantView)
 	}
-	wantCaps := upgrade.Capabilities{TargetedTransfer: false, NonVoters: true, Snapshots: true,
+	wantCaps := upgrade.Capabilities{TargetedTransfer: false, NonVoters: true, Snapshots: true, HandoffOnShutdown: true,
 		AutoPromotion: false, MembershipDelay: 10 * time.Second}
 	if obs.Capabilities != wantCaps {
 		t.Errorf("Capabilities = %+v, want %+v", obs.Capabilities, wantCaps)
