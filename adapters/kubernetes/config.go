@@ -127,8 +127,11 @@ var (
 	// ErrNoSourceWorkload means CreateRevision found no single StatefulSet
 	// to clone.
 	ErrNoSourceWorkload = errors.New("no source workload to clone")
-	// ErrUnsupportedUpdateStrategy means a StatefulSet uses the OnDelete
-	// update strategy, which has no partition.
+	// ErrUnsupportedUpdateStrategy means SetPartition found a StatefulSet
+	// whose update strategy type is neither RollingUpdate (or empty, its
+	// default) nor OnDelete: the adapter does not guess what its controller
+	// does, nor switch the strategy. (SetPartition on OnDelete succeeds
+	// without a write: OnDelete has no partition to set.)
 	ErrUnsupportedUpdateStrategy = errors.New("unsupported update strategy")
 	// ErrInvalidAction means an action's fields cannot be acted on (empty
 	// names, negative partition, missing pod UID precondition).

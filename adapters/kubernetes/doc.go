@@ -6,10 +6,21 @@
 // Observing: BuildObservation is a pure, deterministic function of the
 // objects (workloads sorted by name, members by workload then ordinal, absent
 // pods of the desired ordinal range reported with Pod.Exists false). It reads
-// replicas, the RollingUpdate partition, revisions and generations, each
-// pod's controller-revision-hash, Ready condition, phase, deletion timestamp
-// (Terminating) and container waiting reasons (CrashLoopBackOff,
-// ImagePullBackOff, ErrImagePull, CreateContainerConfigError -> CrashLooping).
+// replicas, the update strategy (spec.updateStrategy.type -> UpdateStrategy:
+// RollingUpdate, also for an empty type as the API server defaults it, or
+// OnDelete), the RollingUpdate partition (0 for OnDelete, which has none),
+// revisions and generations, and for each pod (PodStatusOf) its
+// controller-revision-hash, phase, Ready condition (Ready, and ReadySince
+// from the condition's lastTransitionTime while it is true), Running (phase
+// Running with every container running and past its startup probe: enough
+// to join Raft before readiness), StartedAt (the latest
+// state.running.startedAt of its containers, so a container restart inside
+// the pod counts; status.startTime when none runs), deletion timestamp
+// (Terminating), restart count and container waiting reasons
+// (CrashLoopBackOff, ImagePullBackOff, ErrImagePull,
+// CreateContainerConfigError -> CrashLooping). The API server stores these
+// times at one-second precision (truncated), so a time read from it may
+// predate the event by up to a second.
 // Versions come from Config.VersionAnnotation, then Config.VersionLabel, then
 // the image tag of Config.Container. Observer lists the objects with a
 // client.Reader and adds the operation lock. The Raft view is left zero for
@@ -20,13 +31,24 @@
 // the current objects to a Change without I/O:
 //
 //   - SetPartition: JSON merge patch of spec.updateStrategy.rollingUpdate.partition
-//     with the object's resourceVersion as optimistic lock.
+//     with the object's resourceVersion as optimistic lock. On an OnDelete
+//     StatefulSet it is a no-op that succeeds (OpNone, no write): OnDelete has
+//     no partition and its controller restarts nothing on its own, whatever
+//     the partition. The rolling strategy never sends it in OnDelete ordering;
+//     a host composing actions may. A strategy type Kubernetes does not know
+//     fails with ErrUnsupportedUpdateStrategy.
 //   - UpdateTemplate: strategic merge patch of the configured container's image
-//     and the version label / annotation, same precondition.
+//     and the version label / annotation, same precondition. The partition is
+//     not checked: on RollingUpdate the strategy sends it only behind a
+//     partition holding every pod; on OnDelete a template change restarts
+//     nothing, whatever the partition.
 //   - DeletePod: Delete with a UID precondition; a pod that is gone, terminating
-//     or recreated under another UID counts as done.
+//     or recreated under another UID counts as done. With OnDelete this is
+//     how pods move to the new template: the controller recreates the deleted
+//     pod at the update revision, and no other.
 //   - CreateRevision: Create of a clone of the StatefulSet the Service targets
-//     (GreenStatefulSet); AlreadyExists counts as done.
+//     (GreenStatefulSet, RollingUpdate with partition 0, or OnDelete for an
+//     OnDelete source); AlreadyExists counts as done.
 //   - DeleteRevision: Delete (background propagation); NotFound counts as done.
 //   - SwitchService: merge patch of the Service selector to the target's
 //     selector plus Config.RevisionLabel.
@@ -35,6 +57,12 @@
 //     *LockHeldError (ErrLockHeld).
 //   - RecordEvent: record.EventRecorder, when the Executor has one.
 //   - Raft actions: ErrNotKubernetesAction, for CompositeExecutor to route.
+//
+// Both rolling orderings run through the same Executor: Partition
+// (RollingUpdate StatefulSets: SetPartition admits one ordinal at a time and
+// the controller restarts it) and OnDelete (OnDelete StatefulSets:
+// UpdateTemplate, then one DeletePod at a time, followers first and the
+// leader last, and the controller restarts nothing on its own).
 //
 // Executor applies a Decision's actions in order against freshly read objects,
 // retries conflicts with retry.RetryOnConflict, stops at the first failure

@@ -124,10 +124,12 @@ func Plan(a upgrade.Action, st State, cfg Config, now time.Time) (Change, error)
 			return Change{}, fmt.Errorf("statefulset %q: %w", a.Workload, ErrWorkloadNotFound)
 		}
 		obj, patch, err := SetPartitionPatch(s, a.Partition)
-		if err != nil {
+		switch {
+		case err != nil:
 			return Change{}, err
-		}
-		if obj == nil {
+		case obj == nil && s.Spec.UpdateStrategy.Type == appsv1.OnDeleteStatefulSetStrategyType:
+			return Change{Op: OpNone, Reason: "statefulset uses OnDelete: its controller restarts nothing whatever the partition"}, nil
+		case obj == nil:
 			return Change{Op: OpNone, Reason: "partition already set"}, nil
 		}
 		return Change{Op: OpPatch, Object: obj, Patch: patch}, nil
@@ -237,15 +239,23 @@ func mergeFrom(original client.Object) client.Patch {
 
 // SetPartitionPatch returns a copy of s with spec.updateStrategy.
 // rollingUpdate.partition set, and the merge patch (with s's resourceVersion
-// as precondition) that makes the change. It returns a nil object when the
-// partition is already set, ErrUnsupportedUpdateStrategy for OnDelete and
-// ErrInvalidAction for a negative partition.
+// as precondition) that makes the change. It returns a nil object (nothing
+// to do) when the partition is already set, and for an OnDelete StatefulSet
+// whatever the partition: OnDelete has no partition (the API server rejects
+// one) and its controller restarts no pod on its own, so every partition
+// already holds; the patch never switches the update strategy. It returns
+// ErrInvalidAction for a negative partition and
+// ErrUnsupportedUpdateStrategy for a strategy type Kubernetes does not know.
 func SetPartitionPatch(s *appsv1.StatefulSet, partition int32) (*appsv1.StatefulSet, client.Patch, error) {
 	if partition < 0 {
 		return nil, nil, fmt.Errorf("partition %d of %s: %w", partition, s.Name, ErrInvalidAction)
 	}
-	if s.Spec.UpdateStrategy.Type == appsv1.OnDeleteStatefulSetStrategyType {
-		return nil, nil, fmt.Errorf("statefulset %s uses OnDelete: %w", s.Name, ErrUnsupportedUpdateStrategy)
+	switch t := s.Spec.UpdateStrategy.Type; t {
+	case "", appsv1.RollingUpdateStatefulSetStrategyType:
+	case appsv1.OnDeleteStatefulSetStrategyType:
+		return nil, nil, nil
+	default:
+		return nil, nil, fmt.Errorf("statefulset %s uses update strategy %q: %w", s.Name, t, ErrUnsupportedUpdateStrategy)
 	}
 	if ru := s.Spec.UpdateStrategy.RollingUpdate; ru != nil && ru.Partition != nil && *ru.Partition == partition {
 		return nil, nil, nil
@@ -265,6 +275,12 @@ func SetPartitionPatch(s *appsv1.StatefulSet, partition int32) (*appsv1.Stateful
 // resourceVersion as precondition) that makes the change: only that
 // container's image and those metadata keys change. It returns a nil object
 // when the template is already there.
+//
+// The partition is not checked. On a RollingUpdate StatefulSet the rolling
+// strategy changes the template only behind a partition that holds every
+// pod (upgrade.Safety refuses it otherwise); on an OnDelete StatefulSet the
+// controller restarts nothing on a template change, so it is allowed
+// whatever the partition and the pods move only when DeletePod deletes them.
 func UpdateTemplatePatch(s *appsv1.StatefulSet, image, version string, cfg Config) (*appsv1.StatefulSet, client.Patch, error) {
 	if image == "" {
 		return nil, nil, fmt.Errorf("update template of %s with empty image: %w", s.Name, ErrInvalidAction)
@@ -364,8 +380,12 @@ func SourceWorkload(st State, newName string, cfg Config) (*appsv1.StatefulSet, 
 // owner references, serviceName, volume claim templates and pod template,
 // with cfg.RevisionLabel set to the new name on the StatefulSet, its
 // selector and its pod template, the configured container's image and
-// version label / annotation set, a.Replicas replicas and a RollingUpdate
-// partition of 0. Status and server-set metadata are dropped.
+// version label / annotation set and a.Replicas replicas. A RollingUpdate
+// source (or one without a type) gives a RollingUpdate clone with partition
+// 0 and the source's maxUnavailable; an OnDelete source gives an OnDelete
+// clone (the controller creates the missing pods at the new template
+// either way, and a later rolling upgrade of the clone keeps the exact
+// control the source had). Status and server-set metadata are dropped.
 func GreenStatefulSet(src *appsv1.StatefulSet, a upgrade.CreateRevision, cfg Config) (*appsv1.StatefulSet, error) {
 	cfg = cfg.WithDefaults()
 	switch {
@@ -411,12 +431,16 @@ func GreenStatefulSet(src *appsv1.StatefulSet, a upgrade.CreateRevision, cfg Con
 		return nil, fmt.Errorf("clone %s: %w", src.Name, err)
 	}
 	g.Spec.Replicas = ptr.To(a.Replicas)
-	g.Spec.UpdateStrategy = appsv1.StatefulSetUpdateStrategy{
-		Type:          appsv1.RollingUpdateStatefulSetStrategyType,
-		RollingUpdate: &appsv1.RollingUpdateStatefulSetStrategy{Partition: ptr.To(int32(0))},
-	}
-	if c.Spec.UpdateStrategy.RollingUpdate != nil && c.Spec.UpdateStrategy.RollingUpdate.MaxUnavailable != nil {
-		g.Spec.UpdateStrategy.RollingUpdate.MaxUnavailable = c.Spec.UpdateStrategy.RollingUpdate.MaxUnavailable
+	if c.Spec.UpdateStrategy.Type == appsv1.OnDeleteStatefulSetStrategyType {
+		g.Spec.UpdateStrategy = appsv1.StatefulSetUpdateStrategy{Type: appsv1.OnDeleteStatefulSetStrategyType}
+	} else {
+		g.Spec.UpdateStrategy = appsv1.StatefulSetUpdateStrategy{
+			Type:          appsv1.RollingUpdateStatefulSetStrategyType,
+			RollingUpdate: &appsv1.RollingUpdateStatefulSetStrategy{Partition: ptr.To(int32(0))},
+		}
+		if ru := c.Spec.UpdateStrategy.RollingUpdate; ru != nil && ru.MaxUnavailable != nil {
+			g.Spec.UpdateStrategy.RollingUpdate.MaxUnavailable = ru.MaxUnavailable
+		}
 	}
 	for i := range g.Spec.VolumeClaimTemplates {
 		g.Spec.VolumeClaimTemplates[i].Status = corev1.PersistentVolumeClaimStatus{}

@@ -143,10 +143,23 @@ func TestSetPartitionPatchEdgeCases(t *testing.T) {
 	if _, _, err := SetPartitionPatch(&s, -1); !errors.Is(err, ErrInvalidAction) {
 		t.Fatalf("negative partition: err = %v", err)
 	}
+	// OnDelete has no partition and restarts nothing on its own: nothing
+	// to do, whatever the partition; a negative one is still invalid.
 	od := s.DeepCopy()
 	od.Spec.UpdateStrategy = appsv1.StatefulSetUpdateStrategy{Type: appsv1.OnDeleteStatefulSetStrategyType}
-	if _, _, err := SetPartitionPatch(od, 1); !errors.Is(err, ErrUnsupportedUpdateStrategy) {
-		t.Fatalf("OnDelete: err = %v", err)
+	for _, p := range []int32{0, 1, 3, 7} {
+		if obj, patch, err := SetPartitionPatch(od, p); obj != nil || patch != nil || err != nil {
+			t.Fatalf("OnDelete partition %d: got %v %v %v, want no change", p, obj, patch, err)
+		}
+	}
+	if _, _, err := SetPartitionPatch(od, -1); !errors.Is(err, ErrInvalidAction) {
+		t.Fatalf("OnDelete negative partition: err = %v", err)
+	}
+	// A type Kubernetes does not know is neither guessed nor switched.
+	odd := s.DeepCopy()
+	odd.Spec.UpdateStrategy.Type = "Surprise"
+	if _, _, err := SetPartitionPatch(odd, 1); !errors.Is(err, ErrUnsupportedUpdateStrategy) || err.Error() != `statefulset bao uses update strategy "Surprise": unsupported update strategy` {
+		t.Fatalf("unknown strategy: err = %v", err)
 	}
 	// Defaulted strategy (no rollingUpdate block): the patch creates it.
 	bare := s.DeepCopy()

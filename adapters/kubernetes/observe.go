@@ -25,6 +25,11 @@ import (
 // [start, start+replicas) that has no pod, sorted by workload then ordinal)
 // and Service (with the workload its selector targets).
 //
+// Each workload's UpdateStrategy is the StatefulSet's spec.updateStrategy.type
+// (an empty type is RollingUpdate, as the API server defaults it), and its
+// Partition the RollingUpdate partition (0 for OnDelete, which has none and
+// whose controller restarts nothing on its own whatever the partition).
+//
 // Raft, Backup, Capabilities and Hooks are left zero for the Raft adapter
 // and the host; Lock is filled by Observer from the lock Lease
 // (LockFromLease). The result does not depend on the order of sets or pods,
@@ -177,10 +182,25 @@ func partitionOf(s *appsv1.StatefulSet) int32 {
 	return 0
 }
 
+// updateStrategyOf maps a StatefulSet's update strategy type: empty is
+// RollingUpdate (the API server's default), OnDelete is OnDelete, and a type
+// Kubernetes does not know is passed on as it is rather than guessed.
+func updateStrategyOf(s *appsv1.StatefulSet) upgrade.UpdateStrategy {
+	switch t := s.Spec.UpdateStrategy.Type; t {
+	case "", appsv1.RollingUpdateStatefulSetStrategyType:
+		return upgrade.UpdateRollingUpdate
+	case appsv1.OnDeleteStatefulSetStrategyType:
+		return upgrade.UpdateOnDelete
+	default:
+		return upgrade.UpdateStrategy(t)
+	}
+}
+
 func workloadOf(s *appsv1.StatefulSet, cfg Config) upgrade.Workload {
 	image, version := templateVersion(&s.Spec.Template, cfg)
 	return upgrade.Workload{
 		Name:               s.Name,
+		UpdateStrategy:     updateStrategyOf(s),
 		Replicas:           replicasOf(s),
 		Partition:          partitionOf(s),
 		CurrentRevision:    s.Status.CurrentRevision,
@@ -325,6 +345,11 @@ func memberOf(p *corev1.Pod, s *appsv1.StatefulSet, ord int32, cfg Config) upgra
 //   - Terminating from the deletion timestamp, CrashLooping from a
 //     container (or init container) waiting with one of cfg's crash-loop
 //     reasons, Restarts summed over containers.
+//
+// Kubernetes stores these times truncated to the second, so the true
+// instant lies up to a second after the stored one: ReadySince and
+// StartedAt are reported a second later than stored (rounded up), so a
+// stabilization window counted from them never ends early.
 func PodStatusOf(p *corev1.Pod, cfg Config) upgrade.PodStatus {
 	cfg = cfg.WithDefaults()
 	st := upgrade.PodStatus{
@@ -361,7 +386,17 @@ func PodStatusOf(p *corev1.Pod, cfg Config) upgrade.PodStatus {
 		st.StartedAt = p.Status.StartTime.Time
 	}
 	st.Running = p.Status.Phase == corev1.PodRunning && containersRunning(p)
+	st.ReadySince, st.StartedAt = roundUp(st.ReadySince), roundUp(st.StartedAt)
 	return st
+}
+
+// roundUp returns the latest instant a time stored at Kubernetes'
+// one-second precision may stand for (zero stays zero).
+func roundUp(t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	return t.Truncate(time.Second).Add(time.Second)
 }
 
 // containersRunning reports whether every container of p runs: each

@@ -26,7 +26,7 @@ func running(set string, ord int32, rev, image, version string) upgrade.Member {
 		Name: name, Workload: set, Ordinal: ord, Revision: rev, Version: version, Image: image,
 		Pod: upgrade.PodStatus{
 			Exists: true, UID: "uid-" + name, Phase: upgrade.PodRunning, Running: true, Ready: true,
-			Restarts: 3, StartedAt: t0.Add(-55 * time.Minute), ReadySince: t0.Add(-50 * time.Minute),
+			Restarts: 3, StartedAt: roundUp(t0.Add(-55 * time.Minute)), ReadySince: roundUp(t0.Add(-50 * time.Minute)),
 		},
 	}
 }
@@ -56,7 +56,7 @@ func TestBuildObservation(t *testing.T) {
 		running("bao", 2, "bao-aaa", "openbao/openbao:2.3.1", "2.3.1"),
 	}
 	blueWorkload := upgrade.Workload{
-		Name: "bao", Replicas: 3, Partition: 3, CurrentRevision: "bao-aaa", UpdateRevision: "bao-aaa",
+		Name: "bao", UpdateStrategy: upgrade.UpdateRollingUpdate, Replicas: 3, Partition: 3, CurrentRevision: "bao-aaa", UpdateRevision: "bao-aaa",
 		Generation: 3, ObservedGeneration: 3, Image: "openbao/openbao:2.3.1", Version: "2.3.1",
 		ReadyReplicas: 3, UpdatedReplicas: 3,
 	}
@@ -99,7 +99,7 @@ func TestBuildObservation(t *testing.T) {
 			svc: blueSvc,
 			check: func(t *testing.T, obs upgrade.Observation) {
 				want := upgrade.Workload{
-					Name: "bao", Replicas: 3, Partition: 2, CurrentRevision: "bao-aaa", UpdateRevision: "bao-bbb",
+					Name: "bao", UpdateStrategy: upgrade.UpdateRollingUpdate, Replicas: 3, Partition: 2, CurrentRevision: "bao-aaa", UpdateRevision: "bao-bbb",
 					Generation: 4, ObservedGeneration: 3, Image: "openbao/openbao:2.4.0", Version: "2.4.0",
 					ReadyReplicas: 2, UpdatedReplicas: 1,
 				}
@@ -566,6 +566,8 @@ func TestPodStatusOf(t *testing.T) {
 			before := p.DeepCopy()
 			want := base
 			tc.want(&want)
+			// Kubernetes' one-second times are reported rounded up.
+			want.StartedAt, want.ReadySince = roundUp(want.StartedAt), roundUp(want.ReadySince)
 			got := PodStatusOf(&p, testConfig())
 			if d := cmp.Diff(want, got); d != "" {
 				t.Errorf("PodStatusOf (-want +got):\n%s", d)
@@ -574,5 +576,28 @@ func TestPodStatusOf(t *testing.T) {
 				t.Errorf("PodStatusOf mutated its input:\n%s", d)
 			}
 		})
+	}
+}
+
+// TestPodTimesRoundedUp: Kubernetes stores pod times truncated to the
+// second; PodStatusOf reports the latest instant they may stand for, so a
+// stabilization window counted from them never ends early.
+func TestPodTimesRoundedUp(t *testing.T) {
+	p := pod("bao", 0, "r", "openbao/openbao:2.6.2", "2.6.2")
+	ready := metav1.NewTime(t0.Add(-3 * time.Second))
+	for i := range p.Status.Conditions {
+		if p.Status.Conditions[i].Type == corev1.PodReady {
+			p.Status.Conditions[i].LastTransitionTime = ready
+		}
+	}
+	st := PodStatusOf(&p, testConfig())
+	if want := t0.Add(-2 * time.Second); !st.ReadySince.Equal(want) {
+		t.Fatalf("ReadySince %s, want %s (stored %s rounded up)", st.ReadySince, want, ready.Time)
+	}
+	if st.StartedAt.IsZero() || st.StartedAt.Sub(st.StartedAt.Truncate(time.Second)) != 0 {
+		t.Fatalf("StartedAt %s", st.StartedAt)
+	}
+	if !roundUp(time.Time{}).IsZero() {
+		t.Fatal("zero must stay zero")
 	}
 }

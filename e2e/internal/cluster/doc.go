@@ -9,8 +9,10 @@
 // spec) after a configurable boot delay, and deleting a pod removes it at
 // once (unscheduled pods have no grace period). The StatefulSet controller
 // then recreates it exactly as it would on a real cluster, honouring the
-// RollingUpdate partition. No garbage collector runs either: a reaper
-// deletes the pods of a deleted StatefulSet.
+// RollingUpdate partition, or with the OnDelete update strategy
+// (SetSpec.UpdateStrategy) recreating only the pods something deleted. No
+// garbage collector runs either: a reaper deletes the pods of a deleted
+// StatefulSet.
 //
 // # Usage
 //

@@ -44,6 +44,10 @@ type SetSpec struct {
 	Image string
 	// Version is put in the LabelVersion pod-template label.
 	Version string
+	// UpdateStrategy is the StatefulSet's update strategy type (default
+	// RollingUpdate). OnDelete sets no rollingUpdate block (the API server
+	// rejects one) and Partition is ignored.
+	UpdateStrategy appsv1.StatefulSetUpdateStrategyType
 	// Partition is the initial RollingUpdate partition.
 	Partition int32
 	// PodManagementPolicy defaults to Parallel (as the OpenBao chart).
@@ -71,6 +75,9 @@ func (s SetSpec) withDefaults() SetSpec {
 	}
 	if s.Version == "" {
 		s.Version = "2.3.1"
+	}
+	if s.UpdateStrategy == "" {
+		s.UpdateStrategy = appsv1.RollingUpdateStatefulSetStrategyType
 	}
 	if s.PodManagementPolicy == "" {
 		s.PodManagementPolicy = appsv1.ParallelPodManagement
@@ -104,8 +111,9 @@ type RaftSet struct {
 }
 
 // NewRaftSet creates a namespace, the StatefulSet (RollingUpdate with
-// spec.Partition), its headless Service and the client Service, and starts
-// the readiness loop, the recorder and the simulated Raft.
+// spec.Partition, or OnDelete), its headless Service and the client
+// Service, and starts the readiness loop, the recorder and the simulated
+// Raft.
 func (cp *ControlPlane) NewRaftSet(t *testing.T, spec SetSpec) *RaftSet {
 	t.Helper()
 	spec = spec.withDefaults()
@@ -218,6 +226,10 @@ func (rs *RaftSet) statefulSet() *appsv1.StatefulSet {
 	s := rs.Spec
 	replicas, partition := s.Replicas, s.Partition
 	podLabels := map[string]string{LabelApp: s.Name, LabelRevision: s.Name, LabelVersion: s.Version}
+	strategy := appsv1.StatefulSetUpdateStrategy{Type: s.UpdateStrategy}
+	if s.UpdateStrategy == appsv1.RollingUpdateStatefulSetStrategyType {
+		strategy.RollingUpdate = &appsv1.RollingUpdateStatefulSetStrategy{Partition: &partition}
+	}
 	return &appsv1.StatefulSet{
 		ObjectMeta: metav1.ObjectMeta{Name: s.Name, Labels: map[string]string{LabelApp: s.Name}},
 		Spec: appsv1.StatefulSetSpec{
@@ -225,10 +237,7 @@ func (rs *RaftSet) statefulSet() *appsv1.StatefulSet {
 			ServiceName:         rs.HeadlessServiceName(),
 			PodManagementPolicy: s.PodManagementPolicy,
 			Selector:            &metav1.LabelSelector{MatchLabels: map[string]string{LabelApp: s.Name, LabelRevision: s.Name}},
-			UpdateStrategy: appsv1.StatefulSetUpdateStrategy{
-				Type:          appsv1.RollingUpdateStatefulSetStrategyType,
-				RollingUpdate: &appsv1.RollingUpdateStatefulSetStrategy{Partition: &partition},
-			},
+			UpdateStrategy:      strategy,
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: podLabels},
 				Spec: corev1.PodSpec{
@@ -401,9 +410,14 @@ func (rs *RaftSet) UpdateStatefulSet(ctx context.Context, mutate func(*appsv1.St
 	return out, nil
 }
 
-// SetPartition sets the RollingUpdate partition.
+// SetPartition sets the RollingUpdate partition (and the RollingUpdate
+// type, when the StatefulSet used OnDelete).
 func (rs *RaftSet) SetPartition(ctx context.Context, partition int32) error {
 	_, err := rs.UpdateStatefulSet(ctx, func(s *appsv1.StatefulSet) {
+		s.Spec.UpdateStrategy.Type = appsv1.RollingUpdateStatefulSetStrategyType
+		if s.Spec.UpdateStrategy.RollingUpdate == nil {
+			s.Spec.UpdateStrategy.RollingUpdate = &appsv1.RollingUpdateStatefulSetStrategy{}
+		}
 		s.Spec.UpdateStrategy.RollingUpdate.Partition = &partition
 	})
 	return err

@@ -165,6 +165,30 @@ func Recreations(events []PodEvent) []Recreation {
 	return out
 }
 
+// Deletions returns the DELETED events (pod name and the UID of the
+// incarnation deleted), in order.
+func Deletions(events []PodEvent) []PodEvent {
+	var out []PodEvent
+	for _, e := range events {
+		if e.Type == EventDeleted {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// Additions returns the ADDED events (pod name and the UID of the new
+// incarnation), in order.
+func Additions(events []PodEvent) []PodEvent {
+	var out []PodEvent
+	for _, e := range events {
+		if e.Type == EventAdded {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
 // DeletedPods returns the pod names of the DELETED events, in order.
 func DeletedPods(events []PodEvent) []string {
 	var out []string
