@@ -7,6 +7,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/raftshift/raftshift/internal/contract"
 	"github.com/raftshift/raftshift/policy"
 	"github.com/raftshift/raftshift/upgrade"
 )
@@ -37,14 +38,8 @@ func (r *run) idle() (Event, error) {
 		}
 		return "", fmt.Errorf("%w: %w", upgrade.ErrInvalidSpec, err)
 	}
-	if lr := r.st.LastResult; lr != nil && lr.Outcome != upgrade.OutcomeSucceeded && policy.SameVersion(lr.TargetVersion, r.spec.Version) &&
-		r.spec.RetryNonce == r.st.Handled.Retry {
-		r.hold(upgrade.GatePolicy, ReasonRetryRequired, "the last upgrade to %s ended %s (%s); set spec.retryNonce to try again",
-			lr.TargetVersion, lr.Outcome, lr.Reason)
-		return "", nil
-	}
-	if r.spec.Image == "" {
-		r.hold(upgrade.GatePolicy, policy.ReasonInvalidImage, "spec.image is required for a blue-green upgrade")
+	if g := contract.RetryRequired(&r.st, r.spec.Version); g != nil {
+		r.holdGate(g)
 		return "", nil
 	}
 	w, ok := r.obs.Workload(blue)
@@ -135,7 +130,6 @@ func (r *run) idle() (Event, error) {
 	// Requests made while idle apply to no upgrade: record them as handled.
 	r.st.Handled.Rollback = r.spec.RollbackNonce
 	r.st.Handled.Promotion = r.spec.PromoteNonce
-	r.st.Handled.Retry = r.spec.RetryNonce
 	r.actions = slices.Grow(r.actions, 2) // room for the two below
 	if r.obs.Lock.Holder != r.spec.LockHolder {
 		r.actions = append(r.actions, upgrade.AcquireLock{Holder: r.spec.LockHolder})
@@ -631,11 +625,9 @@ func (r *run) cleanup() Event {
 	r.actions = append(r.actions, upgrade.ReleaseLock{Holder: r.up.LockHolder})
 	r.st.CurrentVersion = r.up.TargetVersion
 	r.st.CurrentImage = r.up.TargetImage
-	r.st.LastResult = &upgrade.Result{
-		Outcome: upgrade.OutcomeSucceeded, FromVersion: r.up.FromVersion, TargetVersion: r.up.TargetVersion,
-		Reason: "Completed", Message: fmt.Sprintf("%s serves %s", r.bg.Green, r.up.TargetVersion),
-		StartedAt: r.up.StartedAt, FinishedAt: upgrade.Time(r.now),
-	}
+	r.st.LastResult = contract.Result(r.up, upgrade.OutcomeSucceeded,
+		fmt.Sprintf("%s serves %s", r.bg.Green, r.up.TargetVersion), r.now)
+	r.ended = r.st.LastResult
 	return EventCompleted
 }
 
@@ -796,10 +788,7 @@ func (r *run) removeGreen() Event {
 		outcome = upgrade.OutcomeAborted
 	}
 	r.actions = append(r.actions, upgrade.ReleaseLock{Holder: r.up.LockHolder})
-	r.st.LastResult = &upgrade.Result{
-		Outcome: outcome, FromVersion: r.up.FromVersion, TargetVersion: r.up.TargetVersion,
-		Reason: string(r.bg.RollbackReason), Message: r.bg.RollbackMessage,
-		StartedAt: r.up.StartedAt, FinishedAt: upgrade.Time(r.now),
-	}
+	r.st.LastResult = contract.Result(r.up, outcome, string(r.bg.RollbackReason)+": "+r.bg.RollbackMessage, r.now)
+	r.ended = r.st.LastResult
 	return ev
 }

@@ -111,7 +111,7 @@ type Timeouts struct {
 
 // Defaults.
 const (
-	DefaultLockHolder     = "raftshift-bluegreen"
+	DefaultLockHolder     = "raftshift/bluegreen"
 	DefaultRaftPort       = 8201
 	DefaultRetryAfter     = 5 * time.Second
 	DefaultMaxFailures    = 5

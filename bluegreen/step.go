@@ -10,13 +10,13 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/raftshift/raftshift/internal/contract"
 	"github.com/raftshift/raftshift/policy"
 	"github.com/raftshift/raftshift/upgrade"
 )
 
 // Gate reasons specific to the blue-green strategy.
 const (
-	ReasonUpToDate             upgrade.Reason = "UpToDate"
 	ReasonTooFewVoters         upgrade.Reason = "TooFewVoters"
 	ReasonNoBlueWorkload       upgrade.Reason = "NoBlueWorkload"
 	ReasonGreenNameConflict    upgrade.Reason = "GreenNameConflict"
@@ -46,11 +46,8 @@ const (
 	ReasonAwaitingAck          upgrade.Reason = "AwaitingAcknowledgement"
 	ReasonPastPointOfNoReturn  upgrade.Reason = "PastPointOfNoReturn"
 	ReasonRollbackRefused      upgrade.Reason = "RollbackRefused"
-	ReasonStaleTime            upgrade.Reason = upgrade.ReasonObservationNotNewer
-	ReasonStaleTerm            upgrade.Reason = upgrade.ReasonTermRegressed
 	ReasonMembershipPending    upgrade.Reason = "MembershipChangeBlocked"
 	ReasonTransitionLoop       upgrade.Reason = "TransitionLoop"
-	ReasonRetryRequired        upgrade.Reason = "RetryRequired"
 	ReasonLeaderFailedBack     upgrade.Reason = "LeaderFailedBack"
 )
 
@@ -71,6 +68,9 @@ func Step(spec Spec, obs upgrade.Observation, status upgrade.Status) (upgrade.De
 	unchanged := func(err error) (upgrade.Decision, error) {
 		return upgrade.Decision{Status: *status.DeepCopy()}, err
 	}
+	if err := contract.Validate(spec.Version, spec.Image, &obs); err != nil {
+		return unchanged(fmt.Errorf("bluegreen: %w", err))
+	}
 	if err := spec.validate(); err != nil {
 		return unchanged(fmt.Errorf("bluegreen: %w", err))
 	}
@@ -89,6 +89,7 @@ func Step(spec Spec, obs upgrade.Observation, status upgrade.Status) (upgrade.De
 	if r.up != nil {
 		r.bg = r.up.BlueGreen
 	}
+	contract.HandleRetry(spec.RetryNonce, &r.st, obs.Now)
 
 	// Stale observations are never acted on.
 	if g := upgrade.CheckFresh(&obs, &status); g != nil {
@@ -199,6 +200,8 @@ type run struct {
 	transitions int
 	// degraded is a forward-only problem reported past the point of no return.
 	degraded *upgrade.Gate
+	// ended is the result of an upgrade that ended in this Step.
+	ended *upgrade.Result
 	// memo caches members() per workload name (the observation never
 	// changes during a Step).
 	memo  [2]memberList
@@ -787,78 +790,18 @@ func (r *run) votersHealthy() bool {
 	return true
 }
 
-// finishConditions sets Ready / Progressing / Degraded / BreakGlass.
+// finishConditions sets the conditions both strategies share (package
+// contract) for this Step.
 func (r *run) finishConditions() {
-	c := &r.st.Conditions
-	now := r.now
-	set := func(typ string, ok bool, reason upgrade.Reason, msg string) {
-		s := metav1.ConditionFalse
-		if ok {
-			s = metav1.ConditionTrue
-		}
-		upgrade.SetCondition(c, typ, s, reason, msg, now)
-	}
-	if r.st.Upgrade == nil {
-		if r.gate != nil {
-			set(upgrade.ConditionReady, false, r.gate.Reason, r.gate.Message)
-			set(upgrade.ConditionProgressing, false, r.gate.Reason, r.gate.Message)
-		} else {
-			set(upgrade.ConditionReady, true, ReasonUpToDate, r.condMessage(upgrade.ConditionReady, "running ", r.st.CurrentVersion))
-			set(upgrade.ConditionProgressing, false, "Idle", "no upgrade in progress")
-		}
-		if lr := r.st.LastResult; lr != nil && lr.Outcome != upgrade.OutcomeSucceeded {
-			set(upgrade.ConditionDegraded, false, upgrade.Reason(lr.Outcome),
-				r.condMessage(upgrade.ConditionDegraded, "last upgrade to ", lr.TargetVersion, " ended ", string(lr.Outcome)))
-		} else {
-			set(upgrade.ConditionDegraded, false, "AsExpected", "")
-		}
-		set(upgrade.ConditionBreakGlass, false, "NotEngaged", "")
-		return
-	}
-	p := r.phase()
-	set(upgrade.ConditionReady, false, upgrade.Reason(p), r.condMessage(upgrade.ConditionReady, "upgrading to ", r.up.TargetVersion))
-	if r.gate != nil {
-		set(upgrade.ConditionProgressing, true, r.gate.Reason, r.gate.Message)
-	} else {
-		set(upgrade.ConditionProgressing, true, upgrade.Reason(p), r.condMessage(upgrade.ConditionProgressing, "phase ", string(p)))
-	}
+	v := contract.View{Gate: r.gate, Ended: r.ended}
 	switch {
-	case r.st.BreakGlass != nil:
-		set(upgrade.ConditionDegraded, true, upgrade.Reason(r.st.BreakGlass.Reason), r.st.BreakGlass.Message)
+	case r.st.Upgrade == nil:
 	case r.degraded != nil:
-		set(upgrade.ConditionDegraded, true, r.degraded.Reason, r.degraded.Message)
+		v.Degraded = r.degraded
 	case r.unexpectedlyPromoted():
-		set(upgrade.ConditionDegraded, true, upgrade.ReasonUnexpectedPromotion, unexpectedPromotionMessage)
+		v.Degraded = &upgrade.Gate{Name: upgrade.GateMembership, Reason: upgrade.ReasonUnexpectedPromotion, Message: unexpectedPromotionMessage}
 	case r.bg.RollingBack:
-		set(upgrade.ConditionDegraded, true, r.bg.RollbackReason, r.bg.RollbackMessage)
-	default:
-		set(upgrade.ConditionDegraded, false, "AsExpected", "")
+		v.Degraded = &upgrade.Gate{Name: upgrade.GateMembership, Reason: r.bg.RollbackReason, Message: r.bg.RollbackMessage}
 	}
-	if b := r.st.BreakGlass; b != nil {
-		set(upgrade.ConditionBreakGlass, true, upgrade.Reason(b.Reason), b.Message)
-	} else {
-		set(upgrade.ConditionBreakGlass, false, "NotEngaged", "")
-	}
-}
-
-// condMessage returns the concatenation of parts, reusing the message of
-// the condition typ when it already reads so (no allocation in a steady
-// state).
-func (r *run) condMessage(typ string, parts ...string) string {
-	for i := range r.st.Conditions {
-		if c := &r.st.Conditions[i]; c.Type == typ {
-			msg := c.Message
-			for _, p := range parts {
-				if !strings.HasPrefix(msg, p) {
-					return strings.Join(parts, "")
-				}
-				msg = msg[len(p):]
-			}
-			if msg == "" {
-				return c.Message
-			}
-			break
-		}
-	}
-	return strings.Join(parts, "")
+	contract.SetConditions(&r.st, v, r.now, r.obs.Generation)
 }

@@ -5,6 +5,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/raftshift/raftshift/internal/contract"
 	"github.com/raftshift/raftshift/policy"
 	"github.com/raftshift/raftshift/upgrade"
 )
@@ -358,19 +359,16 @@ func (s *stepper) finalize() (Event, error) {
 	if s.obs.Lock.Holder == u.LockHolder {
 		s.act(upgrade.ReleaseLock{Holder: u.LockHolder})
 	}
-	outcome, reason := upgrade.OutcomeSucceeded, ReasonSucceeded
+	outcome := upgrade.OutcomeSucceeded
 	if policy.SameVersion(u.TargetVersion, u.FromVersion) && u.TargetImage == u.FromImage {
-		outcome, reason = upgrade.OutcomeRolledBack, ReasonRolledBack
+		outcome = upgrade.OutcomeRolledBack
 	}
 	msg := fmt.Sprintf("%s upgraded from %s to %s (%d leadership moves requested)", s.w.Name, u.FromVersion, u.TargetVersion, u.Rolling.LeaderMoves)
 	if outcome == upgrade.OutcomeRolledBack {
 		msg = fmt.Sprintf("%s rolled back to %s", s.w.Name, u.TargetVersion)
 	}
-	s.event(upgrade.EventNormal, reason, "%s", msg)
-	s.outcome = &upgrade.Result{
-		Outcome: outcome, FromVersion: u.FromVersion, TargetVersion: u.TargetVersion,
-		Reason: string(reason), Message: msg, StartedAt: u.StartedAt, FinishedAt: upgrade.Time(s.obs.Now),
-	}
+	s.event(upgrade.EventNormal, upgrade.OutcomeReason(outcome), "%s", msg)
+	s.outcome = contract.Result(u, outcome, msg, s.obs.Now)
 	s.st.LastResult = s.outcome
 	s.st.CurrentVersion, s.st.CurrentImage = u.TargetVersion, u.TargetImage
 	s.st.Upgrade = nil

@@ -108,20 +108,12 @@ const (
 // withDefaults validates spec and fills its defaults.
 func (s Spec) withDefaults() (Spec, error) {
 	switch {
-	case s.Version == "":
-		return s, fmt.Errorf("%w: version is empty", upgrade.ErrInvalidSpec)
-	case s.Image == "":
-		return s, fmt.Errorf("%w: image is empty", upgrade.ErrInvalidSpec)
 	case s.StepTimeout < 0:
 		return s, fmt.Errorf("%w: step timeout %s is negative", upgrade.ErrInvalidSpec, s.StepTimeout)
 	case s.RetryInterval < 0:
 		return s, fmt.Errorf("%w: retry interval %s is negative", upgrade.ErrInvalidSpec, s.RetryInterval)
 	case s.PollInterval < 0:
 		return s, fmt.Errorf("%w: poll interval %s is negative", upgrade.ErrInvalidSpec, s.PollInterval)
-	case len(s.Version) > policy.MaxVersionLength:
-		return s, fmt.Errorf("%w: version is %d characters long", upgrade.ErrInvalidSpec, len(s.Version))
-	case len(s.Image) > 512:
-		return s, fmt.Errorf("%w: image is %d characters long", upgrade.ErrInvalidSpec, len(s.Image))
 	case s.Ordering != "" && s.Ordering != OrderingPartition && s.Ordering != OrderingOnDelete:
 		return s, fmt.Errorf("%w: ordering %q is neither %s nor %s", upgrade.ErrInvalidSpec, s.Ordering, OrderingPartition, OrderingOnDelete)
 	}

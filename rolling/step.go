@@ -8,6 +8,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/raftshift/raftshift/internal/contract"
 	"github.com/raftshift/raftshift/policy"
 	"github.com/raftshift/raftshift/upgrade"
 )
@@ -15,14 +16,7 @@ import (
 // Reasons used by the rolling strategy in gates and conditions, besides the
 // reasons of package upgrade and package policy.
 const (
-	ReasonUpToDate             upgrade.Reason = "UpToDate"
-	ReasonAdopted              upgrade.Reason = "AdoptedRunningVersion"
 	ReasonCannotAdopt          upgrade.Reason = "CannotAdoptRunningVersion"
-	ReasonIdle                 upgrade.Reason = "Idle"
-	ReasonAsExpected           upgrade.Reason = "AsExpected"
-	ReasonUpgrading            upgrade.Reason = "Upgrading"
-	ReasonSucceeded            upgrade.Reason = "UpgradeSucceeded"
-	ReasonRolledBack           upgrade.Reason = "UpgradeRolledBack"
 	ReasonDowntimeNotAllowed   upgrade.Reason = "DowntimeNotAllowed"
 	ReasonSnapshotsUnsupported upgrade.Reason = "SnapshotsUnsupported"
 	ReasonSnapshotPending      upgrade.Reason = "SnapshotPending"
@@ -36,14 +30,11 @@ const (
 	ReasonPodRestarting        upgrade.Reason = "PodRestarting"
 	ReasonVersionMismatch      upgrade.Reason = "VersionMismatch"
 	ReasonLeadershipMoving     upgrade.Reason = "LeadershipMoving"
-	ReasonObservationTooOld    upgrade.Reason = upgrade.ReasonObservationNotNewer
-	ReasonTermRegressed        upgrade.Reason = upgrade.ReasonTermRegressed
 	ReasonTargetChanged        upgrade.Reason = "TargetChanged"
 	ReasonRetryRequested       upgrade.Reason = "RetryRequested"
 	ReasonUpgradeStarted       upgrade.Reason = "UpgradeStarted"
 	ReasonRestartingPod        upgrade.Reason = "RestartingPod"
 	ReasonMovingLeadership     upgrade.Reason = "MovingLeadership"
-	ReasonUpgradePaused        upgrade.Reason = "UpgradePaused"
 	ReasonTemplateDrift        upgrade.Reason = "TemplateDrift"
 )
 
@@ -116,12 +107,12 @@ type stepper struct {
 }
 
 func newStepper(spec Spec, obs *upgrade.Observation, status *upgrade.Status) (*stepper, error) {
+	if err := contract.Validate(spec.Version, spec.Image, obs); err != nil {
+		return nil, fmt.Errorf("rolling: %w", err)
+	}
 	spec, err := spec.withDefaults()
 	if err != nil {
 		return nil, fmt.Errorf("rolling: %w", err)
-	}
-	if obs.Now.IsZero() {
-		return nil, fmt.Errorf("rolling: %w: observation has no time", upgrade.ErrInvalidObservation)
 	}
 	s := &stepper{spec: spec, obs: obs, st: *status.DeepCopy(), condNow: obs.Now}
 	if t := status.LastStepTime.Time; t.After(s.condNow) {
@@ -266,19 +257,12 @@ func (s *stepper) stale() bool {
 // handleRetry records a new retry request and, during an upgrade, clears
 // its pause and resets the step deadline budget.
 func (s *stepper) handleRetry() {
-	n := s.spec.RetryNonce
-	if n == "" || n == s.st.Handled.Retry {
+	if !contract.HandleRetry(s.spec.RetryNonce, &s.st, s.obs.Now) {
 		return
 	}
-	s.st.Handled.Retry = n
-	if u := s.st.Upgrade; u != nil {
-		u.Paused = nil
-		u.Failures = 0
-		u.StepStartedAt = upgrade.Time(s.obs.Now)
-		if u.Rolling != nil {
-			u.Rolling.Snapshot = "" // a pending snapshot is requested again
-			u.Rolling.DeletedUID = ""
-		}
+	if u := s.st.Upgrade; u != nil && u.Rolling != nil {
+		u.Rolling.Snapshot = "" // a pending snapshot is requested again
+		u.Rolling.DeletedUID = ""
 	}
 }
 
@@ -410,7 +394,7 @@ func (s *stepper) deadline() error {
 		Since: upgrade.Time(s.obs.Now),
 	}
 	s.gate = &upgrade.Gate{Name: upgrade.GateDeadline, Reason: g.Reason, Member: g.Member, Message: u.Paused.Message}
-	s.event(upgrade.EventWarning, ReasonUpgradePaused, "%s", u.Paused.Message)
+	s.event(upgrade.EventWarning, upgrade.ReasonPaused, "%s", u.Paused.Message)
 	return nil
 }
 
@@ -468,7 +452,7 @@ func (s *stepper) crashLoop() bool {
 				Message: msg, Since: upgrade.Time(s.obs.Now)}
 			s.gate = &upgrade.Gate{Name: upgrade.GateCrashLoop, Reason: upgrade.ReasonPodCrashLooping, Member: m.Name, Message: msg}
 			s.actions = s.actions[:0:0]
-			s.event(upgrade.EventWarning, ReasonUpgradePaused, "%s", msg)
+			s.event(upgrade.EventWarning, upgrade.ReasonPaused, "%s", msg)
 			return true
 		}
 	}

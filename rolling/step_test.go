@@ -37,7 +37,7 @@ func stepCases() []stepCase {
 		{
 			name: "idle up to date", spec: Spec{Version: oldV, Image: oldImg}, obs: healthy(3), status: idleStatus(),
 			check: func(t *testing.T, d upgrade.Decision) {
-				wantCond(t, d.Status, upgrade.ConditionReady, metav1.ConditionTrue, ReasonUpToDate)
+				wantCond(t, d.Status, upgrade.ConditionReady, metav1.ConditionTrue, upgrade.ReasonUpToDate)
 				if d.RequeueAfter != 0 {
 					t.Errorf("requeue %s, want 0", d.RequeueAfter)
 				}
@@ -53,7 +53,7 @@ func stepCases() []stepCase {
 				if d.Status.CurrentVersion != oldV || d.Status.CurrentImage != oldImg {
 					t.Errorf("adopted %q %q", d.Status.CurrentVersion, d.Status.CurrentImage)
 				}
-				wantCond(t, d.Status, upgrade.ConditionReady, metav1.ConditionTrue, ReasonAdopted)
+				wantCond(t, d.Status, upgrade.ConditionReady, metav1.ConditionTrue, upgrade.ReasonAdopted)
 			},
 		},
 		{
@@ -854,7 +854,7 @@ func stepCases() []stepCase {
 				if d.Status.Upgrade.Paused != nil || d.Status.Handled.Retry != "r1" || !d.Status.Upgrade.StepStartedAt.Time.Equal(t0) {
 					t.Errorf("retry not handled: %+v handled %+v", d.Status.Upgrade, d.Status.Handled)
 				}
-				wantCond(t, d.Status, upgrade.ConditionDegraded, metav1.ConditionFalse, ReasonAsExpected)
+				wantCond(t, d.Status, upgrade.ConditionDegraded, metav1.ConditionFalse, upgrade.ReasonAsExpected)
 			},
 		},
 		{
@@ -934,9 +934,9 @@ func stepCases() []stepCase {
 				if s.LastResult == nil || s.LastResult.Outcome != upgrade.OutcomeSucceeded || s.LastResult.FromVersion != oldV {
 					t.Errorf("result %+v", s.LastResult)
 				}
-				wantCond(t, s, upgrade.ConditionReady, metav1.ConditionTrue, ReasonSucceeded)
-				wantCond(t, s, upgrade.ConditionProgressing, metav1.ConditionFalse, ReasonSucceeded)
-				wantCond(t, s, upgrade.ConditionDegraded, metav1.ConditionFalse, ReasonAsExpected)
+				wantCond(t, s, upgrade.ConditionReady, metav1.ConditionTrue, upgrade.ReasonSucceeded)
+				wantCond(t, s, upgrade.ConditionProgressing, metav1.ConditionFalse, upgrade.ReasonSucceeded)
+				wantCond(t, s, upgrade.ConditionDegraded, metav1.ConditionFalse, upgrade.ReasonAsExpected)
 			},
 		},
 		{

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -104,36 +105,32 @@ const (
 	ConditionBreakGlass  = "BreakGlass"
 )
 
-// SetCondition sets a condition in conds with LastTransitionTime taken from
-// now (never from the wall clock). Like meta.SetStatusCondition it keeps the
-// old transition time when the status did not change; unlike it, it never
-// falls back to time.Now: a zero now leaves a zero LastTransitionTime, so
-// the result depends on the inputs only.
-func SetCondition(conds *[]metav1.Condition, typ string, status metav1.ConditionStatus, reason Reason, message string, now time.Time) {
+// SetCondition sets a condition in conds with meta.SetStatusCondition, its
+// LastTransitionTime taken from now (never from the wall clock: a zero now
+// gives a zero transition time) and its ObservedGeneration from generation
+// (Observation.Generation). Like
+// meta.SetStatusCondition it keeps the old transition time when the status
+// did not change.
+func SetCondition(conds *[]metav1.Condition, typ string, status metav1.ConditionStatus, reason Reason, message string,
+	now time.Time, generation int64) {
 	if conds == nil {
 		return
 	}
-	for i := range *conds {
-		c := &(*conds)[i]
-		if c.Type != typ {
-			continue
-		}
-		if c.Status != status {
-			c.Status = status
-			c.LastTransitionTime = Time(now)
-		}
-		c.Reason = string(reason)
-		c.Message = message
-		c.ObservedGeneration = 0
+	c := metav1.Condition{Type: typ, Status: status, Reason: string(reason), Message: message,
+		ObservedGeneration: generation, LastTransitionTime: Time(now)}
+	if !now.IsZero() {
+		meta.SetStatusCondition(conds, c)
 		return
 	}
-	*conds = append(*conds, metav1.Condition{
-		Type:               typ,
-		Status:             status,
-		Reason:             string(reason),
-		Message:            message,
-		LastTransitionTime: Time(now),
-	})
+	// meta.SetStatusCondition would read the clock for a zero time: never.
+	if old := meta.FindStatusCondition(*conds, typ); old != nil {
+		if old.Status == status {
+			c.LastTransitionTime = old.LastTransitionTime
+		}
+		*old = c
+		return
+	}
+	*conds = append(*conds, c)
 }
 
 // Time converts an observation time to a status timestamp at the precision

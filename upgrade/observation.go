@@ -10,8 +10,12 @@ import (
 // strategies never mutate it.
 type Observation struct {
 	// Now is the host's clock at observation time. It is the only time source
-	// of the pure core.
+	// of the pure core; a zero Now is invalid input.
 	Now time.Time `json:"now"`
+	// Generation is the generation of the object that holds the spec (a
+	// custom resource's metadata.generation); conditions record it as their
+	// ObservedGeneration. Zero when the host has none.
+	Generation int64 `json:"generation,omitempty"`
 	// Workloads are the StatefulSet-like controllers of the cluster, sorted by
 	// name. Rolling upgrades drive one; blue-green drives two (blue and green).
 	Workloads []Workload `json:"workloads,omitempty"`

@@ -147,17 +147,17 @@ func TestWorkloadSettled(t *testing.T) {
 func TestSetConditionUsesNow(t *testing.T) {
 	var conds []metav1.Condition
 	t0 := time.Date(2026, 1, 2, 3, 4, 5, 600_000_000, time.FixedZone("X", 7200))
-	upgrade.SetCondition(&conds, upgrade.ConditionProgressing, metav1.ConditionTrue, "Rolling", "m1", t0)
+	upgrade.SetCondition(&conds, upgrade.ConditionProgressing, metav1.ConditionTrue, "Rolling", "m1", t0, 7)
 	if len(conds) != 1 || conds[0].Reason != "Rolling" || !conds[0].LastTransitionTime.Time.Equal(t0.Truncate(time.Second)) ||
-		conds[0].LastTransitionTime.Location() != time.UTC {
+		conds[0].LastTransitionTime.Location() != time.UTC || conds[0].ObservedGeneration != 7 {
 		t.Fatalf("conditions = %+v", conds)
 	}
 	// Same status later: the transition time is kept, the message updated.
-	upgrade.SetCondition(&conds, upgrade.ConditionProgressing, metav1.ConditionTrue, "Rolling", "m2", t0.Add(time.Hour))
+	upgrade.SetCondition(&conds, upgrade.ConditionProgressing, metav1.ConditionTrue, "Rolling", "m2", t0.Add(time.Hour), 7)
 	if !conds[0].LastTransitionTime.Time.Equal(t0.Truncate(time.Second)) || conds[0].Message != "m2" {
 		t.Errorf("unchanged status moved the transition time: %+v", conds[0])
 	}
-	upgrade.SetCondition(&conds, upgrade.ConditionProgressing, metav1.ConditionFalse, "Held", "m3", t0.Add(time.Hour))
+	upgrade.SetCondition(&conds, upgrade.ConditionProgressing, metav1.ConditionFalse, "Held", "m3", t0.Add(time.Hour), 7)
 	if !conds[0].LastTransitionTime.Time.Equal(t0.Add(time.Hour).Truncate(time.Second)) {
 		t.Errorf("changed status kept the old transition time: %+v", conds[0])
 	}
@@ -185,15 +185,15 @@ func TestStatusIdle(t *testing.T) {
 
 func TestSetConditionNeverReadsTheClock(t *testing.T) {
 	var conds []metav1.Condition
-	upgrade.SetCondition(&conds, upgrade.ConditionReady, metav1.ConditionTrue, "Idle", "m", time.Time{})
+	upgrade.SetCondition(&conds, upgrade.ConditionReady, metav1.ConditionTrue, "Idle", "m", time.Time{}, 7)
 	if len(conds) != 1 || !conds[0].LastTransitionTime.IsZero() {
 		t.Fatalf("zero now gave %+v", conds)
 	}
-	upgrade.SetCondition(&conds, upgrade.ConditionReady, metav1.ConditionFalse, "Held", "m", time.Time{})
+	upgrade.SetCondition(&conds, upgrade.ConditionReady, metav1.ConditionFalse, "Held", "m", time.Time{}, 7)
 	if !conds[0].LastTransitionTime.IsZero() || conds[0].Status != metav1.ConditionFalse {
 		t.Fatalf("zero now gave %+v", conds)
 	}
-	upgrade.SetCondition(nil, upgrade.ConditionReady, metav1.ConditionTrue, "Idle", "m", now) // no panic
+	upgrade.SetCondition(nil, upgrade.ConditionReady, metav1.ConditionTrue, "Idle", "m", now, 0) // no panic
 }
 
 func TestSetConditionMatchesMeta(t *testing.T) {
@@ -213,9 +213,9 @@ func TestSetConditionMatchesMeta(t *testing.T) {
 	var got, want []metav1.Condition
 	for _, s := range steps {
 		at := now.Add(s.at + 300*time.Millisecond)
-		upgrade.SetCondition(&got, s.typ, s.status, upgrade.Reason(s.reason), "msg "+s.reason, at)
+		upgrade.SetCondition(&got, s.typ, s.status, upgrade.Reason(s.reason), "msg "+s.reason, at, 3)
 		meta.SetStatusCondition(&want, metav1.Condition{Type: s.typ, Status: s.status, Reason: s.reason,
-			Message: "msg " + s.reason, LastTransitionTime: upgrade.Time(at)})
+			Message: "msg " + s.reason, LastTransitionTime: upgrade.Time(at), ObservedGeneration: 3})
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("SetCondition differs from meta.SetStatusCondition (-meta +ours):\n%s", diff)

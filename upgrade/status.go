@@ -81,6 +81,9 @@ type Result struct {
 	Message       string      `json:"message,omitempty"`
 	StartedAt     metav1.Time `json:"startedAt,omitempty"`
 	FinishedAt    metav1.Time `json:"finishedAt,omitempty"`
+	// Retried is true once a retry was requested after this upgrade ended:
+	// a failed target may then be tried again.
+	Retried bool `json:"retried,omitempty"`
 }
 
 // BreakGlass halts automation until a human acknowledges Nonce.

@@ -238,7 +238,7 @@ func (r *Reconciler) releaseLeftoverLock(ru *RaftUpgrade, obs upgrade.Observatio
 func (r *Reconciler) stepFailed(ctx context.Context, ru *RaftUpgrade, now time.Time, stepErr error) (reconcile.Result, error) {
 	r.event(ru, corev1.EventTypeWarning, ReasonStepFailed, "%v", stepErr)
 	st := ru.Status.DeepCopy()
-	upgrade.SetCondition(&st.Conditions, upgrade.ConditionReady, metav1.ConditionFalse, ReasonStepFailed, stepErr.Error(), now)
+	upgrade.SetCondition(&st.Conditions, upgrade.ConditionReady, metav1.ConditionFalse, ReasonStepFailed, stepErr.Error(), now, ru.Generation)
 	if !equality.Semantic.DeepEqual(ru.Status, *st) {
 		ru.Status = *st
 		if err := r.Client.Status().Update(ctx, ru); err != nil {
