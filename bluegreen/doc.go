@@ -21,10 +21,18 @@
 //		if err != nil {                            // bad spec/status: fix input, nothing was decided
 //			report(err)
 //		}
-//		execute(d.Actions)                         // in order, stop at the first failure
-//		status = d.Status                          // persist (e.g. CRD status), conditions included
-//		wait(d.RequeueAfter)                       // or until something changes
+//		if persist(d.Status) != nil {              // 1. persist first (e.g. CRD status)
+//			continue                               //    a failed write executes nothing
+//		}
+//		execute(d.Actions)                         // 2. in order, stop at the first failure
+//		emit(d.Events)                             // 3. best-effort
+//		wait(d.RequeueAfter)                       // 4. or until something changes
 //	}
+//
+// This is the host protocol of package upgrade, the same for every
+// strategy; a host may crash anywhere in it. A lock left held by a finished
+// upgrade (a crash after persisting the final status) is released by the
+// next idle Step.
 //
 // Decision.Gate names what holds progress (policy, prerequisites, sync,
 // hook, promotion, quorum, break-glass...) with a machine-readable reason; the

@@ -115,9 +115,6 @@ func inFlight(phase Phase, start time.Time, mut ...func(*upgrade.Status)) upgrad
 func kinds(actions []upgrade.Action) []string {
 	var out []string
 	for _, a := range actions {
-		if a.Kind() == upgrade.KindRecordEvent {
-			continue
-		}
 		out = append(out, string(a.Kind()))
 	}
 	return out

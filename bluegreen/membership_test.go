@@ -34,7 +34,7 @@ func TestUnexpectedPromotion(t *testing.T) {
 		t.Fatalf("Degraded = %+v", c)
 	}
 	events := 0
-	for _, e := range d.Events() {
+	for _, e := range d.Events {
 		if e.Reason == string(upgrade.ReasonUnexpectedPromotion) {
 			events++
 		}
@@ -47,7 +47,7 @@ func TestUnexpectedPromotion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, e := range d2.Events() {
+	for _, e := range d2.Events {
 		if e.Reason == string(upgrade.ReasonUnexpectedPromotion) {
 			t.Fatal("event repeated")
 		}
@@ -144,11 +144,11 @@ func TestLeaderFailBackReported(t *testing.T) {
 		t.Fatal(err)
 	}
 	found := false
-	for _, e := range d.Events() {
+	for _, e := range d.Events {
 		found = found || (e.Reason == string(ReasonLeaderFailedBack) && e.Type == upgrade.EventWarning)
 	}
 	if !found || Phase(d.Status.Upgrade.Phase) != PhaseTransferringLeadership {
-		t.Fatalf("events %v phase %s", d.Events(), d.Status.Upgrade.Phase)
+		t.Fatalf("events %v phase %s", d.Events, d.Status.Upgrade.Phase)
 	}
 }
 

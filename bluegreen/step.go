@@ -163,12 +163,10 @@ func Step(spec Spec, obs upgrade.Observation, status upgrade.Status) (upgrade.De
 		r.st = upgrade.Unchanged(&status, r.st)
 	}
 	d := upgrade.Decision{
-		Actions: r.actions, // both lists are this Step's own memory
+		Actions: r.actions,
+		Events:  r.events,
 		Status:  r.st,
 		Gate:    r.gate,
-	}
-	if len(r.events) > 0 {
-		d.Actions = append(r.events, r.actions...)
 	}
 	if len(d.Actions) == 0 {
 		d.Actions = nil
@@ -192,7 +190,7 @@ type run struct {
 	bg      *upgrade.BlueGreenProgress
 	safety  upgrade.Safety
 	actions []upgrade.Action
-	events  []upgrade.Action
+	events  []upgrade.Event
 	gate    *upgrade.Gate
 	requeue time.Duration
 	// stop ends the step after the current transition even without actions.
@@ -329,7 +327,7 @@ func (r *run) to(ev Event) error {
 		return err
 	}
 	r.transitions++
-	r.addEvent(upgrade.RecordEvent{Type: eventType(ev), Reason: string(ev),
+	r.events = append(r.events, upgrade.Event{Type: eventType(ev), Reason: string(ev),
 		Message: string(from) + " -> " + string(next)})
 	if next == PhaseIdle {
 		r.st.Upgrade = nil
@@ -369,17 +367,8 @@ func (r *run) hold(name upgrade.GateName, reason upgrade.Reason, format string, 
 
 func (r *run) holdGate(g *upgrade.Gate) { r.gate = g }
 
-// addEvent records an event. The first one reserves room for a few more
-// events and actions, which the Decision appends after them.
-func (r *run) addEvent(e upgrade.RecordEvent) {
-	if r.events == nil {
-		r.events = make([]upgrade.Action, 0, 4)
-	}
-	r.events = append(r.events, e)
-}
-
 func (r *run) event(t upgrade.EventType, reason upgrade.Reason, format string, args ...any) {
-	r.addEvent(upgrade.RecordEvent{Type: t, Reason: string(reason), Message: fmt.Sprintf(format, args...)})
+	r.events = append(r.events, upgrade.Event{Type: t, Reason: string(reason), Message: fmt.Sprintf(format, args...)})
 }
 
 // issue emits progress actions identified by key. Issuing the same key

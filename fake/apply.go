@@ -245,8 +245,6 @@ func (c *Cluster) apply(a upgrade.Action) error {
 			status: upgrade.HookStatus{Hook: a.Hook, Phase: a.Phase, Attempt: a.Attempt},
 			due:    c.tick + c.cfg.HookTicks,
 		})
-	case upgrade.RecordEvent:
-		c.event("%s %s: %s", a.Type, a.Reason, a.Message)
 	default:
 		return rejected("unsupported action %T", a)
 	}

@@ -491,6 +491,14 @@ func (c *Cluster) serviceTarget() string {
 	return c.serviceWorkload
 }
 
+// Emit records the events of a decision in the cluster's history, as a
+// host that emits them after executing the actions would.
+func (c *Cluster) Emit(events []upgrade.Event) {
+	for _, ev := range events {
+		c.event("%s %s: %s", ev.Type, ev.Reason, ev.Message)
+	}
+}
+
 func (c *Cluster) event(format string, args ...any) {
 	c.pending.Events = append(c.pending.Events, fmt.Sprintf(format, args...))
 }

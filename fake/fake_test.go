@@ -762,8 +762,8 @@ func TestLockSnapshotHooksEvents(t *testing.T) {
 		t.Fatalf("health hook %+v", h)
 	}
 	c.SetHookFailure("smoke", false)
-	mustApply(t, c, upgrade.RunHook{Hook: "smoke", Phase: "Verify", Attempt: 2},
-		upgrade.RecordEvent{Type: upgrade.EventNormal, Reason: "Testing", Message: "hello"})
+	mustApply(t, c, upgrade.RunHook{Hook: "smoke", Phase: "Verify", Attempt: 2})
+	c.Emit([]upgrade.Event{{Type: upgrade.EventNormal, Reason: "Testing", Message: "hello"}})
 	c.Run(2)
 	obs = c.Truth()
 	if h, _ := obs.Hook("smoke", "Verify", 2); !h.Done || !h.Succeeded {
@@ -771,7 +771,7 @@ func TestLockSnapshotHooksEvents(t *testing.T) {
 	}
 	h := c.History()
 	r := h[len(h)-2]
-	if len(r.Actions) != 2 || r.Events[0] != "Normal Testing: hello" || len(r.Faults) != 1 {
+	if len(r.Actions) != 1 || r.Events[0] != "Normal Testing: hello" || len(r.Faults) != 1 {
 		t.Fatalf("record %s", r)
 	}
 }

@@ -35,7 +35,7 @@ type Record struct {
 	// Faults are the faults injected since the previous tick.
 	Faults []string
 	// Events are what happened since the previous tick (elections, pod
-	// restarts, refused actions, RecordEvent actions, ...).
+	// restarts, refused actions, emitted events, ...).
 	Events []string
 	// Elections are the leaders established since the previous tick (by
 	// election or leadership transfer), in order.

@@ -96,7 +96,6 @@ func randomAction(c *Cluster, ch chooser) upgrade.Action {
 		return pick[upgrade.Action](ch, "misc", []upgrade.Action{
 			upgrade.AcquireLock{Holder: "a"}, upgrade.AcquireLock{Holder: "b"}, upgrade.ReleaseLock{Holder: "a"},
 			upgrade.TakeSnapshot{Name: "s"}, upgrade.RunHook{Hook: "h", Phase: "p", Attempt: int32(ch.intn(3, "attempt"))},
-			upgrade.RecordEvent{Type: upgrade.EventWarning, Reason: "R", Message: "m"},
 		})
 	default:
 		return upgrade.TransferLeadership{From: leader, To: other}

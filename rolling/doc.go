@@ -21,21 +21,25 @@
 //			// bad input (errors.Is upgrade.ErrInvalidSpec, ErrInvalidObservation,
 //			// ErrInvalidStatus): nothing to execute; report and retry later
 //		}
-//		for _, a := range d.Actions {          // in order, stop at the first failure
+//		if persist(d.Status) != nil {          // 1. persist first (e.g. the CRD status)
+//			continue                           //    a failed write executes nothing
+//		}
+//		for _, a := range d.Actions {          // 2. in order, stop at the first failure
 //			if err := execute(a); err != nil {
 //				break
 //			}
 //		}
-//		status = d.Status                      // persist (e.g. the CRD status)
-//		wait(d.RequeueAfter)                   // or until something changes
+//		emit(d.Events)                         // 3. best-effort
+//		wait(d.RequeueAfter)                   // 4. or until something changes
 //	}
 //
-// Persisting the status before or after executing the actions both work, as
-// does crashing anywhere in between: every phase re-derives what is left to
-// do from the observation (a partition change that never happened is
-// requested again, an ordinal whose pod was already replaced is followed, a
-// lock already held is not acquired twice), so calling Step with the
-// persisted status and a fresh observation reaches the same end.
+// This is the host protocol of package upgrade, the same for every
+// strategy. A host may crash anywhere in it: every phase re-derives what is
+// left to do from the observation (a partition change that never happened
+// is requested again, an ordinal whose pod was already replaced is
+// followed, a lock already held is not acquired twice, a lock left held by
+// a finished upgrade is released), so calling Step with the persisted
+// status and a fresh observation reaches the same end.
 //
 // Decision.Gate names the check holding progress, if any; the same
 // machine-readable reason is surfaced in the status conditions Ready,

@@ -42,6 +42,9 @@ func ExampleStep() {
 		panic(err)
 	}
 	fmt.Println(upgrade.FormatActions(d.Actions))
+	for _, ev := range d.Events {
+		fmt.Println(ev)
+	}
 	fmt.Println("phase:", d.Status.Upgrade.Phase, "current:", d.Status.CurrentVersion, "requeue:", d.RequeueAfter)
 
 	// A downgrade is refused by policy, with no action.
@@ -50,7 +53,7 @@ func ExampleStep() {
 	// Output:
 	// AcquireLock: acquire operation lock for "raftshift/rolling"
 	// SetPartition: set partition of bao to 3
-	// RecordEvent: event Normal UpgradeStarted: rolling upgrade of bao from 2.3.0 to 2.4.0 started
+	// event Normal UpgradeStarted: rolling upgrade of bao from 2.3.0 to 2.4.0 started
 	// phase: Locking current: 2.3.0 requeue: 1s
 	// 0 Policy Downgrade
 }

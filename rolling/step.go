@@ -83,7 +83,7 @@ func Step(spec Spec, obs upgrade.Observation, status upgrade.Status) (upgrade.De
 	} else {
 		s.st = upgrade.Unchanged(&status, s.st)
 	}
-	return upgrade.Decision{Actions: s.actions, Status: s.st, RequeueAfter: s.requeue, Gate: s.gate}, nil
+	return upgrade.Decision{Actions: s.actions, Events: s.events, Status: s.st, RequeueAfter: s.requeue, Gate: s.gate}, nil
 }
 
 type stepper struct {
@@ -95,6 +95,7 @@ type stepper struct {
 	voters  int
 	safety  upgrade.Safety
 	actions []upgrade.Action
+	events  []upgrade.Event
 	gate    *upgrade.Gate
 	requeue time.Duration
 	// outcome is set when this Step finalized the upgrade.
@@ -222,7 +223,7 @@ func (s *stepper) run() error {
 	}
 	s.setConditions()
 	switch {
-	case len(s.actions) > 0:
+	case len(s.actions) > 0 || len(s.events) > 0:
 		s.requeue = ActionRequeue
 	case s.outcome != nil:
 	case s.st.Upgrade != nil && s.st.Upgrade.Paused == nil:
@@ -240,7 +241,7 @@ func (s *stepper) hold(name upgrade.GateName, r upgrade.Reason, member, format s
 func (s *stepper) act(a ...upgrade.Action) { s.actions = append(s.actions, a...) }
 
 func (s *stepper) event(t upgrade.EventType, r upgrade.Reason, format string, args ...any) {
-	s.act(upgrade.RecordEvent{Type: t, Reason: string(r), Message: fmt.Sprintf(format, args...)})
+	s.events = append(s.events, upgrade.Event{Type: t, Reason: string(r), Message: fmt.Sprintf(format, args...)})
 }
 
 // stale reports (and gates) an observation that must not be acted on
@@ -362,11 +363,11 @@ func (s *stepper) active() error {
 				return err
 			}
 		}
-		if s.st.Upgrade == nil || ev == "" || len(s.actions) > 0 {
+		if s.st.Upgrade == nil || ev == "" || len(s.actions) > 0 || len(s.events) > 0 {
 			break
 		}
 	}
-	if s.gate != nil && len(s.actions) == 0 {
+	if s.gate != nil && len(s.actions) == 0 && len(s.events) == 0 {
 		return s.deadline()
 	}
 	return nil
@@ -451,7 +452,7 @@ func (s *stepper) crashLoop() bool {
 			u.Paused = &upgrade.Pause{Gate: upgrade.GateCrashLoop, Reason: upgrade.ReasonPodCrashLooping, Member: m.Name,
 				Message: msg, Since: upgrade.Time(s.obs.Now)}
 			s.gate = &upgrade.Gate{Name: upgrade.GateCrashLoop, Reason: upgrade.ReasonPodCrashLooping, Member: m.Name, Message: msg}
-			s.actions = s.actions[:0:0]
+			s.actions, s.events = nil, nil
 			s.event(upgrade.EventWarning, upgrade.ReasonPaused, "%s", msg)
 			return true
 		}

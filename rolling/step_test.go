@@ -73,7 +73,7 @@ func stepCases() []stepCase {
 		},
 		{
 			name: "drift starts: lock then partition", spec: baseSpec(), obs: healthy(3), status: idleStatus(),
-			want: []string{"AcquireLock", "SetPartition", "RecordEvent"}, phase: PhaseLocking,
+			want: []string{"AcquireLock", "SetPartition", "Event"}, phase: PhaseLocking,
 			check: func(t *testing.T, d upgrade.Decision) {
 				if p := d.Actions[1].(upgrade.SetPartition); p.Partition != 3 || p.Workload != "bao" {
 					t.Errorf("partition action %+v", p)
@@ -93,7 +93,7 @@ func stepCases() []stepCase {
 		},
 		{
 			name: "custom lock holder", spec: Spec{Version: newV, Image: newImg, LockHolder: "me"}, obs: healthy(3),
-			status: idleStatus(), want: []string{"AcquireLock", "SetPartition", "RecordEvent"}, phase: PhaseLocking,
+			status: idleStatus(), want: []string{"AcquireLock", "SetPartition", "Event"}, phase: PhaseLocking,
 			check: func(t *testing.T, d upgrade.Decision) {
 				if d.Actions[0].(upgrade.AcquireLock).Holder != "me" {
 					t.Errorf("holder %v", d.Actions[0])
@@ -102,7 +102,7 @@ func stepCases() []stepCase {
 		},
 		{
 			name: "image-only change starts", spec: Spec{Version: oldV, Image: "openbao/openbao@sha256:abc"},
-			obs: healthy(3), status: idleStatus(), want: []string{"AcquireLock", "SetPartition", "RecordEvent"}, phase: PhaseLocking,
+			obs: healthy(3), status: idleStatus(), want: []string{"AcquireLock", "SetPartition", "Event"}, phase: PhaseLocking,
 		},
 		{
 			name: "downgrade refused", spec: Spec{Version: "2.2.0", Image: "openbao/openbao:2.2.0"}, obs: healthy(3),
@@ -126,7 +126,7 @@ func stepCases() []stepCase {
 		},
 		{
 			name: "skipped minor allowed by rules", spec: Spec{Version: "2.6.0", Image: "openbao/openbao:2.6.0", Rules: policy.Rules{AllowSkipMinor: true}},
-			obs: healthy(3), status: idleStatus(), want: []string{"AcquireLock", "SetPartition", "RecordEvent"}, phase: PhaseLocking,
+			obs: healthy(3), status: idleStatus(), want: []string{"AcquireLock", "SetPartition", "Event"}, phase: PhaseLocking,
 		},
 		{
 			name: "lock held by a backup", spec: baseSpec(),
@@ -162,7 +162,7 @@ func stepCases() []stepCase {
 		},
 		{
 			name: "one replica with allowDowntime starts", spec: Spec{Version: newV, Image: newImg, AllowDowntime: true},
-			obs: healthy(1), status: idleStatus(), want: []string{"AcquireLock", "SetPartition", "RecordEvent"}, phase: PhaseLocking,
+			obs: healthy(1), status: idleStatus(), want: []string{"AcquireLock", "SetPartition", "Event"}, phase: PhaseLocking,
 		},
 		{
 			name: "snapshot unsupported", spec: Spec{Version: newV, Image: newImg, Snapshot: true},
@@ -214,7 +214,7 @@ func stepCases() []stepCase {
 				s.LastStepTime = upgrade.Time(t0)
 				return s
 			}(),
-			want: []string{"SetPartition", "RecordEvent"}, phase: PhaseRestarting,
+			want: []string{"SetPartition", "Event"}, phase: PhaseRestarting,
 		},
 		{
 			// The last Decision lowered the partition to admit bao-2; this
@@ -345,7 +345,7 @@ func stepCases() []stepCase {
 				s.Upgrade.Rolling.RestartedUID = "bao-2-uid1"
 				return s
 			}(),
-			want: []string{"SetPartition", "RecordEvent"}, phase: PhaseRestarting,
+			want: []string{"SetPartition", "Event"}, phase: PhaseRestarting,
 			check: func(t *testing.T, d upgrade.Decision) {
 				if p := d.Actions[0].(upgrade.SetPartition); p.Partition != 2 {
 					t.Errorf("partition %d", p.Partition)
@@ -355,7 +355,7 @@ func stepCases() []stepCase {
 		{
 			name: "restarting: inconsistent partition never restarts two pods", spec: baseSpec(),
 			obs:    func() upgrade.Observation { o := locked(templated(3)); o.Workloads[0].Partition = 3; return o }(),
-			status: inflight(3, PhaseRestarting, 0), want: []string{"SetPartition", "RecordEvent"}, phase: PhaseRestarting,
+			status: inflight(3, PhaseRestarting, 0), want: []string{"SetPartition", "Event"}, phase: PhaseRestarting,
 			check: func(t *testing.T, d upgrade.Decision) {
 				if p := d.Actions[0].(upgrade.SetPartition); p.Partition != 2 {
 					t.Errorf("partition %d, want the highest ordinal first", p.Partition)
@@ -374,7 +374,7 @@ func stepCases() []stepCase {
 		},
 		{
 			name: "moving leader in a one-voter cluster: restart in place", spec: Spec{Version: newV, Image: newImg, AllowDowntime: true},
-			obs: locked(templated(1)), status: inflight(1, PhaseMovingLeader, 0), want: []string{"SetPartition", "RecordEvent"}, phase: PhaseRestarting,
+			obs: locked(templated(1)), status: inflight(1, PhaseMovingLeader, 0), want: []string{"SetPartition", "Event"}, phase: PhaseRestarting,
 		},
 		{
 			name: "sole voter leads: no step-down, downtime gate", spec: baseSpec(),
@@ -404,7 +404,7 @@ func stepCases() []stepCase {
 		},
 		{
 			name: "template applied: highest ordinal restarts", spec: baseSpec(), obs: locked(templated(3)),
-			status: inflight(3, PhaseTemplating, 2), want: []string{"SetPartition", "RecordEvent"}, phase: PhaseRestarting,
+			status: inflight(3, PhaseTemplating, 2), want: []string{"SetPartition", "Event"}, phase: PhaseRestarting,
 			check: func(t *testing.T, d upgrade.Decision) {
 				if p := d.Actions[0].(upgrade.SetPartition); p.Partition != 2 {
 					t.Errorf("partition %d", p.Partition)
@@ -418,7 +418,7 @@ func stepCases() []stepCase {
 		{
 			name: "pods already at the revision are skipped", spec: baseSpec(),
 			obs:    func() upgrade.Observation { o := locked(templated(3)); upgraded(&o, 2); return o }(),
-			status: inflight(3, PhaseRolling, 2), want: []string{"SetPartition", "RecordEvent"}, phase: PhaseRestarting,
+			status: inflight(3, PhaseRolling, 2), want: []string{"SetPartition", "Event"}, phase: PhaseRestarting,
 			check: func(t *testing.T, d upgrade.Decision) {
 				if p := d.Actions[0].(upgrade.SetPartition); p.Partition != 1 {
 					t.Errorf("partition %d", p.Partition)
@@ -451,7 +451,7 @@ func stepCases() []stepCase {
 				}
 				return o
 			}(),
-			status: inflight(3, PhaseRolling, 2), want: []string{"SetPartition", "RecordEvent"}, phase: PhaseRestarting,
+			status: inflight(3, PhaseRolling, 2), want: []string{"SetPartition", "Event"}, phase: PhaseRestarting,
 		},
 		{
 			name: "leader's turn: targeted transfer to an upgraded voter", spec: baseSpec(),
@@ -463,7 +463,7 @@ func stepCases() []stepCase {
 				o.Workloads[0].Partition = 1
 				return o
 			}(),
-			status: inflight(3, PhaseRolling, 0), want: []string{"TransferLeadership", "RecordEvent"}, phase: PhaseMovingLeader,
+			status: inflight(3, PhaseRolling, 0), want: []string{"TransferLeadership", "Event"}, phase: PhaseMovingLeader,
 			check: func(t *testing.T, d upgrade.Decision) {
 				tr := d.Actions[0].(upgrade.TransferLeadership)
 				if tr.From != "bao-0" || tr.To != "bao-1" && tr.To != "bao-2" {
@@ -482,7 +482,7 @@ func stepCases() []stepCase {
 				setLeader(&o, 2)
 				return o
 			}(),
-			status: inflight(3, PhaseRolling, 2), want: []string{"StepDown", "RecordEvent"}, phase: PhaseMovingLeader,
+			status: inflight(3, PhaseRolling, 2), want: []string{"StepDown", "Event"}, phase: PhaseMovingLeader,
 		},
 		{
 			name: "leader's turn but a follower lags: no leadership move", spec: baseSpec(),
@@ -518,7 +518,7 @@ func stepCases() []stepCase {
 		{
 			name: "moving leader: transfer repeated after the timeout", spec: baseSpec(),
 			obs:    func() upgrade.Observation { o := locked(templated(3)); setLeader(&o, 2); return o }(),
-			status: inflight(3, PhaseMovingLeader, 2), want: []string{"TransferLeadership", "RecordEvent"}, phase: PhaseMovingLeader,
+			status: inflight(3, PhaseMovingLeader, 2), want: []string{"TransferLeadership", "Event"}, phase: PhaseMovingLeader,
 			check: func(t *testing.T, d upgrade.Decision) {
 				if d.Status.Upgrade.StepStartedAt.Time.Equal(t0) {
 					t.Error("a repeated transfer must not reset the step deadline")
@@ -527,7 +527,7 @@ func stepCases() []stepCase {
 		},
 		{
 			name: "leader moved: pod restarts in the same step", spec: baseSpec(), obs: locked(templated(3)),
-			status: inflight(3, PhaseMovingLeader, 2), want: []string{"SetPartition", "RecordEvent"}, phase: PhaseRestarting,
+			status: inflight(3, PhaseMovingLeader, 2), want: []string{"SetPartition", "Event"}, phase: PhaseRestarting,
 		},
 		// ---- restarting and verifying
 		{
@@ -597,7 +597,7 @@ func stepCases() []stepCase {
 				return o
 			}(),
 			status: inflight(3, PhaseVerifying, 2), gate: "CrashLoop/PodCrashLooping", phase: PhaseVerifying,
-			want: []string{"RecordEvent"},
+			want: []string{"Event"},
 			check: func(t *testing.T, d upgrade.Decision) {
 				if p := d.Status.Upgrade.Paused; p == nil || p.Gate != upgrade.GateCrashLoop || p.Member != "bao-2" {
 					t.Errorf("paused %+v", p)
@@ -628,7 +628,7 @@ func stepCases() []stepCase {
 				s.Upgrade.Rolling.HealthySince = upgrade.MicroCeil(t0.Add(-30 * time.Second))
 				return s
 			}(),
-			want: []string{"SetPartition", "RecordEvent"}, phase: PhaseRestarting,
+			want: []string{"SetPartition", "Event"}, phase: PhaseRestarting,
 			check: func(t *testing.T, d upgrade.Decision) {
 				r := d.Status.Upgrade.Rolling
 				if !r.HealthySince.IsZero() {
@@ -826,7 +826,7 @@ func stepCases() []stepCase {
 				s.Upgrade.StepStartedAt = upgrade.Time(t0.Add(-time.Hour))
 				return s
 			}(),
-			gate: "Deadline/PodNotReady", phase: PhaseVerifying, want: []string{"RecordEvent"},
+			gate: "Deadline/PodNotReady", phase: PhaseVerifying, want: []string{"Event"},
 			check: func(t *testing.T, d upgrade.Decision) {
 				if p := d.Status.Upgrade.Paused; p == nil || p.Gate != upgrade.GateDeadline || p.Reason != upgrade.ReasonPodNotReady {
 					t.Errorf("paused %+v", p)
@@ -891,7 +891,7 @@ func stepCases() []stepCase {
 				s.Upgrade.Paused = &upgrade.Pause{Gate: upgrade.GateCrashLoop}
 				return s
 			}(),
-			want: []string{"SetPartition", "RecordEvent"}, phase: PhaseLocking,
+			want: []string{"SetPartition", "Event"}, phase: PhaseLocking,
 			check: func(t *testing.T, d upgrade.Decision) {
 				u := d.Status.Upgrade
 				if u.TargetVersion != "2.4.1" || u.FromVersion != oldV || u.Paused != nil || u.Rolling.Ordinal != 2 {
@@ -909,7 +909,7 @@ func stepCases() []stepCase {
 		{
 			name: "target changed back to the running version: rollback allowed", spec: Spec{Version: oldV, Image: oldImg},
 			obs: func() upgrade.Observation { o := locked(templated(3)); o.Workloads[0].Partition = 2; return o }(), status: inflight(3, PhaseRolling, 2), phase: PhaseLocking,
-			want: []string{"SetPartition", "RecordEvent"},
+			want: []string{"SetPartition", "Event"},
 		},
 		// ---- finalize
 		{
@@ -922,7 +922,7 @@ func stepCases() []stepCase {
 				}
 				return o
 			}(),
-			status: inflight(3, PhaseRolling, 0), want: []string{"SetPartition", "ReleaseLock", "RecordEvent"},
+			status: inflight(3, PhaseRolling, 0), want: []string{"SetPartition", "ReleaseLock", "Event"},
 			check: func(t *testing.T, d upgrade.Decision) {
 				if p := d.Actions[0].(upgrade.SetPartition); p.Partition != 0 {
 					t.Errorf("partition %d", p.Partition)
@@ -955,16 +955,16 @@ func stepCases() []stepCase {
 		// ---- small clusters
 		{
 			name: "one replica: leader restarts without step-down", spec: Spec{Version: newV, Image: newImg, AllowDowntime: true},
-			obs: locked(templated(1)), status: inflight(1, PhaseRolling, 0), want: []string{"SetPartition", "RecordEvent"}, phase: PhaseRestarting,
+			obs: locked(templated(1)), status: inflight(1, PhaseRolling, 0), want: []string{"SetPartition", "Event"}, phase: PhaseRestarting,
 		},
 		{
 			name: "two replicas: leader moves first", spec: Spec{Version: newV, Image: newImg, AllowDowntime: true},
 			obs:    func() upgrade.Observation { o := locked(templated(2)); setLeader(&o, 1); return o }(),
-			status: inflight(2, PhaseRolling, 1), want: []string{"TransferLeadership", "RecordEvent"}, phase: PhaseMovingLeader,
+			status: inflight(2, PhaseRolling, 1), want: []string{"TransferLeadership", "Event"}, phase: PhaseMovingLeader,
 		},
 		{
 			name: "two replicas: follower restarts with allowDowntime", spec: Spec{Version: newV, Image: newImg, AllowDowntime: true},
-			obs: locked(templated(2)), status: inflight(2, PhaseRolling, 1), want: []string{"SetPartition", "RecordEvent"}, phase: PhaseRestarting,
+			obs: locked(templated(2)), status: inflight(2, PhaseRolling, 1), want: []string{"SetPartition", "Event"}, phase: PhaseRestarting,
 		},
 		{
 			name: "two replicas: restart waits for the other voter", spec: Spec{Version: newV, Image: newImg, AllowDowntime: true},
@@ -1006,8 +1006,13 @@ func TestStep(t *testing.T) {
 			if err != nil {
 				t.Fatalf("unexpected error: %v", err)
 			}
-			if got := kinds(d.Actions); !slices.Equal(got, tc.want) && !(len(got) == 0 && len(tc.want) == 0) {
-				t.Errorf("actions = %v, want %v\n%s", got, tc.want, upgrade.FormatActions(d.Actions))
+			// the actions in order, then one "Event" per event
+			got := kinds(d.Actions)
+			for range d.Events {
+				got = append(got, "Event")
+			}
+			if !slices.Equal(got, tc.want) && !(len(got) == 0 && len(tc.want) == 0) {
+				t.Errorf("actions, events = %v, want %v\n%s%v", got, tc.want, upgrade.FormatActions(d.Actions), d.Events)
 			}
 			gate := ""
 			if d.Gate != nil {

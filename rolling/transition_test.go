@@ -122,7 +122,7 @@ func TestUnexpectedPromotion(t *testing.T) {
 		t.Fatalf("unexpected voters %v", v)
 	}
 	n := 0
-	for _, e := range d.Events() {
+	for _, e := range d.Events {
 		if e.Reason == string(upgrade.ReasonUnexpectedPromotion) {
 			n++
 		}
@@ -135,7 +135,7 @@ func TestUnexpectedPromotion(t *testing.T) {
 	}
 	later.Now = later.Now.Add(time.Minute)
 	d2, _ := Step(baseSpec(), later, d.Status)
-	for _, e := range d2.Events() {
+	for _, e := range d2.Events {
 		if e.Reason == string(upgrade.ReasonUnexpectedPromotion) {
 			t.Fatal("event repeated")
 		}

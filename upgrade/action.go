@@ -27,7 +27,6 @@ const (
 	KindSwitchService      ActionKind = "SwitchService"
 	KindTakeSnapshot       ActionKind = "TakeSnapshot"
 	KindRunHook            ActionKind = "RunHook"
-	KindRecordEvent        ActionKind = "RecordEvent"
 )
 
 // Action is one intended change to the cluster. Hosts execute the actions of
@@ -158,8 +157,11 @@ const (
 	EventWarning EventType = "Warning"
 )
 
-// RecordEvent records a human-readable event (a Kubernetes Event, a log line).
-type RecordEvent struct {
+// Event is a human-readable record of what a Step decided (a Kubernetes
+// Event, a log line). Events are returned in Decision.Events, never among
+// the actions: a host emits them best-effort after persisting the status,
+// and a failed event write never holds back an action.
+type Event struct {
 	Type    EventType `json:"type"`
 	Reason  string    `json:"reason"`
 	Message string    `json:"message"`
@@ -181,7 +183,6 @@ func (RemovePeer) isAction()         {}
 func (SwitchService) isAction()      {}
 func (TakeSnapshot) isAction()       {}
 func (RunHook) isAction()            {}
-func (RecordEvent) isAction()        {}
 
 // Kind implements Action.
 func (AcquireLock) Kind() ActionKind { return KindAcquireLock }
@@ -231,9 +232,6 @@ func (TakeSnapshot) Kind() ActionKind { return KindTakeSnapshot }
 // Kind implements Action.
 func (RunHook) Kind() ActionKind { return KindRunHook }
 
-// Kind implements Action.
-func (RecordEvent) Kind() ActionKind { return KindRecordEvent }
-
 func (a AcquireLock) String() string { return fmt.Sprintf("acquire operation lock for %q", a.Holder) }
 func (a ReleaseLock) String() string {
 	return fmt.Sprintf("release operation lock held by %q", a.Holder)
@@ -270,7 +268,9 @@ func (a TakeSnapshot) String() string { return fmt.Sprintf("take snapshot %s", a
 func (a RunHook) String() string {
 	return fmt.Sprintf("run hook %s for phase %s (attempt %d)", a.Hook, a.Phase, a.Attempt)
 }
-func (a RecordEvent) String() string {
+
+// String renders the event as one line.
+func (a Event) String() string {
 	return fmt.Sprintf("event %s %s: %s", a.Type, a.Reason, a.Message)
 }
 
@@ -279,7 +279,7 @@ func (a RecordEvent) String() string {
 // must not run disruptive actions.
 func IsDisruptive(a Action) bool {
 	switch a.(type) {
-	case AcquireLock, ReleaseLock, TakeSnapshot, RunHook, RecordEvent:
+	case AcquireLock, ReleaseLock, TakeSnapshot, RunHook:
 		return false
 	default:
 		// Everything else can restart a pod (SetPartition is judged
@@ -295,7 +295,7 @@ func AllKinds() []ActionKind {
 		KindAcquireLock, KindReleaseLock, KindSetPartition, KindUpdateTemplate,
 		KindTransferLeadership, KindStepDown, KindDeletePod, KindCreateRevision,
 		KindDeleteRevision, KindJoinNonvoter, KindPromote, KindDemote, KindRemovePeer,
-		KindSwitchService, KindTakeSnapshot, KindRunHook, KindRecordEvent,
+		KindSwitchService, KindTakeSnapshot, KindRunHook,
 	}
 	slices.Sort(kinds)
 	return kinds

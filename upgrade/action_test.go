@@ -27,7 +27,6 @@ func allActions() []upgrade.Action {
 		upgrade.SwitchService{Service: "openbao", Workload: "green"},
 		upgrade.TakeSnapshot{Name: "pre-upgrade", Reason: "before 2.4.0"},
 		upgrade.RunHook{Hook: "smoke", Phase: "Verifying", Attempt: 2},
-		upgrade.RecordEvent{Type: upgrade.EventWarning, Reason: "Held", Message: "waiting"},
 	}
 }
 
@@ -103,7 +102,7 @@ func TestFormatActions(t *testing.T) {
 func TestIsDisruptive(t *testing.T) {
 	safe := map[upgrade.ActionKind]bool{
 		upgrade.KindAcquireLock: true, upgrade.KindReleaseLock: true, upgrade.KindTakeSnapshot: true,
-		upgrade.KindRunHook: true, upgrade.KindRecordEvent: true,
+		upgrade.KindRunHook: true,
 	}
 	for _, a := range allActions() {
 		if got, want := upgrade.IsDisruptive(a), !safe[a.Kind()]; got != want {
@@ -127,20 +126,12 @@ func TestIsDisruptive(t *testing.T) {
 	}
 }
 
-func TestDecisionEvents(t *testing.T) {
-	if ev := (upgrade.Decision{}).Events(); ev != nil {
-		t.Errorf("Events of an empty decision = %v", ev)
+func TestEventIsNotAnAction(t *testing.T) {
+	var ev any = upgrade.Event{Type: upgrade.EventNormal, Reason: "Started", Message: "a"}
+	if _, ok := ev.(upgrade.Action); ok {
+		t.Fatal("Event implements Action: events must never be mixed into Decision.Actions")
 	}
-	e1 := upgrade.RecordEvent{Type: upgrade.EventNormal, Reason: "Started", Message: "a"}
-	e2 := upgrade.RecordEvent{Type: upgrade.EventWarning, Reason: "Held", Message: "b"}
-	d := upgrade.Decision{Actions: []upgrade.Action{
-		upgrade.AcquireLock{Holder: "u"}, e1, upgrade.DeletePod{Member: "raft-1"}, e2,
-	}}
-	if got := d.Events(); !slices.Equal(got, []upgrade.RecordEvent{e1, e2}) {
-		t.Errorf("Events() = %v, want [%v %v]", got, e1, e2)
-	}
-	d2 := upgrade.Decision{Actions: []upgrade.Action{upgrade.AcquireLock{Holder: "u"}}}
-	if got := d2.Events(); len(got) != 0 {
-		t.Errorf("Events() = %v, want none", got)
+	if got, want := ev.(upgrade.Event).String(), "event Normal Started: a"; got != want {
+		t.Errorf("String() = %q, want %q", got, want)
 	}
 }

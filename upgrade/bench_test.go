@@ -19,7 +19,6 @@ func BenchmarkCheckSafety(b *testing.B) {
 				upgrade.AcquireLock{Holder: "u"},
 				upgrade.SetPartition{Workload: "raft", Partition: int32(n - 1)},
 				upgrade.DeletePod{Member: last, UID: "uid-" + last},
-				upgrade.RecordEvent{Type: upgrade.EventNormal, Reason: "Restarting", Message: last},
 			}
 			if err := upgrade.CheckSafety(obs, actions); err != nil {
 				b.Fatal(err)

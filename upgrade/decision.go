@@ -72,29 +72,28 @@ func (g *Gate) Error() string {
 	return "gate " + string(g.Name) + " (" + string(g.Reason) + "): " + g.Message
 }
 
-// Decision is what a strategy's Step returns: the actions to execute in
-// order, the status to persist, and when to call Step again.
+// Decision is what a strategy's Step returns: the status to persist, the
+// actions to execute in order, the events to emit, and when to call Step
+// again.
+//
+// The host protocol is the same for every strategy: persist Status first
+// (with optimistic concurrency), then execute Actions in order, stopping at
+// the first failure, then emit Events best-effort. A host that crashes
+// anywhere in between calls Step again with the persisted status and a fresh
+// observation; Step accepts any status it produced with any prefix of its
+// actions executed.
 type Decision struct {
 	// Actions to execute in order; a host stops at the first failure and
 	// calls Step again with a fresh observation.
 	Actions []Action `json:"-"`
+	// Events to emit after persisting; never among the actions.
+	Events []Event `json:"events,omitempty"`
 	// Status is the new status to persist (conditions included).
 	Status Status `json:"status"`
 	// RequeueAfter is when to call Step again at the latest (0: only on change).
 	RequeueAfter time.Duration `json:"requeueAfter,omitempty"`
 	// Gate is the gate holding progress, if any.
 	Gate *Gate `json:"gate,omitempty"`
-}
-
-// Events returns the RecordEvent actions of the decision.
-func (d Decision) Events() []RecordEvent {
-	var out []RecordEvent
-	for _, a := range d.Actions {
-		if e, ok := a.(RecordEvent); ok {
-			out = append(out, e)
-		}
-	}
-	return out
 }
 
 // Condition types set by the strategies.

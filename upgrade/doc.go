@@ -9,10 +9,22 @@
 //
 // # Usage
 //
-// A host builds an Observation from its adapters, calls a strategy's Step
+// A host builds an Observation from its adapters and calls a strategy's Step
 // (rolling.Step or bluegreen.Step) with the desired spec and the persisted
-// Status, executes Decision.Actions in order, persists Decision.Status and
-// calls Step again after Decision.RequeueAfter or on the next change.
+// Status. Every host follows one protocol, whatever the strategy:
+//
+//  1. Persist Decision.Status, with optimistic concurrency where the store
+//     has it (a Kubernetes status update carrying the resourceVersion the
+//     decision was computed from). A failed or conflicting write executes
+//     nothing: observe and decide again.
+//  2. Execute Decision.Actions in order and stop at the first failure.
+//  3. Emit Decision.Events best-effort; a failed event write never holds
+//     back an action or fails the reconcile.
+//  4. Call Step again after Decision.RequeueAfter or on the next change.
+//
+// A host may crash between any two of these steps, or between two actions:
+// Step accepts any status it produced with any prefix of its actions
+// executed and converges from a fresh observation.
 //
 //	obs := upgrade.Observation{Now: now, Members: members, Raft: raftView}
 //	if err := upgrade.CheckSafety(obs, decision.Actions); err != nil {

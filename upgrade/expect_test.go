@@ -18,7 +18,6 @@ func TestExpectations(t *testing.T) {
 		upgrade.Promote{Member: "green-0"},
 		upgrade.SwitchService{Service: "openbao", Workload: "green"},
 		upgrade.AcquireLock{Holder: "me"},
-		upgrade.RecordEvent{Type: upgrade.EventNormal},
 	}
 	e := upgrade.ExpectationsOf(&before, acts)
 	if e == nil || len(e.Items) != 7 || !e.Since.Time.Equal(now) {
@@ -63,8 +62,8 @@ func TestExpectations(t *testing.T) {
 	if upgrade.ExpectationsOf(&before, []upgrade.Action{upgrade.Promote{Member: "green-0"}}).Items[0].Met(&unknown) {
 		t.Fatal("an unknown view showed a promotion")
 	}
-	if upgrade.ExpectationsOf(&before, []upgrade.Action{upgrade.RecordEvent{}}) != nil {
-		t.Fatal("events expect nothing")
+	if upgrade.ExpectationsOf(&before, []upgrade.Action{upgrade.RunHook{Hook: "h"}}) != nil {
+		t.Fatal("hooks expect nothing")
 	}
 	if g, done := upgrade.CheckExpected(&after, &upgrade.Status{}, time.Minute); g != nil || done {
 		t.Fatal("no expectations: nothing to do")

@@ -720,7 +720,7 @@ func (s Safety) Check(obs Observation, actions []Action) error {
 	}
 	for i, a := range actions {
 		switch a := a.(type) {
-		case AcquireLock, ReleaseLock, TakeSnapshot, RunHook, RecordEvent, CreateRevision:
+		case AcquireLock, ReleaseLock, TakeSnapshot, RunHook, CreateRevision:
 		case SetPartition:
 			w, ok := obs.Workload(a.Workload)
 			if !ok {
@@ -902,7 +902,7 @@ func memberOf(a Action) string {
 func needsSim(actions []Action) bool {
 	for _, a := range actions {
 		switch a.(type) {
-		case AcquireLock, ReleaseLock, TakeSnapshot, RunHook, RecordEvent, CreateRevision:
+		case AcquireLock, ReleaseLock, TakeSnapshot, RunHook, CreateRevision:
 		default:
 			return true
 		}

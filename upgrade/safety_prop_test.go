@@ -103,7 +103,6 @@ func genActions(t *rapid.T, obs upgrade.Observation) []upgrade.Action {
 		rapid.Custom(func(t *rapid.T) upgrade.Action {
 			return upgrade.SwitchService{Service: "openbao", Workload: workload.Draw(t, "w")}
 		}),
-		rapid.Just[upgrade.Action](upgrade.RecordEvent{Type: upgrade.EventNormal}),
 	}
 	return rapid.SliceOfN(rapid.OneOf(gens...), 0, 4).Draw(t, "actions")
 }

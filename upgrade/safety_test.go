@@ -273,9 +273,9 @@ func checkCases() []checkCase {
 		{name: "empty list", voters: 3},
 		{name: "non-disruptive actions", voters: 2, actions: acts(
 			upgrade.AcquireLock{Holder: "u"}, upgrade.TakeSnapshot{Name: "s"}, upgrade.RunHook{Hook: "h"},
-			upgrade.CreateRevision{Workload: "new", Replicas: 3}, upgrade.RecordEvent{Type: upgrade.EventNormal},
+			upgrade.CreateRevision{Workload: "new", Replicas: 3},
 			upgrade.ReleaseLock{Holder: "u"})},
-		{name: "unknown action type", voters: 3, actions: acts(bogus{upgrade.RecordEvent{}}), rule: "*"},
+		{name: "unknown action type", voters: 3, actions: acts(bogus{upgrade.RunHook{}}), rule: "*"},
 
 		// S1 quorum.
 		{name: "S1 restart follower of 3 voters", voters: 3, actions: acts(del("raft-2"))},
@@ -411,7 +411,7 @@ func checkCases() []checkCase {
 		{name: "view unknown: template behind a locked partition", voters: 3, mod: unknownView, actions: acts(tmpl)},
 		{name: "view unknown: non-disruptive actions", voters: 3, mod: unknownView, actions: acts(
 			upgrade.AcquireLock{Holder: "u"}, upgrade.TakeSnapshot{Name: "s"}, upgrade.RunHook{Hook: "h"},
-			upgrade.CreateRevision{Workload: "new", Replicas: 3}, upgrade.RecordEvent{Type: upgrade.EventNormal},
+			upgrade.CreateRevision{Workload: "new", Replicas: 3},
 			upgrade.ReleaseLock{Holder: "u"})},
 		{name: "view unknown: step down", voters: 3, mod: unknownView, actions: acts(upgrade.StepDown{Member: "raft-0"}), rule: "S3"},
 		{name: "view unknown: transfer", voters: 3, mod: unknownView, actions: acts(xfer("raft-0", "raft-1")), rule: "S3"},

@@ -55,7 +55,7 @@
 //   - AcquireLock / ReleaseLock: holderIdentity of a coordination.k8s.io/v1
 //     Lease named Config.LockName; a lock held by another holder is a
 //     *LockHeldError (ErrLockHeld).
-//   - RecordEvent: record.EventRecorder, when the Executor has one.
+//   - Decision.Events: record.EventRecorder, when the Executor has one (Emit).
 //   - Raft actions: ErrNotKubernetesAction, for CompositeExecutor to route.
 //
 // Both rolling orderings run through the same Executor: Partition

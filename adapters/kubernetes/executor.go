@@ -70,7 +70,7 @@ type Executor struct {
 	Client client.Client
 	// Config locates the cluster; Config.Namespace is required.
 	Config Config
-	// Recorder records RecordEvent actions (nil: they are dropped).
+	// Recorder records a Decision's events (nil: they are dropped).
 	Recorder record.EventRecorder
 	// EventObject is the object events are recorded on; nil means the
 	// Service named Config.ServiceName (events are dropped when it cannot be
@@ -83,10 +83,28 @@ type Executor struct {
 }
 
 // Apply executes d.Actions in order and stops at the first failure, which it
-// returns as an *ActionError naming the action. Raft actions fail with
-// ErrNotKubernetesAction; use CompositeExecutor to route them.
+// returns as an *ActionError naming the action, then emits d.Events
+// best-effort (a failed event write never fails Apply). Raft actions fail
+// with ErrNotKubernetesAction; use CompositeExecutor to route them.
 func (e *Executor) Apply(ctx context.Context, d upgrade.Decision) error {
-	return applyAll(ctx, e, d.Actions)
+	err := applyAll(ctx, e, d.Actions)
+	e.Emit(ctx, d.Events)
+	return err
+}
+
+// EventEmitter emits a Decision's events best-effort.
+type EventEmitter interface {
+	Emit(ctx context.Context, events []upgrade.Event)
+}
+
+// Emit records events on Recorder, on EventObject (or the Service named
+// Config.ServiceName). Events are best-effort: nothing is returned, and
+// with no Recorder they are dropped.
+func (e *Executor) Emit(ctx context.Context, events []upgrade.Event) {
+	cfg := e.Config.WithDefaults()
+	for _, ev := range events {
+		e.record(ctx, ev, cfg)
+	}
 }
 
 func applyAll(ctx context.Context, x ActionExecutor, actions []upgrade.Action) error {
@@ -113,10 +131,6 @@ func (e *Executor) Execute(ctx context.Context, a upgrade.Action) error {
 	cfg := e.Config.WithDefaults()
 	if cfg.Namespace == "" {
 		return fmt.Errorf("executor config has no namespace: %w", ErrInvalidAction)
-	}
-	if ev, ok := a.(upgrade.RecordEvent); ok {
-		e.record(ctx, ev, cfg)
-		return nil
 	}
 	backoff := retry.DefaultRetry
 	if e.Backoff != nil {
@@ -240,7 +254,7 @@ func (e *Executor) getService(ctx context.Context, cfg Config, name string, st *
 func (e *Executor) apply(ctx context.Context, ch Change, cfg Config) error {
 	owner := client.FieldOwner(cfg.FieldOwner)
 	switch ch.Op {
-	case OpNone, OpEvent:
+	case OpNone:
 		return nil
 	case OpPatch:
 		if err := e.Client.Patch(ctx, ch.Object, ch.Patch, owner); err != nil {
@@ -270,7 +284,7 @@ func (e *Executor) apply(ctx context.Context, ch Change, cfg Config) error {
 	}
 }
 
-func (e *Executor) record(ctx context.Context, ev upgrade.RecordEvent, cfg Config) {
+func (e *Executor) record(ctx context.Context, ev upgrade.Event, cfg Config) {
 	if e.Recorder == nil {
 		return
 	}
@@ -320,7 +334,12 @@ func (c CompositeExecutor) Execute(ctx context.Context, a upgrade.Action) error 
 }
 
 // Apply executes d.Actions in order, stops at the first failure and returns
-// it as an *ActionError.
+// it as an *ActionError, then emits d.Events best-effort through the
+// Kubernetes executor when it is an EventEmitter.
 func (c CompositeExecutor) Apply(ctx context.Context, d upgrade.Decision) error {
-	return applyAll(ctx, c, d.Actions)
+	err := applyAll(ctx, c, d.Actions)
+	if em, ok := c.Kubernetes.(EventEmitter); ok {
+		em.Emit(ctx, d.Events)
+	}
+	return err
 }

@@ -76,8 +76,7 @@ func rollingDecision() upgrade.Decision {
 		upgrade.UpdateTemplate{Workload: "bao", Image: "openbao/openbao:2.4.0", Version: "2.4.0"},
 		upgrade.SetPartition{Workload: "bao", Partition: 2},
 		upgrade.DeletePod{Member: "bao-2", UID: "uid-bao-2"},
-		upgrade.RecordEvent{Type: upgrade.EventNormal, Reason: "MemberUpgrading", Message: "bao-2 to 2.4.0"},
-	}}
+	}, Events: []upgrade.Event{{Type: upgrade.EventNormal, Reason: "MemberUpgrading", Message: "bao-2 to 2.4.0"}}}
 }
 
 // blueGreenDecision creates green, switches the service, deletes blue and
@@ -501,20 +500,29 @@ func TestCompositeExecutor(t *testing.T) {
 func TestExecutorEventsAndConfig(t *testing.T) {
 	c := fake.NewClientBuilder().WithObjects(cluster()...).Build()
 	ctx := context.Background()
-	ev := upgrade.RecordEvent{Type: upgrade.EventWarning, Reason: "Held", Message: "quorum"}
+	ev := []upgrade.Event{{Type: upgrade.EventWarning, Reason: "Held", Message: "quorum"}}
 	// No recorder: dropped, no error.
-	if err := newExecutor(c).Execute(ctx, ev); err != nil {
+	if err := newExecutor(c).Apply(ctx, upgrade.Decision{Events: ev}); err != nil {
 		t.Fatal(err)
 	}
-	rec := record.NewFakeRecorder(1)
+	rec := record.NewFakeRecorder(2)
 	e := newExecutor(c)
 	e.Recorder = rec
 	e.EventObject = getSTS(t, c, "bao")
-	if err := e.Execute(ctx, ev); err != nil {
+	if err := e.Apply(ctx, upgrade.Decision{Events: ev}); err != nil {
 		t.Fatal(err)
 	}
 	if got := <-rec.Events; got != "Warning Held quorum" {
 		t.Fatalf("event = %q", got)
+	}
+	// A failed action still emits the events: they describe the persisted
+	// decision, and event writes never hold actions back.
+	failing := upgrade.Decision{Actions: []upgrade.Action{upgrade.Promote{Member: "x"}}, Events: ev}
+	if err := (CompositeExecutor{Kubernetes: e}).Apply(ctx, failing); !errors.Is(err, ErrNotKubernetesAction) {
+		t.Fatalf("no raft executor: err = %v", err)
+	}
+	if got := <-rec.Events; got != "Warning Held quorum" {
+		t.Fatalf("event after a failed action = %q", got)
 	}
 	e.Config.Namespace = ""
 	if err := e.Execute(ctx, upgrade.SetPartition{Workload: "bao"}); !errors.Is(err, ErrInvalidAction) {

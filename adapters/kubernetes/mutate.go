@@ -72,8 +72,6 @@ const (
 	// OpDelete: Delete Object with Delete options; NotFound (and, for pods,
 	// a Conflict on the UID precondition) counts as done.
 	OpDelete ChangeOp = "Delete"
-	// OpEvent: record Event on the host's event recorder.
-	OpEvent ChangeOp = "Event"
 )
 
 // Change is the exact object change that carries out one Action.
@@ -89,8 +87,6 @@ type Change struct {
 	Patch client.Patch
 	// Delete are the options of OpDelete (UID precondition, propagation).
 	Delete *client.DeleteOptions
-	// Event is the event of OpEvent.
-	Event *upgrade.RecordEvent
 	// Reason explains OpNone.
 	Reason string
 }
@@ -100,8 +96,7 @@ type Change struct {
 func IsKubernetesAction(a upgrade.Action) bool {
 	switch a.(type) {
 	case upgrade.SetPartition, upgrade.UpdateTemplate, upgrade.DeletePod, upgrade.CreateRevision,
-		upgrade.DeleteRevision, upgrade.SwitchService, upgrade.AcquireLock, upgrade.ReleaseLock,
-		upgrade.RecordEvent:
+		upgrade.DeleteRevision, upgrade.SwitchService, upgrade.AcquireLock, upgrade.ReleaseLock:
 		return true
 	default:
 		return false
@@ -203,9 +198,6 @@ func Plan(a upgrade.Action, st State, cfg Config, now time.Time) (Change, error)
 		return planAcquire(a, st.Lease, cfg, now)
 	case upgrade.ReleaseLock:
 		return planRelease(a, st.Lease, cfg)
-	case upgrade.RecordEvent:
-		e := a
-		return Change{Op: OpEvent, Event: &e}, nil
 	case nil:
 		return Change{}, fmt.Errorf("nil action: %w", ErrInvalidAction)
 	default:

@@ -360,14 +360,6 @@ func TestPlan(t *testing.T) {
 		},
 		{name: "release absent lock", action: upgrade.ReleaseLock{Holder: "up-1"}, op: OpNone},
 		{name: "acquire with empty holder", action: upgrade.AcquireLock{}, err: ErrInvalidAction},
-		{
-			name: "record event", action: upgrade.RecordEvent{Type: upgrade.EventNormal, Reason: "R", Message: "m"}, op: OpEvent,
-			check: func(t *testing.T, ch Change) {
-				if ch.Event == nil || ch.Event.Reason != "R" {
-					t.Fatalf("event = %+v", ch.Event)
-				}
-			},
-		},
 		{name: "nil action", action: nil, err: ErrInvalidAction},
 	}
 	for _, tt := range tests {
@@ -427,7 +419,7 @@ func TestRaftActionsAreNotKubernetesActions(t *testing.T) {
 	// Every other kind is a Kubernetes action: the two sets partition AllKinds.
 	k8s := []upgrade.Action{
 		upgrade.SetPartition{}, upgrade.UpdateTemplate{}, upgrade.DeletePod{}, upgrade.CreateRevision{},
-		upgrade.DeleteRevision{}, upgrade.SwitchService{}, upgrade.AcquireLock{}, upgrade.ReleaseLock{}, upgrade.RecordEvent{},
+		upgrade.DeleteRevision{}, upgrade.SwitchService{}, upgrade.AcquireLock{}, upgrade.ReleaseLock{},
 	}
 	for _, a := range k8s {
 		seen[a.Kind()] = true

@@ -140,13 +140,15 @@ func (r *bgRun) step(ctx context.Context) bool {
 			r.failuresGrew = append(r.failuresGrew, fmt.Sprintf("tick %d: failures %d -> %d after %s", tick, p.Failures, u.Failures, u.BlueGreen.LastAction))
 		}
 	}
-	for _, a := range d.Actions {
-		if ev, ok := a.(upgrade.RecordEvent); ok && ev.Reason == string(upgrade.ReasonUnexpectedPromotion) {
+	for _, ev := range d.Events {
+		if ev.Reason == string(upgrade.ReasonUnexpectedPromotion) {
 			r.unexpectedEvts++
 			if ev.Type != upgrade.EventWarning {
 				t.Errorf("tick %d: UnexpectedPromotion event of type %s", tick, ev.Type)
 			}
 		}
+	}
+	for _, a := range d.Actions {
 		if p, ok := a.(upgrade.Promote); ok {
 			r.promoteIssued[p.Member] = true
 		}

@@ -399,7 +399,7 @@ func TestExecuteUnsupportedAndNonRaft(t *testing.T) {
 		upgrade.SetPartition{Workload: "bao", Partition: 2}, upgrade.UpdateTemplate{Workload: "bao"},
 		upgrade.DeletePod{Member: "bao-1", UID: "uid-1"}, upgrade.CreateRevision{Workload: "bao-green"},
 		upgrade.DeleteRevision{Workload: "bao-blue"}, upgrade.SwitchService{Service: "bao", Workload: "bao-green"},
-		upgrade.RunHook{Hook: "smoke"}, upgrade.RecordEvent{Type: upgrade.EventNormal},
+		upgrade.RunHook{Hook: "smoke"},
 	}
 	for _, a := range nonRaft {
 		err := ad.Execute(context.Background(), nil, a)

@@ -71,16 +71,11 @@
 //
 // # Status before actions
 //
-// The reconciler persists the status before it executes the actions
-// (write-ahead). Both strategies allow either order: rolling/doc.go states
-// that persisting before or after executing, and crashing anywhere in
-// between, all reach the same end, because every phase re-derives what is
-// left to do from a fresh observation; bluegreen records the last action
-// it issued (BlueGreenProgress.LastAction) and re-issues an action that had
-// no visible effect after Spec.RetryAfter, counting one failure, and its
-// rollback steps skip work already done. The order therefore only decides
-// which crash window exists, and the host picks the one that also fences
-// concurrency:
+// The reconciler follows the host protocol of package upgrade: persist the
+// status, then execute the actions, then emit the events. Both strategies
+// survive a crash anywhere in it (every phase re-derives what is left to do
+// from a fresh observation; an action that had no visible effect is issued
+// again), and persisting first is the order that also fences concurrency:
 //
 //   - Persist first (this operator): Status().Update carries the
 //     resourceVersion the decision was computed from, so a decision made
@@ -94,12 +89,10 @@
 //     done that the status does not know about, and a decision from a stale
 //     status would already have acted before the conflict is noticed.
 //
-// One crash point needs help from the host: the final blue-green decision
-// clears the upgrade and releases the lock together; if the operator dies
-// after persisting it, bluegreen.Step (idle, nothing to do) never releases
-// the lock. The reconciler then adds the ReleaseLock itself (only for an
-// idle blue-green status outside break-glass, and through the same
-// persist-then-execute path). rolling.Step handles its own leftover lock.
+// The final decision of either strategy clears the upgrade and releases the
+// lock together; if the operator dies after persisting it, the next idle
+// Step sees its own lock held and releases it (both strategies do, through
+// the same persist-then-execute path).
 // TestCrashAfterPersist crashes the operator after the status write in every
 // reconcile of a rolling and of a blue-green upgrade and checks that each
 // run still completes with the lock released.

@@ -48,8 +48,6 @@ const (
 	ReasonRaftUnavailable = "RaftUnavailable"
 	// ReasonStrategyDeferred: Spec.Strategy changed during an upgrade.
 	ReasonStrategyDeferred = "StrategyChangeDeferred"
-	// ReasonLeftoverLock: a lock left held by a lost ReleaseLock was freed.
-	ReasonLeftoverLock = "LeftoverLockReleased"
 )
 
 // RaftCluster is the Raft side of one cluster: it fills the Raft part of an
@@ -144,8 +142,6 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		return r.stepFailed(ctx, &ru, now, stepErr)
 	}
 
-	d.Actions = r.releaseLeftoverLock(&ru, obs, d)
-
 	// Persist first (write-ahead): nothing is executed unless the status
 	// it leads to is durably recorded against the resourceVersion the
 	// decision was computed from.
@@ -202,34 +198,6 @@ func (r *Reconciler) step(ru *RaftUpgrade, obs upgrade.Observation) (upgrade.Dec
 	default:
 		return upgrade.Decision{Status: status}, fmt.Errorf("%w: unknown strategy %q (want %s or %s)",
 			upgrade.ErrInvalidSpec, strategy, upgrade.StrategyRolling, upgrade.StrategyBlueGreen)
-	}
-}
-
-// releaseLeftoverLock completes a blue-green decision whose ReleaseLock was
-// lost: with the persist-first order, a crash between persisting the final
-// status (upgrade done) and executing its ReleaseLock leaves the operation
-// lock held by an idle cluster. rolling.Step notices this itself (it
-// releases a leftover lock of its own holder); bluegreen.Step does not, so
-// the host adds the ReleaseLock — a non-disruptive action — when the
-// blue-green status is idle, not in break-glass, and Step decided nothing.
-// The action goes through the same persist-then-execute path, so a stale
-// status (resourceVersion conflict) never releases a lock in use.
-func (r *Reconciler) releaseLeftoverLock(ru *RaftUpgrade, obs upgrade.Observation, d upgrade.Decision) []upgrade.Action {
-	st := d.Status
-	if len(d.Actions) > 0 || st.Upgrade != nil || st.BreakGlass != nil || ru.Spec.StrategyOrDefault() != upgrade.StrategyBlueGreen {
-		return d.Actions
-	}
-	holder := ru.Spec.BlueGreenSpec().LockHolder
-	if holder == "" {
-		holder = bluegreen.DefaultLockHolder
-	}
-	if obs.Lock.Holder != holder {
-		return d.Actions
-	}
-	return []upgrade.Action{
-		upgrade.ReleaseLock{Holder: holder},
-		upgrade.RecordEvent{Type: upgrade.EventNormal, Reason: ReasonLeftoverLock,
-			Message: fmt.Sprintf("released the operation lock %q left held by an interrupted decision", holder)},
 	}
 }
 

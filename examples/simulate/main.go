@@ -258,7 +258,7 @@ func printTimeline(w io.Writer, h *host.Host, verbose bool) {
 		if ok {
 			key = e.Phase + "|" + gateString(e.Gate)
 		}
-		interesting := verbose || (ok && (len(e.Actions) > 0 || e.StepErr != nil || e.ApplyErr != nil || key != lastKey)) ||
+		interesting := verbose || (ok && (len(e.Actions) > 0 || len(e.Events) > 0 || e.StepErr != nil || e.ApplyErr != nil || key != lastKey)) ||
 			len(rec.Faults) > 0 || len(clusterEvents(rec)) > 0
 		lastKey = key
 		if !interesting {
@@ -290,6 +290,9 @@ func printTimeline(w io.Writer, h *host.Host, verbose bool) {
 				}
 				fmt.Fprintf(w, "         %s %s\n", mark, a)
 			}
+			for _, ev := range e.Events {
+				fmt.Fprintf(w, "         > %s\n", ev)
+			}
 			if e.ApplyErr != nil {
 				fmt.Fprintf(w, "         x apply error: %v\n", e.ApplyErr)
 			}
@@ -301,7 +304,7 @@ func printTimeline(w io.Writer, h *host.Host, verbose bool) {
 }
 
 // clusterEvents returns what the cluster did in a tick, without the echoes
-// of RecordEvent actions (printed with the actions already).
+// of the decision's events (printed with the actions already).
 func clusterEvents(rec fake.Record) []string {
 	var out []string
 	for _, ev := range rec.Events {

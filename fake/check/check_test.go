@@ -35,7 +35,7 @@ func TestDecision(t *testing.T) {
 		{name: "restart then step down", obs: obs, actions: []upgrade.Action{del("bao-1"), step}, rule: "S2"},
 		{name: "unknown view", obs: unknown, actions: []upgrade.Action{del("bao-2")}, rule: "S1"},
 		{name: "remove the leader", obs: obs, actions: []upgrade.Action{upgrade.RemovePeer{Member: "bao-0"}}, rule: "S3"},
-		{name: "events only", obs: unknown, actions: []upgrade.Action{upgrade.RecordEvent{}, upgrade.AcquireLock{Holder: "x"}}},
+		{name: "non-disruptive only", obs: unknown, actions: []upgrade.Action{upgrade.RunHook{}, upgrade.AcquireLock{Holder: "x"}}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			err := check.Decision(tt.obs, tt.actions, check.Options{})

@@ -45,7 +45,7 @@ func Decision(obs upgrade.Observation, actions []upgrade.Action, opts Options) e
 func Judged(actions []upgrade.Action) bool {
 	for _, a := range actions {
 		switch a.(type) {
-		case upgrade.AcquireLock, upgrade.ReleaseLock, upgrade.TakeSnapshot, upgrade.RunHook, upgrade.RecordEvent,
+		case upgrade.AcquireLock, upgrade.ReleaseLock, upgrade.TakeSnapshot, upgrade.RunHook,
 			upgrade.CreateRevision:
 		default:
 			return true
@@ -335,7 +335,7 @@ func (j *judge) action(i int, a upgrade.Action) error {
 		if j.moved || j.leader == "" || leaderWorkload(&j.obs, j.leader) != a.Workload {
 			return j.fail("S4", i, "", "switches the service to %s, which does not hold the leader", a.Workload)
 		}
-	case upgrade.AcquireLock, upgrade.ReleaseLock, upgrade.TakeSnapshot, upgrade.RunHook, upgrade.RecordEvent,
+	case upgrade.AcquireLock, upgrade.ReleaseLock, upgrade.TakeSnapshot, upgrade.RunHook,
 		upgrade.CreateRevision:
 	default:
 		return j.fail("S1", i, "", "unknown action %T", a)

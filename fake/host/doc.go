@@ -1,6 +1,7 @@
 // Package host is a minimal reconcile loop that drives a strategy's Step
-// against a simulated cluster from package fake: observe, Step, execute the
-// actions in order, persist the status, advance simulated time. Tests,
+// against a simulated cluster from package fake with the host protocol of
+// package upgrade: observe, Step, persist the status, execute the actions in
+// order, emit the events, advance simulated time. Tests,
 // benchmarks and examples/simulate share it, and it shows in a few lines
 // what a real host (a Kubernetes operator) does with a Decision.
 //

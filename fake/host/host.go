@@ -40,6 +40,7 @@ type Entry struct {
 	Phase    string
 	Gate     *upgrade.Gate
 	Actions  []upgrade.Action
+	Events   []upgrade.Event
 	Applied  int
 	StepErr  error
 	ApplyErr error
@@ -60,6 +61,9 @@ func (e Entry) String() string {
 		} else {
 			fmt.Fprintf(&b, " | FAILED %s", a)
 		}
+	}
+	for _, ev := range e.Events {
+		fmt.Fprintf(&b, " | %s", ev)
 	}
 	if e.StepErr != nil {
 		fmt.Fprintf(&b, " | step error: %v", e.StepErr)
@@ -82,9 +86,11 @@ func New(c *fake.Cluster, step StepFunc, status upgrade.Status) *Host {
 	return &Host{Cluster: c, Step: step, Status: status}
 }
 
-// Reconcile observes the cluster, calls Step, executes the actions (stopping
-// at the first failure) and persists the new status. It does not advance
-// time. A Step error leaves the status unchanged and executes nothing.
+// Reconcile follows the host protocol: it observes the cluster, calls Step,
+// persists the new status, executes the actions (stopping at the first
+// failure) and then emits the events. It does not advance time. A Step error
+// leaves the status unchanged and executes nothing; a failed persist (with
+// RoundTrip) executes nothing either.
 func (h *Host) Reconcile() Entry {
 	obs := h.Cluster.Observe()
 	e := Entry{Tick: h.Cluster.TickCount(), Time: obs.Now, Observation: obs}
@@ -99,6 +105,7 @@ func (h *Host) Reconcile() Entry {
 	}
 	e.Gate = d.Gate
 	e.Actions = d.Actions
+	e.Events = d.Events
 	if d.Status.Upgrade != nil {
 		e.Phase = d.Status.Upgrade.Phase
 	}
@@ -106,9 +113,12 @@ func (h *Host) Reconcile() Entry {
 	if h.RoundTrip {
 		if err := h.Restart(); err != nil {
 			e.StepErr = err
+			h.Entries = append(h.Entries, e)
+			return e
 		}
 	}
 	e.Applied, e.ApplyErr = h.Cluster.Apply(d.Actions)
+	h.Cluster.Emit(d.Events)
 	h.Entries = append(h.Entries, e)
 	return e
 }
@@ -152,7 +162,7 @@ func (h *Host) Timeline() string {
 	var last string
 	for _, e := range h.Entries {
 		key := e.Phase + "|" + gateKey(e.Gate) + "|" + e.Leader
-		if len(e.Actions) == 0 && e.StepErr == nil && key == last {
+		if len(e.Actions) == 0 && len(e.Events) == 0 && e.StepErr == nil && key == last {
 			continue
 		}
 		last = key
