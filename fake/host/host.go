@@ -28,6 +28,10 @@ type Host struct {
 	// RoundTrip persists the status through JSON after every Step, as a CRD
 	// status would be, so state that does not survive serialisation shows.
 	RoundTrip bool
+	// Persist, when set, is called with every new status before anything
+	// is executed; an error keeps the previous status and executes nothing
+	// (a failed or conflicting status write).
+	Persist func(upgrade.Status) error
 	// Entries records every reconcile.
 	Entries []Entry
 }
@@ -104,6 +108,13 @@ func (h *Host) Reconcile() Entry {
 		return e
 	}
 	e.Gate = d.Gate
+	if h.Persist != nil {
+		if err := h.Persist(d.Status); err != nil {
+			e.StepErr = fmt.Errorf("persist status: %w", err)
+			h.Entries = append(h.Entries, e)
+			return e
+		}
+	}
 	e.Actions = d.Actions
 	e.Events = d.Events
 	if d.Status.Upgrade != nil {

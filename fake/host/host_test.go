@@ -73,6 +73,24 @@ func TestStepErrorExecutesNothing(t *testing.T) {
 	}
 }
 
+func TestFailedPersistExecutesNothing(t *testing.T) {
+	c := fake.New(fake.Config{Seed: 1})
+	h := host.New(c, oneShot, upgrade.Status{})
+	conflict := errors.New("conflict")
+	h.Persist = func(upgrade.Status) error { return conflict }
+	e := h.Reconcile()
+	if !errors.Is(e.StepErr, conflict) || e.Applied != 0 || len(e.Actions) != 0 {
+		t.Fatalf("entry = %+v", e)
+	}
+	if c.Truth().Lock.Holder != "" || h.Status.Upgrade != nil {
+		t.Fatal("a failed persist must execute nothing and keep the previous status")
+	}
+	h.Persist = nil
+	if e := h.Reconcile(); e.StepErr != nil || e.Applied != 1 {
+		t.Fatalf("after the store recovers: %+v", e)
+	}
+}
+
 func TestApplyErrorIsRecorded(t *testing.T) {
 	c := fake.New(fake.Config{Seed: 1, LockHolder: "backup"})
 	h := host.New(c, oneShot, upgrade.Status{})
