@@ -12,7 +12,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -71,7 +71,7 @@ type Executor struct {
 	// Config locates the cluster; Config.Namespace is required.
 	Config Config
 	// Recorder records a Decision's events (nil: they are dropped).
-	Recorder record.EventRecorder
+	Recorder events.EventRecorder
 	// EventObject is the object events are recorded on; nil means the
 	// Service named Config.ServiceName (events are dropped when it cannot be
 	// read). Recording never fails an action.
@@ -91,6 +91,10 @@ func (e *Executor) Apply(ctx context.Context, d upgrade.Decision) error {
 	e.Emit(ctx, d.Events)
 	return err
 }
+
+// EventAction is the action of the events.k8s.io Events the Executor
+// records for a Decision's events.
+const EventAction = "Upgrade"
 
 // EventEmitter emits a Decision's events best-effort.
 type EventEmitter interface {
@@ -303,7 +307,7 @@ func (e *Executor) record(ctx context.Context, ev upgrade.Event, cfg Config) {
 	if typ == "" {
 		typ = string(upgrade.EventNormal)
 	}
-	e.Recorder.Event(obj, typ, ev.Reason, ev.Message)
+	e.Recorder.Eventf(obj, nil, typ, ev.Reason, EventAction, "%s", ev.Message)
 }
 
 // CompositeExecutor routes each action of a Decision to the Kubernetes

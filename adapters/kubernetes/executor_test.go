@@ -16,7 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
@@ -93,7 +93,7 @@ func blueGreenDecision() upgrade.Decision {
 
 func TestExecutorRollingDecision(t *testing.T) {
 	c := fake.NewClientBuilder().WithObjects(cluster()...).Build()
-	rec := record.NewFakeRecorder(10)
+	rec := events.NewFakeRecorder(10)
 	e := newExecutor(c)
 	e.Recorder = rec
 	ctx := context.Background()
@@ -505,7 +505,7 @@ func TestExecutorEventsAndConfig(t *testing.T) {
 	if err := newExecutor(c).Apply(ctx, upgrade.Decision{Events: ev}); err != nil {
 		t.Fatal(err)
 	}
-	rec := record.NewFakeRecorder(2)
+	rec := events.NewFakeRecorder(2)
 	e := newExecutor(c)
 	e.Recorder = rec
 	e.EventObject = getSTS(t, c, "bao")

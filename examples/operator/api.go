@@ -8,7 +8,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"sigs.k8s.io/controller-runtime/pkg/scheme"
 
 	"github.com/raftshift/raftshift/adapters/kubernetes"
 	"github.com/raftshift/raftshift/bluegreen"
@@ -21,14 +20,14 @@ import (
 var GroupVersion = schema.GroupVersion{Group: "raftshift.io", Version: "v1alpha1"}
 
 // SchemeBuilder registers RaftUpgrade and RaftUpgradeList with a scheme.
-var SchemeBuilder = &scheme.Builder{GroupVersion: GroupVersion}
+var SchemeBuilder = runtime.NewSchemeBuilder(func(s *runtime.Scheme) error {
+	s.AddKnownTypes(GroupVersion, &RaftUpgrade{}, &RaftUpgradeList{})
+	metav1.AddToGroupVersion(s, GroupVersion)
+	return nil
+})
 
 // AddToScheme adds the raftshift.io/v1alpha1 types to a scheme.
 var AddToScheme = SchemeBuilder.AddToScheme
-
-func init() {
-	SchemeBuilder.Register(&RaftUpgrade{}, &RaftUpgradeList{})
-}
 
 // RaftUpgrade asks the operator to move one Raft cluster (an OpenBao
 // StatefulSet) to Spec.Version with Spec.Strategy. It is namespaced: the

@@ -19,7 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/apimachinery/pkg/types"
 	clienttesting "k8s.io/client-go/testing"
-	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
@@ -195,7 +195,7 @@ func (c *cluster) recorded(fail func(op string, obj client.Object) error) client
 	})
 }
 
-func (c *cluster) reconciler(cl client.Client, rec record.EventRecorder) *Reconciler {
+func (c *cluster) reconciler(cl client.Client, rec events.EventRecorder) *Reconciler {
 	return &Reconciler{
 		Client:   cl,
 		Raft:     func(context.Context, *RaftUpgrade) (RaftCluster, error) { return c.raft, nil },

@@ -94,7 +94,7 @@ func run(args []string) error {
 	r := &Reconciler{
 		Client:   mgr.GetClient(),
 		Raft:     provider.Cluster,
-		Recorder: mgr.GetEventRecorderFor("raftshift-operator"), //nolint:staticcheck // the kubernetes adapter records with client-go's record.EventRecorder
+		Recorder: mgr.GetEventRecorder("raftshift-operator"),
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up reconciler: %w", err)

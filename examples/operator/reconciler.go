@@ -11,7 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -79,7 +79,7 @@ type Reconciler struct {
 	// Raft returns the Raft side of a RaftUpgrade's cluster. Required.
 	Raft RaftProvider
 	// Recorder records events on the RaftUpgrade (nil: none).
-	Recorder record.EventRecorder
+	Recorder events.EventRecorder
 	// Clock is the time source of observations and of the lock Lease
 	// (default time.Now). It is the only clock the strategies see.
 	Clock func() time.Time
@@ -96,7 +96,7 @@ func (r *Reconciler) now() time.Time {
 
 func (r *Reconciler) event(obj *RaftUpgrade, typ, reason, format string, args ...any) {
 	if r.Recorder != nil {
-		r.Recorder.Eventf(obj, typ, reason, format, args...)
+		r.Recorder.Eventf(obj, nil, typ, reason, "Reconcile", format, args...)
 	}
 }
 

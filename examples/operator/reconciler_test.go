@@ -15,7 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/raftshift/raftshift/bluegreen"
@@ -101,7 +101,7 @@ func TestRollingUpgradeCompletes(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ru := raftUpgrade("upgrade", "2.5.0", upgrade.StrategyRolling)
 			c := newCluster(t, "2.4.1", 3, tc.leader, tc.targeted, ru)
-			rec := record.NewFakeRecorder(1000)
+			rec := events.NewFakeRecorder(1000)
 			r := c.reconciler(c.recorded(nil), rec)
 			c.replaced = nil
 
@@ -158,7 +158,7 @@ func TestRollingUpgradeCompletes(t *testing.T) {
 	}
 }
 
-func drain(rec *record.FakeRecorder) []string {
+func drain(rec *events.FakeRecorder) []string {
 	var out []string
 	for {
 		select {
@@ -174,7 +174,7 @@ func TestPolicyRefusalChangesNothing(t *testing.T) {
 	ru := raftUpgrade("downgrade", "2.3.0", upgrade.StrategyRolling)
 	ru.Status.CurrentVersion, ru.Status.CurrentImage = "2.4.1", image("2.4.1")
 	c := newCluster(t, "2.4.1", 3, "bao-0", false, ru)
-	r := c.reconciler(c.recorded(nil), record.NewFakeRecorder(100))
+	r := c.reconciler(c.recorded(nil), events.NewFakeRecorder(100))
 	var before appsv1.StatefulSet
 	c.get(&before, "bao")
 	podsBefore := c.pods("bao")
@@ -271,7 +271,7 @@ func TestRaftUnavailableHolds(t *testing.T) {
 	ru.Status.CurrentVersion, ru.Status.CurrentImage = "2.4.1", image("2.4.1")
 	c := newCluster(t, "2.4.1", 3, "bao-0", false, ru)
 	c.raft.fail = errors.New("connection refused")
-	rec := record.NewFakeRecorder(100)
+	rec := events.NewFakeRecorder(100)
 	r := c.reconciler(c.recorded(nil), rec)
 	c.clock.Advance(3 * time.Second)
 	res, writes, err := c.reconcile(r, "upgrade")
@@ -299,7 +299,7 @@ func TestRaftUnavailableHolds(t *testing.T) {
 func TestInvalidSpec(t *testing.T) {
 	ru := raftUpgrade("bad", "2.5.0", "Canary")
 	c := newCluster(t, "2.4.1", 3, "bao-0", false, ru)
-	r := c.reconciler(c.recorded(nil), record.NewFakeRecorder(100))
+	r := c.reconciler(c.recorded(nil), events.NewFakeRecorder(100))
 	res, writes, err := c.reconcile(r, "bad")
 	if err != nil {
 		t.Fatal(err)
@@ -319,7 +319,7 @@ func TestBlueGreenUpgradeCompletes(t *testing.T) {
 	ru := raftUpgrade("upgrade", "2.5.0", upgrade.StrategyBlueGreen)
 	ru.Spec.BlueGreen = &bluegreen.Spec{AutoPromote: true}
 	c := newCluster(t, "2.4.1", 3, "bao-0", false, ru)
-	rec := record.NewFakeRecorder(1000)
+	rec := events.NewFakeRecorder(1000)
 	r := c.reconciler(c.recorded(nil), rec)
 
 	rounds := drive(t, c, r, "upgrade", "2.5.0", 300)
