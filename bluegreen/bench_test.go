@@ -13,7 +13,8 @@ import (
 // Syncing with n blue voters and n green non-voters, the last green member
 // still trailing the leader's log, so Step only holds (no action). The
 // status carries the conditions left by the previous Step.
-func waitingForSync(n int) (Spec, upgrade.Observation, upgrade.Status) {
+func waitingForSync(tb testing.TB, n int) (Spec, upgrade.Observation, upgrade.Status) {
+	tb.Helper()
 	now := t0.Add(time.Minute)
 	green := make([]string, n)
 	for i := range green {
@@ -28,7 +29,7 @@ func waitingForSync(n int) (Spec, upgrade.Observation, upgrade.Status) {
 	spec := baseSpec()
 	d, err := Step(spec, obs, st)
 	if err != nil || len(d.Actions) != 0 || d.Gate == nil || d.Gate.Name != upgrade.GateSync || d.Gate.Reason != upgrade.ReasonLogLag {
-		panic(fmt.Sprintf("unexpected setup decision: %v %v %v", d.Actions, d.Gate, err))
+		tb.Fatalf("unexpected setup decision: %v %v %v", d.Actions, d.Gate, err)
 	}
 	return spec, obs, d.Status
 }
@@ -52,7 +53,7 @@ func BenchmarkStep(b *testing.B) {
 			}
 		})
 		b.Run(fmt.Sprintf("waiting/members=%d+%d", n, n), func(b *testing.B) {
-			spec, obs, st := waitingForSync(n)
+			spec, obs, st := waitingForSync(b, n)
 			b.ReportAllocs()
 			for b.Loop() {
 				d, err := Step(spec, obs, st)
@@ -86,7 +87,7 @@ func BenchmarkStep(b *testing.B) {
 // TestStepWaitingAllocs keeps the steady waiting state (5 blue voters, 5
 // green non-voters, one lagging) within its allocation budget.
 func TestStepWaitingAllocs(t *testing.T) {
-	spec, obs, st := waitingForSync(5)
+	spec, obs, st := waitingForSync(t, 5)
 	allocs := testing.AllocsPerRun(200, func() {
 		if _, err := Step(spec, obs, st); err != nil {
 			t.Fatal(err)

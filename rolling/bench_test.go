@@ -12,7 +12,8 @@ import (
 
 // waitingForCatchUp is the steady state of a rolling upgrade: the highest
 // ordinal was restarted and Step waits for it to be stable long enough.
-func waitingForCatchUp(n int) (Spec, upgrade.Observation, upgrade.Status) {
+func waitingForCatchUp(tb testing.TB, n int) (Spec, upgrade.Observation, upgrade.Status) {
+	tb.Helper()
 	o := locked(templated(n))
 	o.Workloads[0].Partition = int32(n - 1)
 	upgraded(&o, n-1)
@@ -23,7 +24,7 @@ func waitingForCatchUp(n int) (Spec, upgrade.Observation, upgrade.Status) {
 	// conditions as left by the previous Step
 	d, err := Step(baseSpec(), o, st)
 	if err != nil || d.Gate == nil || d.Gate.Name != upgrade.GateStabilized {
-		panic(fmt.Sprintf("unexpected setup decision: %v %v", d.Gate, err))
+		tb.Fatalf("unexpected setup decision: %v %v", d.Gate, err)
 	}
 	return baseSpec(), o, d.Status
 }
@@ -31,7 +32,7 @@ func waitingForCatchUp(n int) (Spec, upgrade.Observation, upgrade.Status) {
 func BenchmarkStep(b *testing.B) {
 	for _, n := range []int{3, 5, 9, 101} {
 		b.Run(fmt.Sprintf("members=%d", n), func(b *testing.B) {
-			spec, obs, st := waitingForCatchUp(n)
+			spec, obs, st := waitingForCatchUp(b, n)
 			b.ReportAllocs()
 			for b.Loop() {
 				d, err := Step(spec, obs, st)
@@ -45,7 +46,7 @@ func BenchmarkStep(b *testing.B) {
 
 // TestStepSteadyStateAllocs keeps the steady state within budget.
 func TestStepSteadyStateAllocs(t *testing.T) {
-	spec, obs, st := waitingForCatchUp(5)
+	spec, obs, st := waitingForCatchUp(t, 5)
 	allocs := testing.AllocsPerRun(200, func() {
 		if _, err := Step(spec, obs, st); err != nil {
 			t.Fatal(err)

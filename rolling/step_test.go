@@ -695,6 +695,28 @@ func stepCases() []stepCase {
 			gate: "Stabilized/NotStableLongEnough", phase: PhaseVerifying,
 		},
 		{
+			// An adapter that reports no pod times, and autopilot's
+			// stable_since from before the restart: only the window the
+			// strategy itself observed (HealthySince) holds the next
+			// restart back.
+			name: "verifying: no pod times, stale autopilot: own observation holds", spec: baseSpec(),
+			obs: func() upgrade.Observation {
+				o := locked(templated(3))
+				o.Workloads[0].Partition = 2
+				upgraded(&o, 2)
+				o.Members[2].Pod.StartedAt = time.Time{}
+				o.Members[2].Pod.ReadySince = time.Time{}
+				o.Members[2].Raft.StableSince = t0.Add(-time.Hour)
+				return o
+			}(),
+			status: func() upgrade.Status {
+				s := inflight(3, PhaseVerifying, 2)
+				s.Upgrade.Rolling.HealthySince = upgrade.MicroCeil(t0.Add(-2 * time.Second))
+				return s
+			}(),
+			gate: "Stabilized/NotStableLongEnough", phase: PhaseVerifying,
+		},
+		{
 			name: "verifying: not caught up forgets healthy-since", spec: baseSpec(),
 			obs: func() upgrade.Observation {
 				o := locked(templated(3))
