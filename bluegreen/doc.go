@@ -60,7 +60,7 @@
 //   - DeployingGreen: waits until every green pod is ready.
 //   - JoiningMesh: JoinNonvoter, one green member per step.
 //   - Syncing: every green member present, healthy and caught up
-//     (upgrade.CaughtUp with Spec.CatchUp) for Spec.MinSyncDuration.
+//     (upgrade.CaughtUp with Spec.CatchUp) for Spec.MinSyncDuration.Duration.
 //   - Validating: RunHook(Spec.PrePromotionHook, "PrePromotion"); the
 //     verdict is read from Observation.Hooks.
 //   - AwaitingPromotion: see promotion modes below.
@@ -75,7 +75,7 @@
 //     passing upgrade.Safety.Check; if a blue member leads again,
 //     leadership moves first.
 //   - Stabilizing: RunHook(Spec.PostPromotionHook, "PostPromotion") and
-//     Spec.StabilizationWindow with every green member healthy.
+//     Spec.StabilizationWindow.Duration with every green member healthy.
 //   - Cleanup: the point of no return. RemovePeer for each blue member (one
 //     per step), SwitchService to green, DeleteRevision of blue, then
 //     ReleaseLock and, in the same status, CurrentVersion/CurrentImage set
@@ -110,7 +110,7 @@
 // UpgradeStatus.StepStartedAt, restarts on every new action and phase);
 // an action re-issued Spec.MaxFailures times without visible effect
 // (UpgradeStatus.Failures; an action is only re-issued after
-// Spec.RetryAfter); leadership moves exhausted; and a spec whose target
+// Spec.RetryAfter.Duration); leadership moves exhausted; and a spec whose target
 // changed.
 //
 // Before any green member is (or may be) a voter the upgrade aborts
@@ -163,3 +163,5 @@
 // actions against the observation (defense in depth) and returns an error
 // wrapping upgrade.ErrUnsafe instead of an unsafe decision.
 package bluegreen
+
+//go:generate go tool controller-gen object paths=.

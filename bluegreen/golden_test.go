@@ -1,6 +1,8 @@
 package bluegreen
 
 import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"fmt"
 	"strings"
 	"testing"
@@ -58,8 +60,8 @@ func goldenSpec() Spec {
 	s := baseSpec()
 	s.PrePromotionHook = "smoke-test"
 	s.PostPromotionHook = "canary"
-	s.StabilizationWindow = 5 * time.Second
-	s.Timeouts = Timeouts{Step: 2 * time.Minute, Sync: 2 * time.Minute, Hook: time.Minute, Rollback: 2 * time.Minute}
+	s.StabilizationWindow.Duration = 5 * time.Second
+	s.Timeouts = Timeouts{Step: metav1.Duration{Duration: 2 * time.Minute}, Sync: metav1.Duration{Duration: 2 * time.Minute}, Hook: metav1.Duration{Duration: time.Minute}, Rollback: metav1.Duration{Duration: 2 * time.Minute}}
 	return s
 }
 

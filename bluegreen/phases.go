@@ -234,7 +234,7 @@ func (r *run) greenSynced() bool {
 		return false
 	}
 	noWindow := r.spec.CatchUp
-	noWindow.Stabilization = -1
+	noWindow.Stabilization.Duration = -1
 	for i := range members {
 		if g := upgrade.CaughtUp(&r.obs, members[i], noWindow); g != nil {
 			// g is fresh (CaughtUp allocates every gate) and names the
@@ -263,7 +263,7 @@ func (r *run) syncing() Event {
 	// strategy's own first observation of all of them caught up, never from
 	// autopilot's stable_since. The sync window is the longer of the
 	// minimum sync duration and the catch-up stabilization.
-	window := max(r.spec.MinSyncDuration, r.spec.CatchUp.WithDefaults().Stabilization)
+	window := max(r.spec.MinSyncDuration.Duration, r.spec.CatchUp.WithDefaults().Stabilization.Duration)
 	if left := window - r.now.Sub(r.bg.SyncedSince.Time); left > 0 {
 		r.hold(upgrade.GateSync, ReasonMinSyncDuration, "green in sync since %s; waiting %s more",
 			r.bg.SyncedSince.UTC().Format("15:04:05"), left)
@@ -311,8 +311,8 @@ func (r *run) runHook(hook, phase string) (hookState, upgrade.Reason, string) {
 		return hookPassed, "", ""
 	case ok && h.Done:
 		return hookFailed, ReasonHookFailed, fmt.Sprintf("hook %s (%s) attempt %d failed: %s", hook, phase, r.bg.HookAttempt, h.Message)
-	case r.now.Sub(r.bg.HookRequestedAt.Time) > r.spec.Timeouts.Hook:
-		return hookFailed, ReasonHookTimeout, fmt.Sprintf("hook %s (%s) attempt %d did not finish within %s", hook, phase, r.bg.HookAttempt, r.spec.Timeouts.Hook)
+	case r.now.Sub(r.bg.HookRequestedAt.Time) > r.spec.Timeouts.Hook.Duration:
+		return hookFailed, ReasonHookTimeout, fmt.Sprintf("hook %s (%s) attempt %d did not finish within %s", hook, phase, r.bg.HookAttempt, r.spec.Timeouts.Hook.Duration)
 	}
 	r.hold(upgrade.GateHook, ReasonHookRunning, "waiting for hook %s (%s) attempt %d", hook, phase, r.bg.HookAttempt)
 	return hookPending, "", ""
@@ -390,7 +390,7 @@ func (r *run) moveLeadership(to, from, version string) (done bool, exhausted boo
 		return true, false
 	}
 	if r.bg.LeaderMoves > 0 && r.obs.Raft.Term <= r.bg.LeaderMoveTerm {
-		if wait := r.spec.RetryAfter - r.now.Sub(r.bg.LastActionAt.Time); wait > 0 {
+		if wait := r.spec.RetryAfter.Duration - r.now.Sub(r.bg.LastActionAt.Time); wait > 0 {
 			r.hold(upgrade.GateLeaderTransfer, ReasonLeaderMoveInFlight, "leadership move %d requested; waiting for an election", r.bg.LeaderMoves)
 			r.requeue = wait
 			return false, false
@@ -565,7 +565,7 @@ func (r *run) stabilizing() Event {
 			return ""
 		}
 	}
-	if left := r.spec.StabilizationWindow - r.now.Sub(r.up.PhaseStartedAt.Time); left > 0 {
+	if left := r.spec.StabilizationWindow.Duration - r.now.Sub(r.up.PhaseStartedAt.Time); left > 0 {
 		r.hold(upgrade.GateStabilized, ReasonStabilizationWindow, "green serving; %s of the stabilization window left", left)
 		r.requeue = left
 		return ""

@@ -1,6 +1,8 @@
 package bluegreen
 
 import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -288,7 +290,7 @@ func (s *sim) checkHistory() {
 
 func testSpec() Spec {
 	s := baseSpec()
-	s.Timeouts = Timeouts{Step: 3 * time.Minute, Sync: 3 * time.Minute, Hook: time.Minute, Rollback: 3 * time.Minute}
+	s.Timeouts = Timeouts{Step: metav1.Duration{Duration: 3 * time.Minute}, Sync: metav1.Duration{Duration: 3 * time.Minute}, Hook: metav1.Duration{Duration: time.Minute}, Rollback: metav1.Duration{Duration: 3 * time.Minute}}
 	return s
 }
 
@@ -509,8 +511,8 @@ func drawSim(rt *rapid.T, sizes []int, faults bool) (*sim, int) {
 	if rapid.Bool().Draw(rt, "postHook") {
 		spec.PostPromotionHook = "post"
 	}
-	spec.MinSyncDuration = time.Duration(rapid.IntRange(0, 20).Draw(rt, "minSync")) * time.Second
-	spec.StabilizationWindow = time.Duration(rapid.IntRange(0, 20).Draw(rt, "stabilize")) * time.Second
+	spec.MinSyncDuration.Duration = time.Duration(rapid.IntRange(0, 20).Draw(rt, "minSync")) * time.Second
+	spec.StabilizationWindow.Duration = time.Duration(rapid.IntRange(0, 20).Draw(rt, "stabilize")) * time.Second
 	hookFail := map[string]bool{}
 	if faults && rapid.IntRange(0, 9).Draw(rt, "preFails") == 0 {
 		hookFail["pre"] = true

@@ -1,6 +1,8 @@
 package bluegreen
 
 import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -14,11 +16,20 @@ import (
 // JSON-tagged so hosts can embed it in a CRD spec. Requests (promotion,
 // rollback, break-glass acknowledgement) are nonces: a request is acted on
 // once, when its nonce differs from the one recorded in Status.Handled.
+//
+// +kubebuilder:object:generate=true
 type Spec struct {
-	// Version is the desired workload version (strict semver).
-	Version string `json:"version"`
+	// Version is the desired workload version (strict semver, one optional
+	// leading "v"). Step requires it (ErrInvalidSpec when empty); it is optional in
+	// the schema so a host can fill it from a shared field of its own API.
+	//
+	// +kubebuilder:validation:Pattern=`^v?(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$`
+	Version string `json:"version,omitempty"`
 	// Image is the container image for Version.
-	Image string `json:"image"`
+	//
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=512
+	Image string `json:"image,omitempty"`
 	// Workload is the base name of the workloads. The green workload is
 	// named GreenName(Workload, Version, Image). Empty: Service, then the
 	// observed service's name.
@@ -27,8 +38,14 @@ type Spec struct {
 	// Empty: the observed service's name.
 	Service string `json:"service,omitempty"`
 	// Replicas is the number of green members. 0: as many as blue has.
+	//
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=99
 	Replicas int32 `json:"replicas,omitempty"`
 	// RaftPort is the Raft port of green members (default 8201).
+	//
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=65535
 	RaftPort int32 `json:"raftPort,omitempty"`
 	// PeerDomain is the DNS suffix of the Raft addresses of members joined
 	// by the strategy: "<pod>.<PeerDomain>:<RaftPort>". Empty:
@@ -69,45 +86,54 @@ type Spec struct {
 	CatchUp upgrade.CatchUp `json:"catchUp,omitempty"`
 	// MinSyncDuration is how long green must stay caught up before
 	// validation starts.
-	MinSyncDuration time.Duration `json:"minSyncDuration,omitempty"`
+	MinSyncDuration metav1.Duration `json:"minSyncDuration,omitempty"`
 	// StabilizationWindow is how long green must serve healthily after
 	// blue was demoted before cleanup (the point of no return).
-	StabilizationWindow time.Duration `json:"stabilizationWindow,omitempty"`
+	StabilizationWindow metav1.Duration `json:"stabilizationWindow,omitempty"`
 
 	// Timeouts bound the phases; zero fields take defaults.
 	Timeouts Timeouts `json:"timeouts,omitempty"`
 	// RetryAfter is how long an issued action may take to show its effect
 	// before it is issued again (counted as a failure). Default 5s.
-	RetryAfter time.Duration `json:"retryAfter,omitempty"`
+	RetryAfter metav1.Duration `json:"retryAfter,omitempty"`
 	// MaxFailures is how many re-issues of one action are tolerated before
 	// the upgrade aborts or rolls back (default 5).
+	//
+	// +kubebuilder:validation:Minimum=0
 	MaxFailures int32 `json:"maxFailures,omitempty"`
 	// MaxLeaderMoves caps the leadership moves (transfers or step-downs) of
 	// one leadership phase (default 10).
+	//
+	// +kubebuilder:validation:Minimum=0
 	MaxLeaderMoves int32 `json:"maxLeaderMoves,omitempty"`
 	// RequeueAfter is the polling interval while waiting (default 5s).
-	RequeueAfter time.Duration `json:"requeueAfter,omitempty"`
+	RequeueAfter metav1.Duration `json:"requeueAfter,omitempty"`
 }
 
 // Timeouts bound how long the strategy waits without progress. A step's
 // clock (UpgradeStatus.StepStartedAt) restarts whenever the strategy issues
 // a new action or enters a phase.
+//
+// +kubebuilder:object:generate=true
 type Timeouts struct {
 	// Step bounds every automated forward step (default 10m). Expiry aborts
 	// or rolls back.
-	Step time.Duration `json:"step,omitempty"`
+	Step metav1.Duration `json:"step,omitempty"`
 	// Sync bounds Syncing, where green replicates the whole log or a
 	// snapshot (default 30m). Expiry aborts.
-	Sync time.Duration `json:"sync,omitempty"`
+	Sync metav1.Duration `json:"sync,omitempty"`
 	// Hook bounds a hook run (default 10m). Expiry counts as hook failure.
-	Hook time.Duration `json:"hook,omitempty"`
+	Hook metav1.Duration `json:"hook,omitempty"`
 	// Promotion bounds AwaitingPromotion (default 0: wait for a human
 	// forever). Expiry aborts.
-	Promotion time.Duration `json:"promotion,omitempty"`
+	Promotion metav1.Duration `json:"promotion,omitempty"`
 	// Rollback bounds every rollback or abort step (default 10m). Expiry
 	// enters break-glass.
-	Rollback time.Duration `json:"rollback,omitempty"`
+	Rollback metav1.Duration `json:"rollback,omitempty"`
 }
+
+// MaxReplicas bounds Spec.Replicas (and the CRD schema's maximum).
+const MaxReplicas = 99
 
 // Defaults.
 const (
@@ -140,8 +166,8 @@ func (s Spec) withDefaults() Spec {
 	if s.LockHolder == "" {
 		s.LockHolder = DefaultLockHolder
 	}
-	if s.RetryAfter == 0 {
-		s.RetryAfter = DefaultRetryAfter
+	if s.RetryAfter.Duration == 0 {
+		s.RetryAfter.Duration = DefaultRetryAfter
 	}
 	if s.MaxFailures == 0 {
 		s.MaxFailures = DefaultMaxFailures
@@ -149,20 +175,20 @@ func (s Spec) withDefaults() Spec {
 	if s.MaxLeaderMoves == 0 {
 		s.MaxLeaderMoves = DefaultMaxLeaderMoves
 	}
-	if s.RequeueAfter == 0 {
-		s.RequeueAfter = DefaultRequeueAfter
+	if s.RequeueAfter.Duration == 0 {
+		s.RequeueAfter.Duration = DefaultRequeueAfter
 	}
-	if s.Timeouts.Step == 0 {
-		s.Timeouts.Step = DefaultStepTimeout
+	if s.Timeouts.Step.Duration == 0 {
+		s.Timeouts.Step.Duration = DefaultStepTimeout
 	}
-	if s.Timeouts.Sync == 0 {
-		s.Timeouts.Sync = DefaultSyncTimeout
+	if s.Timeouts.Sync.Duration == 0 {
+		s.Timeouts.Sync.Duration = DefaultSyncTimeout
 	}
-	if s.Timeouts.Hook == 0 {
-		s.Timeouts.Hook = DefaultHookTimeout
+	if s.Timeouts.Hook.Duration == 0 {
+		s.Timeouts.Hook.Duration = DefaultHookTimeout
 	}
-	if s.Timeouts.Rollback == 0 {
-		s.Timeouts.Rollback = DefaultRollback
+	if s.Timeouts.Rollback.Duration == 0 {
+		s.Timeouts.Rollback.Duration = DefaultRollback
 	}
 	return s
 }
@@ -174,13 +200,13 @@ func (s Spec) validate() error {
 		return fmt.Errorf("%w: %s", upgrade.ErrInvalidSpec, fmt.Sprintf(format, args...))
 	}
 	switch {
-	case s.Replicas < 0:
-		return bad("replicas %d is negative", s.Replicas)
+	case s.Replicas < 0 || s.Replicas > MaxReplicas:
+		return bad("replicas %d is out of range 0..%d", s.Replicas, MaxReplicas)
 	case s.RaftPort < 0 || s.RaftPort > 65535:
 		return bad("raft port %d is out of range", s.RaftPort)
-	case s.MinSyncDuration < 0, s.StabilizationWindow < 0, s.RetryAfter < 0, s.RequeueAfter < 0:
+	case s.MinSyncDuration.Duration < 0, s.StabilizationWindow.Duration < 0, s.RetryAfter.Duration < 0, s.RequeueAfter.Duration < 0:
 		return bad("durations must not be negative")
-	case s.Timeouts.Step < 0, s.Timeouts.Sync < 0, s.Timeouts.Hook < 0, s.Timeouts.Promotion < 0, s.Timeouts.Rollback < 0:
+	case s.Timeouts.Step.Duration < 0, s.Timeouts.Sync.Duration < 0, s.Timeouts.Hook.Duration < 0, s.Timeouts.Promotion.Duration < 0, s.Timeouts.Rollback.Duration < 0:
 		return bad("timeouts must not be negative")
 	case s.MaxFailures < 0, s.MaxLeaderMoves < 0:
 		return bad("failure caps must not be negative")

@@ -95,14 +95,14 @@ func Step(spec Spec, obs upgrade.Observation, status upgrade.Status) (upgrade.De
 	if g := upgrade.CheckFresh(&obs, &status); g != nil {
 		r.gate = g
 		r.finishConditions()
-		return upgrade.Decision{Status: r.st, Gate: g, RequeueAfter: spec.RequeueAfter}, nil
+		return upgrade.Decision{Status: r.st, Gate: g, RequeueAfter: spec.RequeueAfter.Duration}, nil
 	}
 	// The last Decision's effects must show before anything else is
 	// decided (or be overdue): until then Step waits, status unchanged. A
 	// membership change the workload applies asynchronously is given its
 	// declared delay.
-	if g, done := upgrade.CheckExpected(&obs, &status, max(spec.RetryAfter, obs.Capabilities.MembershipDelay)); g != nil {
-		return upgrade.Decision{Status: *status.DeepCopy(), Gate: g, RequeueAfter: min(spec.RequeueAfter, time.Second)}, nil
+	if g, done := upgrade.CheckExpected(&obs, &status, max(spec.RetryAfter.Duration, obs.Capabilities.MembershipDelay)); g != nil {
+		return upgrade.Decision{Status: *status.DeepCopy(), Gate: g, RequeueAfter: min(spec.RequeueAfter.Duration, time.Second)}, nil
 	} else if done {
 		r.st.Expected = nil
 	}
@@ -172,7 +172,7 @@ func Step(spec Spec, obs upgrade.Observation, status upgrade.Status) (upgrade.De
 		d.Actions = nil
 	}
 	if r.st.Upgrade != nil || r.gate != nil {
-		d.RequeueAfter = spec.RequeueAfter
+		d.RequeueAfter = spec.RequeueAfter.Duration
 		if r.requeue > 0 && r.requeue < d.RequeueAfter {
 			d.RequeueAfter = r.requeue
 		}
@@ -385,7 +385,7 @@ func (r *run) issue(key string, acts ...upgrade.Action) bool {
 		// membership calls are idempotent, and the step deadline bounds a
 		// change that never lands.
 		async := r.asyncMembership(acts)
-		retry := r.spec.RetryAfter
+		retry := r.spec.RetryAfter.Duration
 		if async {
 			retry = max(retry, r.obs.Capabilities.MembershipDelay)
 		}
@@ -620,22 +620,22 @@ func (r *run) triggers() Event {
 	since := r.now.Sub(r.up.StepStartedAt.Time)
 	switch {
 	case class == classRepair:
-		if since > r.spec.Timeouts.Rollback {
-			fire(ReasonRollbackDeadline, "no rollback progress in phase %s for %s (limit %s)", p, since.Truncate(time.Second), r.spec.Timeouts.Rollback)
+		if since > r.spec.Timeouts.Rollback.Duration {
+			fire(ReasonRollbackDeadline, "no rollback progress in phase %s for %s (limit %s)", p, since.Truncate(time.Second), r.spec.Timeouts.Rollback.Duration)
 		}
 	case p == PhaseAwaitingPromotion:
-		if r.spec.Timeouts.Promotion > 0 && since > r.spec.Timeouts.Promotion {
-			fire(ReasonPromotionDeadline, "not promoted within %s", r.spec.Timeouts.Promotion)
+		if r.spec.Timeouts.Promotion.Duration > 0 && since > r.spec.Timeouts.Promotion.Duration {
+			fire(ReasonPromotionDeadline, "not promoted within %s", r.spec.Timeouts.Promotion.Duration)
 		}
 	case p == PhaseSyncing:
-		if since > r.spec.Timeouts.Sync {
-			fire(ReasonStepDeadline, "green not in sync after %s (limit %s)", since.Truncate(time.Second), r.spec.Timeouts.Sync)
+		if since > r.spec.Timeouts.Sync.Duration {
+			fire(ReasonStepDeadline, "green not in sync after %s (limit %s)", since.Truncate(time.Second), r.spec.Timeouts.Sync.Duration)
 		}
 	case p == PhaseValidating || (p == PhaseStabilizing && r.bg.HookAttempt > 0 && !r.bg.HookPassed):
 		// The hook timeout governs while a hook runs.
 	default:
-		if since > r.spec.Timeouts.Step {
-			fire(ReasonStepDeadline, "no progress in phase %s for %s (limit %s)", p, since.Truncate(time.Second), r.spec.Timeouts.Step)
+		if since > r.spec.Timeouts.Step.Duration {
+			fire(ReasonStepDeadline, "no progress in phase %s for %s (limit %s)", p, since.Truncate(time.Second), r.spec.Timeouts.Step.Duration)
 		}
 	}
 	if reason == "" {

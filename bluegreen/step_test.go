@@ -126,7 +126,7 @@ func TestStepTable(t *testing.T) {
 					t.Errorf("synced since %s, want %s", got, now)
 				}
 			}},
-		{name: "minimum sync duration holds", spec: func(s *Spec) { s.MinSyncDuration = time.Minute },
+		{name: "minimum sync duration holds", spec: func(s *Spec) { s.MinSyncDuration.Duration = time.Minute },
 			obs: withGreenNonvoters, status: inFlight(PhaseSyncing, t0), wantPhase: PhaseSyncing, wantGate: ReasonMinSyncDuration},
 		{name: "lagging green holds sync", obs: lagging(cluster(now, 3, "nv", "nv", "nv"), greenW+"-1"),
 			status: inFlight(PhaseSyncing, t0), wantPhase: PhaseSyncing, wantGate: upgrade.ReasonLogLag},
@@ -194,7 +194,7 @@ func TestStepTable(t *testing.T) {
 					t.Error("point of no return not recorded")
 				}
 			}},
-		{name: "stabilization window holds", spec: func(s *Spec) { s.StabilizationWindow = time.Hour }, obs: blueDemoted,
+		{name: "stabilization window holds", spec: func(s *Spec) { s.StabilizationWindow.Duration = time.Hour }, obs: blueDemoted,
 			status: inFlight(PhaseDemotingBlue, t0), wantPhase: PhaseStabilizing, wantGate: ReasonStabilizationWindow},
 		// Unknown is not absent (issue 9): on an unknown or partial raft
 		// view no membership change, leadership move, service switch or

@@ -51,11 +51,11 @@ func testBlueGreen(t *testing.T, cp *cluster.ControlPlane, crashEvery int) {
 		PeerDomain:          rs.HeadlessServiceName(),
 		AutoPromote:         true,
 		PrePromotionHook:    "smoke",
-		CatchUp:             upgrade.CatchUp{Stabilization: 500 * time.Millisecond},
-		MinSyncDuration:     500 * time.Millisecond,
-		StabilizationWindow: time.Second,
-		RetryAfter:          3 * time.Second,
-		RequeueAfter:        100 * time.Millisecond,
+		CatchUp:             upgrade.CatchUp{Stabilization: metav1.Duration{Duration: 500 * time.Millisecond}},
+		MinSyncDuration:     metav1.Duration{Duration: 500 * time.Millisecond},
+		StabilizationWindow: metav1.Duration{Duration: time.Second},
+		RetryAfter:          metav1.Duration{Duration: 3 * time.Second},
+		RequeueAfter:        metav1.Duration{Duration: 100 * time.Millisecond},
 	}
 	green := bluegreen.GreenName(spec.Workload, spec.Version, spec.Image)
 	h := newHost(t, rs)

@@ -1,6 +1,8 @@
 package e2e_test
 
 import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"context"
 	"maps"
 	"slices"
@@ -81,9 +83,9 @@ func TestOnDeleteUpgrade(t *testing.T) {
 				Version:       newVersion,
 				Image:         newImage,
 				Workload:      rs.Spec.Name,
-				CatchUp:       upgrade.CatchUp{Stabilization: 500 * time.Millisecond},
-				PollInterval:  100 * time.Millisecond,
-				RetryInterval: time.Second,
+				CatchUp:       upgrade.CatchUp{Stabilization: metav1.Duration{Duration: 500 * time.Millisecond}},
+				PollInterval:  metav1.Duration{Duration: 100 * time.Millisecond},
+				RetryInterval: metav1.Duration{Duration: time.Second},
 				Ordering:      tc.ordering,
 			}
 			h := newHost(t, rs)

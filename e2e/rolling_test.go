@@ -1,6 +1,8 @@
 package e2e_test
 
 import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"context"
 	"slices"
 	"strconv"
@@ -69,8 +71,8 @@ func TestRollingUpgrade(t *testing.T) {
 				Version:      newVersion,
 				Image:        newImage,
 				Workload:     rs.Spec.Name,
-				CatchUp:      upgrade.CatchUp{Stabilization: 500 * time.Millisecond},
-				PollInterval: 100 * time.Millisecond,
+				CatchUp:      upgrade.CatchUp{Stabilization: metav1.Duration{Duration: 500 * time.Millisecond}},
+				PollInterval: metav1.Duration{Duration: 100 * time.Millisecond},
 				Snapshot:     tc.snapshot,
 			}
 			h := newHost(t, rs)
@@ -111,8 +113,8 @@ func testRollingStuckPod(t *testing.T, cp *cluster.ControlPlane) {
 
 	spec := rolling.Spec{
 		Version: newVersion, Image: newImage, Workload: rs.Spec.Name,
-		CatchUp:      upgrade.CatchUp{Stabilization: 500 * time.Millisecond},
-		PollInterval: 100 * time.Millisecond,
+		CatchUp:      upgrade.CatchUp{Stabilization: metav1.Duration{Duration: 500 * time.Millisecond}},
+		PollInterval: metav1.Duration{Duration: 100 * time.Millisecond},
 	}
 	step := func(obs upgrade.Observation, st upgrade.Status) (upgrade.Decision, error) {
 		return rolling.Step(spec, obs, st)

@@ -15,7 +15,7 @@
 //	if errors.As(err, &v) {
 //		fmt.Println(v.Gate, v.Reason) // e.g. Policy Downgrade
 //	}
-//	if err := policy.CheckPrerequisites(&obs, policy.Prerequisites{RequireBackup: true, MaxBackupAge: 24 * time.Hour}); err != nil {
+//	if err := policy.CheckPrerequisites(&obs, policy.Prerequisites{RequireBackup: true, MaxBackupAge: metav1.Duration{Duration: 24 * time.Hour}}); err != nil {
 //		// hold: errors.As(err, &v) and v.AsGate() say why
 //	}
 //
@@ -23,3 +23,5 @@
 // semver.StrictNewVersion (one optional leading "v" is accepted); semver's
 // loose JSON decoding is never used.
 package policy
+
+//go:generate go tool controller-gen object paths=.

@@ -1,6 +1,8 @@
 package policy_test
 
 import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"errors"
 	"fmt"
 	"time"
@@ -68,7 +70,7 @@ func ExampleCheckPrerequisites() {
 		Raft:    upgrade.RaftView{Known: true, LeaderID: "openbao-0", FailureTolerance: 1, AutopilotHealthy: true},
 		Backup:  upgrade.BackupView{Configured: true, LastSuccess: now.Add(-36 * time.Hour)},
 	}
-	p := policy.Prerequisites{LockHolder: "upgrade-1", RequireBackup: true, MaxBackupAge: 24 * time.Hour}
+	p := policy.Prerequisites{LockHolder: "upgrade-1", RequireBackup: true, MaxBackupAge: metav1.Duration{Duration: 24 * time.Hour}}
 
 	err := policy.CheckPrerequisites(&obs, p)
 	var v *policy.Violation

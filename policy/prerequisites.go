@@ -1,6 +1,8 @@
 package policy
 
 import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"fmt"
 	"slices"
 	"time"
@@ -24,6 +26,8 @@ const (
 // Prerequisites configures preflight checks. The zero value checks the lock,
 // the leader, member readiness, autopilot health and failure tolerance, and
 // does not require backups.
+//
+// +kubebuilder:object:generate=true
 type Prerequisites struct {
 	// LockHolder is this operation's lock identity: the lock may be free or
 	// held by LockHolder, any other holder blocks.
@@ -39,7 +43,7 @@ type Prerequisites struct {
 	RequireBackup bool `json:"requireBackup,omitempty"`
 	// MaxBackupAge is the oldest acceptable last successful backup; 0 means
 	// any successful backup will do.
-	MaxBackupAge time.Duration `json:"maxBackupAge,omitempty"`
+	MaxBackupAge metav1.Duration `json:"maxBackupAge,omitempty"`
 }
 
 // CheckPrerequisites returns nil when every preflight prerequisite holds, or
@@ -96,9 +100,9 @@ func CheckPrerequisites(obs *upgrade.Observation, p Prerequisites) error {
 			return fail(upgrade.GatePrerequisites, ReasonBackupInProgress, "a backup is in progress")
 		case obs.Backup.LastSuccess.IsZero():
 			return fail(upgrade.GatePrerequisites, ReasonBackupStale, "no backup has succeeded yet")
-		case p.MaxBackupAge > 0 && obs.Now.Sub(obs.Backup.LastSuccess) > p.MaxBackupAge:
+		case p.MaxBackupAge.Duration > 0 && obs.Now.Sub(obs.Backup.LastSuccess) > p.MaxBackupAge.Duration:
 			return fail(upgrade.GatePrerequisites, ReasonBackupStale, "last backup is %s old, at most %s allowed",
-				obs.Now.Sub(obs.Backup.LastSuccess).Truncate(time.Second), p.MaxBackupAge)
+				obs.Now.Sub(obs.Backup.LastSuccess).Truncate(time.Second), p.MaxBackupAge.Duration)
 		}
 	}
 	return nil

@@ -1,6 +1,8 @@
 package policy_test
 
 import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"fmt"
 	"reflect"
 	"testing"
@@ -49,7 +51,7 @@ func TestCheckPrerequisites(t *testing.T) {
 		reason upgrade.Reason // "" when every prerequisite holds
 	}{
 		{name: "healthy", voters: 3},
-		{name: "healthy with backup required", voters: 3, p: policy.Prerequisites{RequireBackup: true, MaxBackupAge: 2 * time.Hour}},
+		{name: "healthy with backup required", voters: 3, p: policy.Prerequisites{RequireBackup: true, MaxBackupAge: metav1.Duration{Duration: 2 * time.Hour}}},
 		{name: "lock free", voters: 3, p: policy.Prerequisites{LockHolder: "me"}},
 		{name: "lock held by self", voters: 3, p: policy.Prerequisites{LockHolder: "me"},
 			mod: func(o *upgrade.Observation) { o.Lock.Holder = "me" }},
@@ -111,10 +113,10 @@ func TestCheckPrerequisites(t *testing.T) {
 			mod: func(o *upgrade.Observation) { o.Backup.InProgress = true }, gate: upgrade.GatePrerequisites, reason: policy.ReasonBackupInProgress},
 		{name: "backup never succeeded", voters: 3, p: policy.Prerequisites{RequireBackup: true},
 			mod: func(o *upgrade.Observation) { o.Backup.LastSuccess = time.Time{} }, gate: upgrade.GatePrerequisites, reason: policy.ReasonBackupStale},
-		{name: "backup stale", voters: 3, p: policy.Prerequisites{RequireBackup: true, MaxBackupAge: 30 * time.Minute},
+		{name: "backup stale", voters: 3, p: policy.Prerequisites{RequireBackup: true, MaxBackupAge: metav1.Duration{Duration: 30 * time.Minute}},
 			gate: upgrade.GatePrerequisites, reason: policy.ReasonBackupStale},
-		{name: "backup exactly max age", voters: 3, p: policy.Prerequisites{RequireBackup: true, MaxBackupAge: time.Hour}},
-		{name: "backup fresh enough", voters: 3, p: policy.Prerequisites{RequireBackup: true, MaxBackupAge: 61 * time.Minute}},
+		{name: "backup exactly max age", voters: 3, p: policy.Prerequisites{RequireBackup: true, MaxBackupAge: metav1.Duration{Duration: time.Hour}}},
+		{name: "backup fresh enough", voters: 3, p: policy.Prerequisites{RequireBackup: true, MaxBackupAge: metav1.Duration{Duration: 61 * time.Minute}}},
 		{name: "backup of any age without MaxBackupAge", voters: 3, p: policy.Prerequisites{RequireBackup: true},
 			mod: func(o *upgrade.Observation) { o.Backup.LastSuccess = now.AddDate(-1, 0, 0) }},
 		{name: "failure tolerance checked before backup", voters: 3, p: policy.Prerequisites{RequireBackup: true},

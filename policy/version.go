@@ -126,6 +126,8 @@ func Compare(a, b string) (int, error) {
 // Rules configures version policy. The zero value is the conservative
 // default: no downgrades, no skipped minor versions, no major jumps,
 // prereleases allowed.
+//
+// +kubebuilder:object:generate=true
 type Rules struct {
 	// AllowDowngrade permits moving to a lower version.
 	AllowDowngrade bool `json:"allowDowngrade,omitempty"`

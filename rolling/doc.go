@@ -64,7 +64,7 @@
 //     settled.
 //   - Snapshotting: with Spec.Snapshot, take a snapshot and wait for a backup
 //     that succeeded after the upgrade started (asking again after
-//     Spec.RetryInterval when no backup is running).
+//     Spec.RetryInterval.Duration when no backup is running).
 //   - Templating: change the pod template (no pod can restart: the partition
 //     locks them all) and wait for the new update revision.
 //   - Rolling: pick the highest ordinal whose pod is not at the update
@@ -75,7 +75,7 @@
 //     caught up on the target, finalize.
 //   - MovingLeader: TransferLeadership (to a voter already on the target when
 //     the host supports targeted transfer) or StepDown; wait until another
-//     member leads; ask again after Spec.RetryInterval.
+//     member leads; ask again after Spec.RetryInterval.Duration.
 //   - Restarting: wait for the controller to replace the pod. An OrderedReady
 //     controller never replaces a pod that is not ready, so such a pod is
 //     deleted explicitly (once per incarnation). If the pod becomes leader
@@ -106,7 +106,7 @@
 // # Deadlines, crash loops and retries
 //
 // Each step (one phase wait, one pod's restart and verification) has
-// Spec.StepTimeout, counted from UpgradeStatus.StepStartedAt and reset
+// Spec.StepTimeout.Duration, counted from UpgradeStatus.StepStartedAt and reset
 // whenever a step completes. On expiry the upgrade pauses
 // (UpgradeStatus.Paused, gate Deadline) with Degraded=True carrying the
 // holding gate's reason, and nothing disruptive happens any more. A pod of
@@ -159,3 +159,5 @@
 // still let the controller restart a second member, which Raft survives only
 // within its failure tolerance.
 package rolling
+
+//go:generate go tool controller-gen object paths=.

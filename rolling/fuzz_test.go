@@ -78,9 +78,9 @@ func decodeInput(data []byte) (Spec, upgrade.Observation, upgrade.Status) {
 	spec.Rules.AllowDowngrade = s.intn(4) == 0
 	spec.Rules.AllowSkipMinor = s.intn(4) == 0
 	spec.Prerequisites.RequireBackup = s.intn(4) == 0
-	spec.StepTimeout = time.Duration(s.intn(5)) * time.Minute
+	spec.StepTimeout.Duration = time.Duration(s.intn(5)) * time.Minute
 	if s.rare() {
-		spec.StepTimeout = -time.Second
+		spec.StepTimeout.Duration = -time.Second
 	}
 	spec.RetryNonce = s.pick("", "", "r1", "r2")
 	spec.Workload = s.usually("", "bao", "other")

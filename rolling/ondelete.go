@@ -171,7 +171,7 @@ func (s *stepper) restartingOnDelete() Event {
 		// first.
 		return EventLeaderChanged
 	}
-	if s.obs.Now.Sub(u.PhaseStartedAt.Time) < s.spec.RetryInterval {
+	if s.obs.Now.Sub(u.PhaseStartedAt.Time) < s.spec.RetryInterval.Duration {
 		s.hold(upgrade.GatePodReady, ReasonAwaitingController, m.Name, "waiting for %s to be deleted", m.Name)
 		return ""
 	}

@@ -1,6 +1,8 @@
 package rolling
 
 import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"testing"
 	"time"
 
@@ -21,7 +23,7 @@ func TestOverheadOverSerialLowerBound(t *testing.T) {
 		cfg := fake.Config{Seed: 11, Replicas: n, Tick: tick, PodStartTicks: 50, ElectionTimeout: [2]int{20, 50},
 			WriteRate: 1, ReplicationRate: 200, TargetedTransfer: true, UpdateStrategy: upgrade.UpdateOnDelete}
 		c := fake.New(cfg)
-		spec := Spec{Version: "2.4.0", Image: "openbao/openbao:2.4.0", RetryInterval: 10 * time.Second}
+		spec := Spec{Version: "2.4.0", Image: "openbao/openbao:2.4.0", RetryInterval: metav1.Duration{Duration: 10 * time.Second}}
 		h := host.New(c, func(o upgrade.Observation, s upgrade.Status) (upgrade.Decision, error) { return Step(spec, o, s) },
 			upgrade.Status{CurrentVersion: "2.3.0", CurrentImage: "openbao/openbao:2.3.0"})
 		ticks, err := h.RunUntilIdle(20000)
@@ -32,7 +34,7 @@ func TestOverheadOverSerialLowerBound(t *testing.T) {
 		// restart: the pod is absent for a tick, then starts for
 		// PodStartTicks; catch-up: a tick of replication; then the
 		// stabilization window (upgrade.DefaultCatchUp).
-		per := tick + time.Duration(cfg.PodStartTicks)*tick + tick + upgrade.DefaultCatchUp().Stabilization
+		per := tick + time.Duration(cfg.PodStartTicks)*tick + tick + upgrade.DefaultCatchUp().Stabilization.Duration
 		bound := time.Duration(n) * per
 		over := float64(took-bound) / float64(bound)
 		t.Logf("%d members: %s, serial lower bound %s, overhead %.2f%%", n, took, bound, 100*over)

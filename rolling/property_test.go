@@ -1,6 +1,8 @@
 package rolling
 
 import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"encoding/json"
 	"fmt"
 	"os"
@@ -253,7 +255,7 @@ func TestPropertyRollingUpgrade(t *testing.T) {
 			m.c.Run(20)
 		}
 		m.start = len(m.c.History())
-		m.spec = Spec{Version: target, Image: img(target), AllowDowntime: m.n <= 2, StepTimeout: 2 * time.Hour}
+		m.spec = Spec{Version: target, Image: img(target), AllowDowntime: m.n <= 2, StepTimeout: metav1.Duration{Duration: 2 * time.Hour}}
 		if rapid.Bool().Draw(t, "adopt") {
 			m.status = upgrade.Status{}
 		} else {

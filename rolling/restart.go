@@ -220,7 +220,7 @@ func (s *stepper) movingLeader() Event {
 		return ""
 	case m == nil || leader.Name != m.Name || s.voters <= 1:
 		return EventLeaderMoved
-	case s.obs.Now.Sub(u.PhaseStartedAt.Time) >= s.spec.RetryInterval:
+	case s.obs.Now.Sub(u.PhaseStartedAt.Time) >= s.spec.RetryInterval.Duration:
 		return s.moveLeader(m)
 	}
 	s.hold(upgrade.GateLeaderTransfer, ReasonLeadershipMoving, m.Name, "waiting for leadership to leave %s", m.Name)
@@ -264,7 +264,7 @@ func (s *stepper) restarting() Event {
 		s.act(upgrade.SetPartition{Workload: s.w.Name, Partition: r.Ordinal})
 	}
 	if (!m.Pod.Ready || m.Pod.CrashLooping) &&
-		(r.DeletedUID != m.Pod.UID || s.obs.Now.Sub(u.PhaseStartedAt.Time) >= s.spec.RetryInterval) {
+		(r.DeletedUID != m.Pod.UID || s.obs.Now.Sub(u.PhaseStartedAt.Time) >= s.spec.RetryInterval.Duration) {
 		// An OrderedReady controller does not replace a pod that is not
 		// ready: delete it explicitly, once per incarnation (again after
 		// the retry interval if the delete was lost).
@@ -305,7 +305,7 @@ func (s *stepper) verifying() Event {
 	// observation of it caught up (recorded in the status) and autopilot's
 	// stable_since, which alone can predate a short restart.
 	noWindow := s.spec.CatchUp
-	noWindow.Stabilization = -1
+	noWindow.Stabilization.Duration = -1
 	if g := upgrade.CaughtUp(s.obs, *m, noWindow); g != nil {
 		r.HealthySince = metav1.MicroTime{}
 		s.gate = g

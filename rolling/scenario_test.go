@@ -1,6 +1,8 @@
 package rolling
 
 import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"fmt"
 	"strings"
 	"testing"
@@ -167,7 +169,7 @@ func scenarios() []scenario {
 		},
 		{
 			name: "pod_never_ready", cfg: fake.Config{Replicas: 3, TargetedTransfer: true, PodStartTicks: 1 << 30},
-			spec: Spec{Version: v240, Image: i240, StepTimeout: 2 * time.Minute}, ticks: 450,
+			spec: Spec{Version: v240, Image: i240, StepTimeout: metav1.Duration{Duration: 2 * time.Minute}}, ticks: 450,
 			script: func(tick int, c *fake.Cluster, s *Spec) {
 				if tick == 300 {
 					s.RetryNonce = "retry-1" // the budget resets, the pod still never becomes ready

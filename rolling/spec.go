@@ -1,6 +1,8 @@
 package rolling
 
 import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"fmt"
 	"time"
 
@@ -29,11 +31,20 @@ const (
 // Spec is the desired state of a rolling upgrade: the target version and
 // image of one StatefulSet-like workload, and how carefully to get there.
 // It is JSON-tagged so hosts can embed it in a CRD spec.
+//
+// +kubebuilder:object:generate=true
 type Spec struct {
-	// Version is the target workload version (strict semver).
-	Version string `json:"version"`
+	// Version is the target workload version (strict semver, one optional
+	// leading "v"). Step requires it (ErrInvalidSpec when empty); it is optional in
+	// the schema so a host can fill it from a shared field of its own API.
+	//
+	// +kubebuilder:validation:Pattern=`^v?(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$`
+	Version string `json:"version,omitempty"`
 	// Image is the target container image; a semver tag must match Version.
-	Image string `json:"image"`
+	//
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=512
+	Image string `json:"image,omitempty"`
 	// Workload names the workload to roll; it may be empty when the
 	// observation holds exactly one workload.
 	Workload string `json:"workload,omitempty"`
@@ -56,14 +67,14 @@ type Spec struct {
 	// before a backup newer than the upgrade's start succeeded.
 	Snapshot bool `json:"snapshot,omitempty"`
 	// StepTimeout is the per-step deadline (DefaultStepTimeout if zero).
-	StepTimeout time.Duration `json:"stepTimeout,omitempty"`
+	StepTimeout metav1.Duration `json:"stepTimeout,omitempty"`
 	// RetryInterval is how long to wait for a requested leadership move or
 	// snapshot before the request is repeated (DefaultRetryInterval if
 	// zero).
-	RetryInterval time.Duration `json:"retryInterval,omitempty"`
+	RetryInterval metav1.Duration `json:"retryInterval,omitempty"`
 	// PollInterval is the RequeueAfter of waiting Decisions
 	// (DefaultPollInterval if zero).
-	PollInterval time.Duration `json:"pollInterval,omitempty"`
+	PollInterval metav1.Duration `json:"pollInterval,omitempty"`
 	// Ordering chooses who restarts pods: Partition (the StatefulSet
 	// controller, one ordinal admitted at a time by lowering the
 	// partition), OnDelete (the strategy deletes exactly one pod at the
@@ -81,6 +92,8 @@ type Spec struct {
 }
 
 // Ordering is who restarts the pods of a rolling upgrade.
+//
+// +kubebuilder:validation:Enum=Partition;OnDelete
 type Ordering string
 
 // Orderings.
@@ -108,12 +121,12 @@ const (
 // withDefaults validates spec and fills its defaults.
 func (s Spec) withDefaults() (Spec, error) {
 	switch {
-	case s.StepTimeout < 0:
-		return s, fmt.Errorf("%w: step timeout %s is negative", upgrade.ErrInvalidSpec, s.StepTimeout)
-	case s.RetryInterval < 0:
-		return s, fmt.Errorf("%w: retry interval %s is negative", upgrade.ErrInvalidSpec, s.RetryInterval)
-	case s.PollInterval < 0:
-		return s, fmt.Errorf("%w: poll interval %s is negative", upgrade.ErrInvalidSpec, s.PollInterval)
+	case s.StepTimeout.Duration < 0:
+		return s, fmt.Errorf("%w: step timeout %s is negative", upgrade.ErrInvalidSpec, s.StepTimeout.Duration)
+	case s.RetryInterval.Duration < 0:
+		return s, fmt.Errorf("%w: retry interval %s is negative", upgrade.ErrInvalidSpec, s.RetryInterval.Duration)
+	case s.PollInterval.Duration < 0:
+		return s, fmt.Errorf("%w: poll interval %s is negative", upgrade.ErrInvalidSpec, s.PollInterval.Duration)
 	case s.Ordering != "" && s.Ordering != OrderingPartition && s.Ordering != OrderingOnDelete:
 		return s, fmt.Errorf("%w: ordering %q is neither %s nor %s", upgrade.ErrInvalidSpec, s.Ordering, OrderingPartition, OrderingOnDelete)
 	}
@@ -123,14 +136,14 @@ func (s Spec) withDefaults() (Spec, error) {
 	if s.LockHolder == "" {
 		s.LockHolder = DefaultLockHolder
 	}
-	if s.StepTimeout == 0 {
-		s.StepTimeout = DefaultStepTimeout
+	if s.StepTimeout.Duration == 0 {
+		s.StepTimeout.Duration = DefaultStepTimeout
 	}
-	if s.RetryInterval == 0 {
-		s.RetryInterval = DefaultRetryInterval
+	if s.RetryInterval.Duration == 0 {
+		s.RetryInterval.Duration = DefaultRetryInterval
 	}
-	if s.PollInterval == 0 {
-		s.PollInterval = DefaultPollInterval
+	if s.PollInterval.Duration == 0 {
+		s.PollInterval.Duration = DefaultPollInterval
 	}
 	s.CatchUp = s.CatchUp.WithDefaults()
 	return s, nil

@@ -61,7 +61,7 @@ func Step(spec Spec, obs upgrade.Observation, status upgrade.Status) (upgrade.De
 	}
 	// The last Decision's effects must show before anything else is
 	// decided (or be overdue): until then Step waits, status unchanged.
-	if g, done := upgrade.CheckExpected(&obs, &status, s.spec.RetryInterval); g != nil {
+	if g, done := upgrade.CheckExpected(&obs, &status, s.spec.RetryInterval.Duration); g != nil {
 		return upgrade.Decision{Status: *status.DeepCopy(), Gate: g, RequeueAfter: ActionRequeue}, nil
 	} else if done {
 		s.st.Expected = nil
@@ -227,9 +227,9 @@ func (s *stepper) run() error {
 		s.requeue = ActionRequeue
 	case s.outcome != nil:
 	case s.st.Upgrade != nil && s.st.Upgrade.Paused == nil:
-		s.requeue = s.spec.PollInterval
+		s.requeue = s.spec.PollInterval.Duration
 	case s.st.Upgrade == nil && s.gate != nil && s.gate.Name != upgrade.GatePolicy:
-		s.requeue = s.spec.PollInterval
+		s.requeue = s.spec.PollInterval.Duration
 	}
 	return nil
 }
@@ -378,11 +378,11 @@ func (s *stepper) active() error {
 // reason; nothing disruptive happens until a retry request or a new target.
 func (s *stepper) deadline() error {
 	u := s.st.Upgrade
-	if u == nil || s.gate == nil || s.spec.StepTimeout <= 0 {
+	if u == nil || s.gate == nil || s.spec.StepTimeout.Duration <= 0 {
 		return nil
 	}
 	waited := s.obs.Now.Sub(u.StepStartedAt.Time)
-	if waited <= s.spec.StepTimeout {
+	if waited <= s.spec.StepTimeout.Duration {
 		return nil
 	}
 	g := s.gate
@@ -391,7 +391,7 @@ func (s *stepper) deadline() error {
 		Reason: g.Reason,
 		Member: g.Member,
 		Message: fmt.Sprintf("step exceeded its %s deadline waiting on gate %s: %s; fix the cause and set retryNonce to retry",
-			s.spec.StepTimeout, g.Name, g.Message),
+			s.spec.StepTimeout.Duration, g.Name, g.Message),
 		Since: upgrade.Time(s.obs.Now),
 	}
 	s.gate = &upgrade.Gate{Name: upgrade.GateDeadline, Reason: g.Reason, Member: g.Member, Message: u.Paused.Message}
@@ -521,7 +521,7 @@ func (s *stepper) snapshotting() Event {
 	}
 	var ev Event
 	if u.Rolling.Snapshot != "" {
-		if s.obs.Now.Sub(u.PhaseStartedAt.Time) < s.spec.RetryInterval {
+		if s.obs.Now.Sub(u.PhaseStartedAt.Time) < s.spec.RetryInterval.Duration {
 			return ""
 		}
 		// the request was lost or the snapshot failed: ask again

@@ -172,7 +172,7 @@ func stepCases() []stepCase {
 		// ---- errors
 		{name: "empty version", spec: Spec{Image: newImg}, obs: healthy(3), status: idleStatus(), wantErr: upgrade.ErrInvalidSpec},
 		{name: "empty image", spec: Spec{Version: newV}, obs: healthy(3), status: idleStatus(), wantErr: upgrade.ErrInvalidSpec},
-		{name: "negative timeout", spec: Spec{Version: newV, Image: newImg, StepTimeout: -1}, obs: healthy(3), status: idleStatus(), wantErr: upgrade.ErrInvalidSpec},
+		{name: "negative timeout", spec: Spec{Version: newV, Image: newImg, StepTimeout: metav1.Duration{Duration: -1}}, obs: healthy(3), status: idleStatus(), wantErr: upgrade.ErrInvalidSpec},
 		{name: "unknown workload", spec: Spec{Version: newV, Image: newImg, Workload: "etcd"}, obs: healthy(3), status: idleStatus(), wantErr: upgrade.ErrInvalidObservation},
 		{name: "no time", spec: baseSpec(), obs: func() upgrade.Observation { o := healthy(3); o.Now = time.Time{}; return o }(), status: idleStatus(), wantErr: upgrade.ErrInvalidObservation},
 		{

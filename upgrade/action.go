@@ -32,6 +32,8 @@ const (
 // Action is one intended change to the cluster. Hosts execute the actions of
 // a Decision in order and stop at the first failure. The set of Action types
 // is closed (the interface has an unexported method).
+//
+// +kubebuilder:object:generate=false
 type Action interface {
 	// Kind returns the action's stable machine-readable kind.
 	Kind() ActionKind

@@ -82,6 +82,7 @@ func (g *Gate) Error() string {
 // anywhere in between calls Step again with the persisted status and a fresh
 // observation; Step accepts any status it produced with any prefix of its
 // actions executed.
+// +kubebuilder:object:generate=false
 type Decision struct {
 	// Actions to execute in order; a host stops at the first failure and
 	// calls Step again with a fresh observation.

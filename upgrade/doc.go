@@ -35,4 +35,8 @@
 // The safety rules S1–S4 of the design contract are encoded once, in
 // CheckSafety, so every strategy (and every host that composes its own
 // action lists) is held to the same definition.
+//
+// +kubebuilder:object:generate=true
 package upgrade
+
+//go:generate go tool controller-gen object paths=.

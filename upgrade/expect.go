@@ -72,16 +72,6 @@ type Expectations struct {
 	Since metav1.Time `json:"since"`
 }
 
-// DeepCopy returns a copy of e sharing no memory with it.
-func (e *Expectations) DeepCopy() *Expectations {
-	if e == nil {
-		return nil
-	}
-	c := *e
-	c.Items = append([]Expectation(nil), e.Items...)
-	return &c
-}
-
 // ExpectationsOf returns the effects actions, decided on obs, are expected
 // to have; nil when none (events, hooks and snapshots expect nothing the
 // strategies wait on this way).

@@ -8,6 +8,8 @@ import (
 // Observation is everything a strategy may know about the cluster at one
 // instant. Hosts build it from adapters (Kubernetes, OpenBao, a simulator);
 // strategies never mutate it.
+//
+// +kubebuilder:object:generate=false
 type Observation struct {
 	// Now is the host's clock at observation time. It is the only time source
 	// of the pure core; a zero Now is invalid input.
@@ -141,6 +143,8 @@ const (
 )
 
 // Member is one pod and the Raft server running in it.
+//
+// +kubebuilder:object:generate=false
 type Member struct {
 	// Name is the pod name; unique across the observation.
 	Name string `json:"name"`
@@ -161,6 +165,8 @@ type Member struct {
 }
 
 // PodStatus is the lifecycle state of a member's pod.
+//
+// +kubebuilder:object:generate=false
 type PodStatus struct {
 	// Exists is false while the pod object is absent (deleted, not recreated).
 	Exists bool `json:"exists"`
@@ -198,6 +204,8 @@ type PodStatus struct {
 // reported, autopilot did not answer), it sets Unknown and the member's
 // other fields mean nothing. Strategies and Safety then refuse every
 // disruptive action, as they do when RaftView.Known is false.
+//
+// +kubebuilder:object:generate=false
 type MemberRaft struct {
 	// Unknown is true when the adapter could not read this member's Raft
 	// state: the view is partial (see CheckView).
@@ -266,6 +274,8 @@ type RaftView struct {
 }
 
 // BackupView describes backup readiness.
+//
+// +kubebuilder:object:generate=false
 type BackupView struct {
 	// Configured is true when backups are set up for the cluster.
 	Configured bool `json:"configured"`
@@ -276,6 +286,8 @@ type BackupView struct {
 }
 
 // LockView is the operation lock.
+//
+// +kubebuilder:object:generate=false
 type LockView struct {
 	// Holder identifies the operation holding the lock ("" when free).
 	Holder string `json:"holder,omitempty"`
@@ -394,26 +406,19 @@ func (o *Observation) WorkloadMembers(workload string) []Member {
 	return out
 }
 
-// DeepCopy returns a copy sharing no memory with o.
+// DeepCopy returns a copy of o sharing no memory with it. Observation is a
+// host's input, never part of an API object, and holds time.Time values,
+// which controller-gen cannot copy: its copy is written by hand (the
+// reflective TestObservationDeepCopy guards it against new fields), and
+// the parts without time values use the generated copies.
 func (o *Observation) DeepCopy() *Observation {
 	if o == nil {
 		return nil
 	}
 	c := *o
 	c.Workloads = slices.Clone(o.Workloads)
-	c.Members = slices.Clone(o.Members)
-	c.Service.Selector = cloneMap(o.Service.Selector)
+	c.Members = slices.Clone(o.Members) // Member holds values only
+	o.Service.DeepCopyInto(&c.Service)
 	c.Hooks = slices.Clone(o.Hooks)
 	return &c
-}
-
-func cloneMap(m map[string]string) map[string]string {
-	if m == nil {
-		return nil
-	}
-	c := make(map[string]string, len(m))
-	for k, v := range m {
-		c[k] = v
-	}
-	return c
 }

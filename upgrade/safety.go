@@ -1,6 +1,8 @@
 package upgrade
 
 import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"fmt"
 	"strconv"
 	"time"
@@ -17,17 +19,19 @@ func FailureTolerance(voters, healthyVoters int) int { return healthyVoters - Qu
 // Zero fields take the defaults of DefaultCatchUp (see WithDefaults).
 type CatchUp struct {
 	// MaxLag is how many log entries a member may trail the leader.
+	//
+	// +kubebuilder:validation:Minimum=0
 	MaxLag uint64 `json:"maxLag,omitempty"`
 	// MaxContact is the longest time since the leader last heard from it.
-	MaxContact time.Duration `json:"maxContact,omitempty"`
+	MaxContact metav1.Duration `json:"maxContact,omitempty"`
 	// Stabilization is how long it must have been healthy.
-	Stabilization time.Duration `json:"stabilization,omitempty"`
+	Stabilization metav1.Duration `json:"stabilization,omitempty"`
 }
 
 // DefaultCatchUp mirrors autopilot's defaults: 1000 trailing entries, 10s
 // last-contact threshold, 10s server stabilization time.
 func DefaultCatchUp() CatchUp {
-	return CatchUp{MaxLag: 1000, MaxContact: 10 * time.Second, Stabilization: 10 * time.Second}
+	return CatchUp{MaxLag: 1000, MaxContact: metav1.Duration{Duration: 10 * time.Second}, Stabilization: metav1.Duration{Duration: 10 * time.Second}}
 }
 
 // WithDefaults fills zero fields from DefaultCatchUp. A negative
@@ -37,11 +41,11 @@ func (c CatchUp) WithDefaults() CatchUp {
 	if c.MaxLag == 0 {
 		c.MaxLag = d.MaxLag
 	}
-	if c.MaxContact == 0 {
-		c.MaxContact = d.MaxContact
+	if c.MaxContact.Duration == 0 {
+		c.MaxContact.Duration = d.MaxContact.Duration
 	}
-	if c.Stabilization == 0 {
-		c.Stabilization = d.Stabilization
+	if c.Stabilization.Duration == 0 {
+		c.Stabilization.Duration = d.Stabilization.Duration
 	}
 	return c
 }
@@ -196,12 +200,12 @@ func catchUpLag(obs *Observation, m, leader *Member, hasLeader bool, c CatchUp) 
 		if m.Raft.LastTerm < leader.Raft.LastTerm {
 			return lagTerm
 		}
-		if c.MaxContact > 0 && m.Raft.LastContact > c.MaxContact {
+		if c.MaxContact.Duration > 0 && m.Raft.LastContact > c.MaxContact.Duration {
 			return lagContact
 		}
 	}
-	if c.Stabilization > 0 {
-		if start := stableStart(m); !start.IsZero() && obs.Now.Sub(start) < c.Stabilization {
+	if c.Stabilization.Duration > 0 {
+		if start := stableStart(m); !start.IsZero() && obs.Now.Sub(start) < c.Stabilization.Duration {
 			return lagNotStable
 		}
 	}
@@ -236,7 +240,7 @@ func CaughtUpAfterRestart(obs *Observation, m Member, c CatchUp, observedSince t
 	if g := CaughtUp(obs, m, c); g != nil {
 		return g
 	}
-	if c.Stabilization <= 0 {
+	if c.Stabilization.Duration <= 0 {
 		return nil
 	}
 	start := obs.Now
@@ -249,14 +253,14 @@ func CaughtUpAfterRestart(obs *Observation, m Member, c CatchUp, observedSince t
 		}
 	}
 	stable := obs.Now.Sub(start)
-	if stable >= c.Stabilization {
+	if stable >= c.Stabilization.Duration {
 		return nil
 	}
 	if stable < 0 {
 		stable = 0
 	}
 	return &Gate{Name: GateStabilized, Reason: ReasonNotStable, Member: m.Name,
-		Message: m.Name + " stable for " + stable.Truncate(time.Second).String() + " since its restart, needs " + c.Stabilization.String()}
+		Message: m.Name + " stable for " + stable.Truncate(time.Second).String() + " since its restart, needs " + c.Stabilization.Duration.String()}
 }
 
 // lagGate builds the gate of a lag found by catchUpLag (the messages are
@@ -305,7 +309,7 @@ func lagGate(obs *Observation, m, leader *Member, c CatchUp, lag lagKind) *Gate 
 		name, r = GateCaughtUp, ReasonNoRecentContact
 		b = append(append(b, "leader last heard from "...), m.Name...)
 		b = append(append(append(b, ' '), m.Raft.LastContact.String()...), " ago (max "...)
-		b = append(append(b, c.MaxContact.String()...), ')')
+		b = append(append(b, c.MaxContact.Duration.String()...), ')')
 	case lagUnknown: // "the raft state of %s is unknown"
 		name, r = GateRaftHealthy, ReasonRaftViewUnknown
 		b = append(append(append(b, "the raft state of "...), m.Name...), " is unknown (the raft view is unknown or partial)"...)
@@ -314,7 +318,7 @@ func lagGate(obs *Observation, m, leader *Member, c CatchUp, lag lagKind) *Gate 
 		stable := obs.Now.Sub(stableStart(m))
 		b = append(append(b, m.Name...), " healthy for "...)
 		b = append(append(b, stable.Truncate(time.Second).String()...), ", needs "...)
-		b = append(b, c.Stabilization.String()...)
+		b = append(b, c.Stabilization.Duration.String()...)
 	}
 	return &Gate{Name: name, Reason: r, Member: m.Name, Message: string(b)}
 }
@@ -334,6 +338,7 @@ type Safety struct {
 }
 
 // SafetyError is a violated safety rule.
+// +kubebuilder:object:generate=false
 type SafetyError struct {
 	// Rule is the invariant broken ("S1".."S4").
 	Rule string

@@ -1,6 +1,8 @@
 package upgrade_test
 
 import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"errors"
 	"reflect"
 	"strings"
@@ -41,16 +43,16 @@ func TestQuorumAndFailureTolerance(t *testing.T) {
 
 func TestCatchUpWithDefaults(t *testing.T) {
 	d := upgrade.DefaultCatchUp()
-	if d != (upgrade.CatchUp{MaxLag: 1000, MaxContact: 10 * time.Second, Stabilization: 10 * time.Second}) {
+	if d != (upgrade.CatchUp{MaxLag: 1000, MaxContact: metav1.Duration{Duration: 10 * time.Second}, Stabilization: metav1.Duration{Duration: 10 * time.Second}}) {
 		t.Fatalf("DefaultCatchUp() = %+v", d)
 	}
 	tests := []struct{ in, want upgrade.CatchUp }{
 		{upgrade.CatchUp{}, d},
-		{upgrade.CatchUp{MaxLag: 5}, upgrade.CatchUp{MaxLag: 5, MaxContact: d.MaxContact, Stabilization: d.Stabilization}},
-		{upgrade.CatchUp{MaxContact: time.Second}, upgrade.CatchUp{MaxLag: d.MaxLag, MaxContact: time.Second, Stabilization: d.Stabilization}},
-		{upgrade.CatchUp{Stabilization: time.Minute}, upgrade.CatchUp{MaxLag: d.MaxLag, MaxContact: d.MaxContact, Stabilization: time.Minute}},
-		{upgrade.CatchUp{MaxContact: -1, Stabilization: -1}, upgrade.CatchUp{MaxLag: d.MaxLag, MaxContact: -1, Stabilization: -1}},
-		{upgrade.CatchUp{MaxLag: 1, MaxContact: 2, Stabilization: 3}, upgrade.CatchUp{MaxLag: 1, MaxContact: 2, Stabilization: 3}},
+		{upgrade.CatchUp{MaxLag: 5}, upgrade.CatchUp{MaxLag: 5, MaxContact: metav1.Duration{Duration: d.MaxContact.Duration}, Stabilization: metav1.Duration{Duration: d.Stabilization.Duration}}},
+		{upgrade.CatchUp{MaxContact: metav1.Duration{Duration: time.Second}}, upgrade.CatchUp{MaxLag: d.MaxLag, MaxContact: metav1.Duration{Duration: time.Second}, Stabilization: metav1.Duration{Duration: d.Stabilization.Duration}}},
+		{upgrade.CatchUp{Stabilization: metav1.Duration{Duration: time.Minute}}, upgrade.CatchUp{MaxLag: d.MaxLag, MaxContact: metav1.Duration{Duration: d.MaxContact.Duration}, Stabilization: metav1.Duration{Duration: time.Minute}}},
+		{upgrade.CatchUp{MaxContact: metav1.Duration{Duration: -1}, Stabilization: metav1.Duration{Duration: -1}}, upgrade.CatchUp{MaxLag: d.MaxLag, MaxContact: metav1.Duration{Duration: -1}, Stabilization: metav1.Duration{Duration: -1}}},
+		{upgrade.CatchUp{MaxLag: 1, MaxContact: metav1.Duration{Duration: 2}, Stabilization: metav1.Duration{Duration: 3}}, upgrade.CatchUp{MaxLag: 1, MaxContact: metav1.Duration{Duration: 2}, Stabilization: metav1.Duration{Duration: 3}}},
 	}
 	for _, tt := range tests {
 		if got := tt.in.WithDefaults(); got != tt.want {
@@ -124,7 +126,7 @@ func TestCaughtUp(t *testing.T) {
 		{name: "no recent contact", member: "raft-1", mod: func(o *upgrade.Observation) {
 			member(o, "raft-1").Raft.LastContact = 11 * time.Second
 		}, gate: upgrade.GateCaughtUp, reason: upgrade.ReasonNoRecentContact},
-		{name: "contact check disabled", member: "raft-1", c: upgrade.CatchUp{MaxContact: -1}, mod: func(o *upgrade.Observation) {
+		{name: "contact check disabled", member: "raft-1", c: upgrade.CatchUp{MaxContact: metav1.Duration{Duration: -1}}, mod: func(o *upgrade.Observation) {
 			member(o, "raft-1").Raft.LastContact = time.Hour
 		}},
 		{name: "pod started recently", member: "raft-1", mod: func(o *upgrade.Observation) {
@@ -142,10 +144,10 @@ func TestCaughtUp(t *testing.T) {
 		{name: "ready exactly long enough", member: "raft-1", mod: func(o *upgrade.Observation) {
 			member(o, "raft-1").Pod.ReadySince = now.Add(-10 * time.Second)
 		}},
-		{name: "stabilization custom", member: "raft-1", c: upgrade.CatchUp{Stabilization: 3 * time.Second}, mod: func(o *upgrade.Observation) {
+		{name: "stabilization custom", member: "raft-1", c: upgrade.CatchUp{Stabilization: metav1.Duration{Duration: 3 * time.Second}}, mod: func(o *upgrade.Observation) {
 			member(o, "raft-1").Pod.ReadySince = now.Add(-5 * time.Second)
 		}},
-		{name: "stabilization disabled", member: "raft-1", c: upgrade.CatchUp{Stabilization: -1}, mod: func(o *upgrade.Observation) {
+		{name: "stabilization disabled", member: "raft-1", c: upgrade.CatchUp{Stabilization: metav1.Duration{Duration: -1}}, mod: func(o *upgrade.Observation) {
 			member(o, "raft-1").Pod.ReadySince = now
 		}},
 		// Autopilot resets stable_since for every server when a new leader
@@ -777,7 +779,7 @@ func TestCaughtUpAfterRestart(t *testing.T) {
 	}
 	obs := restarted(func(m *upgrade.Member) {})
 	m, _ := obs.Member("raft-2")
-	if g := upgrade.CaughtUpAfterRestart(&obs, m, upgrade.CatchUp{Stabilization: -1}, time.Time{}); g != nil {
+	if g := upgrade.CaughtUpAfterRestart(&obs, m, upgrade.CatchUp{Stabilization: metav1.Duration{Duration: -1}}, time.Time{}); g != nil {
 		t.Errorf("window disabled: %v", g)
 	}
 }

@@ -1,12 +1,12 @@
 package upgrade
 
 import (
-	"slices"
-
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // Strategy names an upgrade strategy.
+//
+// +kubebuilder:validation:Enum=Rolling;BlueGreen
 type Strategy string
 
 // Strategies.
@@ -16,6 +16,8 @@ const (
 )
 
 // Outcome is how an upgrade ended.
+//
+// +kubebuilder:validation:Enum=Succeeded;RolledBack;Aborted
 type Outcome string
 
 // Outcomes.
@@ -139,42 +141,6 @@ type Pause struct {
 	Message string      `json:"message,omitempty"`
 	Member  string      `json:"member,omitempty"`
 	Since   metav1.Time `json:"since"`
-}
-
-// DeepCopy returns a copy of s sharing no memory with it.
-func (s *Status) DeepCopy() *Status {
-	if s == nil {
-		return nil
-	}
-	c := *s
-	c.Upgrade = s.Upgrade.DeepCopy()
-	c.Conditions = slices.Clone(s.Conditions)
-	if s.LastResult != nil {
-		r := *s.LastResult
-		c.LastResult = &r
-	}
-	c.Expected = s.Expected.DeepCopy()
-	if s.BreakGlass != nil {
-		b := *s.BreakGlass
-		b.RecoverySteps = slices.Clone(s.BreakGlass.RecoverySteps)
-		c.BreakGlass = &b
-	}
-	return &c
-}
-
-// DeepCopy returns a copy of u sharing no memory with it.
-func (u *UpgradeStatus) DeepCopy() *UpgradeStatus {
-	if u == nil {
-		return nil
-	}
-	c := *u
-	if u.Paused != nil {
-		p := *u.Paused
-		c.Paused = &p
-	}
-	c.Rolling = u.Rolling.DeepCopy()
-	c.BlueGreen = u.BlueGreen.DeepCopy()
-	return &c
 }
 
 // Idle reports whether no upgrade is in progress.

@@ -55,13 +55,3 @@ type BlueGreenProgress struct {
 	// BreakGlassCount counts break-glass entries of this upgrade.
 	BreakGlassCount int32 `json:"breakGlassCount,omitempty"`
 }
-
-// DeepCopy returns a copy of p sharing no memory with it. Every field is a
-// value (metav1.Time included), so a shallow copy is deep.
-func (p *BlueGreenProgress) DeepCopy() *BlueGreenProgress {
-	if p == nil {
-		return nil
-	}
-	c := *p
-	return &c
-}

@@ -1,8 +1,6 @@
 package upgrade
 
 import (
-	"slices"
-
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -50,16 +48,4 @@ type RollingProgress struct {
 	Nonvoters []string `json:"nonvoters,omitempty"`
 	// UnexpectedVoters are the Nonvoters seen voting, in the order seen.
 	UnexpectedVoters []string `json:"unexpectedVoters,omitempty"`
-}
-
-// DeepCopy returns a copy of p sharing no memory with it.
-func (p *RollingProgress) DeepCopy() *RollingProgress {
-	if p == nil {
-		return nil
-	}
-	c := *p
-	c.Updated = slices.Clone(p.Updated)
-	c.Nonvoters = slices.Clone(p.Nonvoters)
-	c.UnexpectedVoters = slices.Clone(p.UnexpectedVoters)
-	return &c
 }

@@ -9,6 +9,7 @@ import (
 )
 
 // Transition is one edge of a strategy's transition table.
+// +kubebuilder:object:generate=false
 type Transition[P, E ~string] struct {
 	From  P
 	Event E
@@ -19,6 +20,7 @@ type Transition[P, E ~string] struct {
 // takes with Next (a linear scan over a few dozen entries, no allocation);
 // looplab/fsm is built from the same table only on request (FSM), to
 // validate it and to render diagrams.
+// +kubebuilder:object:generate=false
 type Table[P, E ~string] struct {
 	// Initial is the phase a new machine starts in.
 	Initial P

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/raftshift/raftshift/adapters/kubernetes/api/v1alpha1"
 	"slices"
 	"strconv"
 	"strings"
@@ -125,7 +126,7 @@ func newCluster(t *testing.T, version string, replicas int32, leader string, tar
 	// the CRD as JSON and has no such limit.
 	tracker := clienttesting.NewObjectTracker(s, serializer.NewCodecFactory(s).UniversalDecoder())
 	c.base = fake.NewClientBuilder().WithScheme(s).WithObjectTracker(tracker).WithObjects(objs...).
-		WithStatusSubresource(&RaftUpgrade{}, &appsv1.StatefulSet{}, &corev1.Pod{}).Build()
+		WithStatusSubresource(&v1alpha1.RaftUpgrade{}, &appsv1.StatefulSet{}, &corev1.Pod{}).Build()
 	c.raft = &fakeRaft{c: c, leader: leader, term: 5, targeted: targeted, voters: map[string]upgrade.Suffrage{},
 		stable: map[string]time.Time{}}
 	for i := range replicas {
@@ -198,7 +199,7 @@ func (c *cluster) recorded(fail func(op string, obj client.Object) error) client
 func (c *cluster) reconciler(cl client.Client, rec events.EventRecorder) *Reconciler {
 	return &Reconciler{
 		Client:   cl,
-		Raft:     func(context.Context, *RaftUpgrade) (RaftCluster, error) { return c.raft, nil },
+		Raft:     func(context.Context, *v1alpha1.RaftUpgrade) (RaftCluster, error) { return c.raft, nil },
 		Recorder: rec,
 		Clock:    c.clock.Now,
 	}

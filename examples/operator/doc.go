@@ -10,12 +10,12 @@
 // Install the CRD, run the operator with the OpenBao address and token, and
 // create a RaftUpgrade next to the cluster:
 //
-//	kubectl apply -f examples/operator/config/crd.yaml
+//	kubectl apply -f adapters/kubernetes/config/crd/raftshift.io_raftupgrades.yaml
 //	kubectl apply -f examples/operator/config/rbac.yaml   # bind it to the operator's service account
 //	BAO_TOKEN=... go run ./examples/operator \
 //		-openbao-address https://bao-active.vault.svc:8200 \
 //		-openbao-member-address 'https://{name}.bao-internal.{namespace}.svc:8200'
-//	kubectl apply -f examples/operator/config/sample.yaml
+//	kubectl apply -f adapters/kubernetes/config/samples/raftupgrade.yaml
 //	kubectl get raftupgrades -n vault -w
 //
 // The operator uses the default kubeconfig resolution of controller-runtime

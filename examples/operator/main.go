@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"github.com/raftshift/raftshift/adapters/kubernetes/api/v1alpha1"
 	"os"
 
 	"github.com/openbao/openbao/api/v2"
@@ -28,7 +29,7 @@ func NewScheme() (*runtime.Scheme, error) {
 	if err := clientgoscheme.AddToScheme(s); err != nil {
 		return nil, err
 	}
-	if err := AddToScheme(s); err != nil {
+	if err := v1alpha1.AddToScheme(s); err != nil {
 		return nil, err
 	}
 	return s, nil

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/raftshift/raftshift/adapters/kubernetes/api/v1alpha1"
 	"io"
 	"os"
 	"path/filepath"
@@ -33,7 +34,7 @@ type OpenBaoProvider struct {
 }
 
 // Cluster implements RaftProvider.
-func (p *OpenBaoProvider) Cluster(ctx context.Context, ru *RaftUpgrade) (RaftCluster, error) {
+func (p *OpenBaoProvider) Cluster(ctx context.Context, ru *v1alpha1.RaftUpgrade) (RaftCluster, error) {
 	if p.Base == nil {
 		return nil, fmt.Errorf("openbao provider has no base client")
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/raftshift/raftshift/adapters/kubernetes/api/v1alpha1"
+	"maps"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -66,7 +68,7 @@ type RaftCluster interface {
 
 // RaftProvider returns the RaftCluster of a RaftUpgrade (for OpenBao: an
 // adapter pointed at the cluster's address with its token).
-type RaftProvider func(ctx context.Context, ru *RaftUpgrade) (RaftCluster, error)
+type RaftProvider func(ctx context.Context, ru *v1alpha1.RaftUpgrade) (RaftCluster, error)
 
 // Reconciler drives RaftUpgrades with raftshift's strategies: observe
 // (Kubernetes adapter, then the Raft side), Step, persist the new status,
@@ -94,7 +96,7 @@ func (r *Reconciler) now() time.Time {
 	return time.Now()
 }
 
-func (r *Reconciler) event(obj *RaftUpgrade, typ, reason, format string, args ...any) {
+func (r *Reconciler) event(obj *v1alpha1.RaftUpgrade, typ, reason, format string, args ...any) {
 	if r.Recorder != nil {
 		r.Recorder.Eventf(obj, nil, typ, reason, "Reconcile", format, args...)
 	}
@@ -103,7 +105,7 @@ func (r *Reconciler) event(obj *RaftUpgrade, typ, reason, format string, args ..
 // Reconcile runs one Step of the RaftUpgrade named by req.
 func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 	logger := log.FromContext(ctx)
-	var ru RaftUpgrade
+	var ru v1alpha1.RaftUpgrade
 	if err := r.Client.Get(ctx, req.NamespacedName, &ru); err != nil {
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
@@ -111,7 +113,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		return reconcile.Result{}, nil
 	}
 	now := r.now()
-	cfg := ru.Spec.KubernetesConfig(ru.Namespace)
+	cfg := kubernetesConfig(&ru.Spec, ru.Namespace)
 
 	// Observe: Kubernetes objects first, then the Raft view.
 	obs, err := (&kubernetes.Observer{Reader: r.Client, Config: cfg, Clock: func() time.Time { return now }}).Observe(ctx)
@@ -182,7 +184,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 
 // step calls the strategy of the upgrade in flight, or of the spec when
 // idle.
-func (r *Reconciler) step(ru *RaftUpgrade, obs upgrade.Observation) (upgrade.Decision, error) {
+func (r *Reconciler) step(ru *v1alpha1.RaftUpgrade, obs upgrade.Observation) (upgrade.Decision, error) {
 	status := *ru.Status.DeepCopy()
 	strategy := ru.Spec.StrategyOrDefault()
 	if u := status.Upgrade; u != nil && u.Strategy != strategy {
@@ -203,7 +205,7 @@ func (r *Reconciler) step(ru *RaftUpgrade, obs upgrade.Observation) (upgrade.Dec
 
 // stepFailed reports a strategy error (bad spec, status or observation):
 // nothing is executed; a Ready=False condition and a warning event say why.
-func (r *Reconciler) stepFailed(ctx context.Context, ru *RaftUpgrade, now time.Time, stepErr error) (reconcile.Result, error) {
+func (r *Reconciler) stepFailed(ctx context.Context, ru *v1alpha1.RaftUpgrade, now time.Time, stepErr error) (reconcile.Result, error) {
 	r.event(ru, corev1.EventTypeWarning, ReasonStepFailed, "%v", stepErr)
 	st := ru.Status.DeepCopy()
 	upgrade.SetCondition(&st.Conditions, upgrade.ConditionReady, metav1.ConditionFalse, ReasonStepFailed, stepErr.Error(), now, ru.Generation)
@@ -247,7 +249,7 @@ func (b boundRaft) Execute(ctx context.Context, a upgrade.Action) error {
 // RequeueAfter covers the Raft side, which has no watch.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	inNamespace := handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, obj client.Object) []reconcile.Request {
-		var list RaftUpgradeList
+		var list v1alpha1.RaftUpgradeList
 		if err := mgr.GetClient().List(ctx, &list, client.InNamespace(obj.GetNamespace())); err != nil {
 			return nil
 		}
@@ -259,8 +261,20 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	})
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("raftupgrade").
-		For(&RaftUpgrade{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		For(&v1alpha1.RaftUpgrade{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&appsv1.StatefulSet{}, inNamespace).
 		Watches(&corev1.Pod{}, inNamespace).
 		Complete(r)
+}
+
+// kubernetesConfig returns the Kubernetes adapter's configuration for a
+// RaftUpgrade in namespace ns.
+func kubernetesConfig(s *v1alpha1.RaftUpgradeSpec, ns string) kubernetes.Config {
+	return kubernetes.Config{
+		Namespace:    ns,
+		Selector:     maps.Clone(s.Selector),
+		ServiceName:  s.Service,
+		Container:    s.Container,
+		VersionLabel: s.VersionLabel,
+	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"github.com/raftshift/raftshift/adapters/kubernetes/api/v1alpha1"
 	"slices"
 	"strings"
 	"testing"
@@ -22,10 +23,10 @@ import (
 	"github.com/raftshift/raftshift/upgrade"
 )
 
-func raftUpgrade(name, version string, strategy upgrade.Strategy) *RaftUpgrade {
-	return &RaftUpgrade{
+func raftUpgrade(name, version string, strategy upgrade.Strategy) *v1alpha1.RaftUpgrade {
+	return &v1alpha1.RaftUpgrade{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: testNS},
-		Spec: RaftUpgradeSpec{
+		Spec: v1alpha1.RaftUpgradeSpec{
 			Strategy:     strategy,
 			Version:      version,
 			Image:        image(version),
@@ -54,7 +55,7 @@ func drive(t *testing.T, c *cluster, r *Reconciler, name, target string, maxRoun
 		if err != nil {
 			t.Fatalf("round %d: reconcile: %v", rounds, err)
 		}
-		var ru RaftUpgrade
+		var ru v1alpha1.RaftUpgrade
 		c.get(&ru, name)
 		acted := slices.ContainsFunc(writes, isClusterWrite)
 		if acted {
@@ -74,7 +75,7 @@ func drive(t *testing.T, c *cluster, r *Reconciler, name, target string, maxRoun
 		}
 		c.settle()
 	}
-	var ru RaftUpgrade
+	var ru v1alpha1.RaftUpgrade
 	c.get(&ru, name)
 	t.Fatalf("upgrade not done after %d rounds; status %+v upgrade %+v conditions %+v", maxRounds, ru.Status, ru.Status.Upgrade, ru.Status.Conditions)
 	return rounds
@@ -107,7 +108,7 @@ func TestRollingUpgradeCompletes(t *testing.T) {
 
 			rounds := drive(t, c, r, "upgrade", "2.5.0", 200)
 
-			var got RaftUpgrade
+			var got v1alpha1.RaftUpgrade
 			c.get(&got, "upgrade")
 			st := got.Status
 			if st.CurrentVersion != "2.5.0" || st.CurrentImage != image("2.5.0") || st.Upgrade != nil {
@@ -195,7 +196,7 @@ func TestPolicyRefusalChangesNothing(t *testing.T) {
 			t.Fatalf("round %d: policy refusal requeues after %s; it should wait for a spec change", round, res.RequeueAfter)
 		}
 	}
-	var got RaftUpgrade
+	var got v1alpha1.RaftUpgrade
 	c.get(&got, "downgrade")
 	cond := meta.FindStatusCondition(got.Status.Conditions, upgrade.ConditionReady)
 	if cond == nil || cond.Status != metav1.ConditionFalse || cond.Reason != "Downgrade" {
@@ -234,7 +235,7 @@ func TestStatusConflictExecutesNothing(t *testing.T) {
 	cl := c.recorded(func(op string, obj client.Object) error {
 		if op == "status" && conflicts > 0 {
 			conflicts--
-			return apierrors.NewConflict(schema.GroupResource{Group: GroupVersion.Group, Resource: "raftupgrades"}, obj.GetName(),
+			return apierrors.NewConflict(schema.GroupResource{Group: v1alpha1.GroupVersion.Group, Resource: "raftupgrades"}, obj.GetName(),
 				errors.New("the object has been modified"))
 		}
 		return nil
@@ -284,7 +285,7 @@ func TestRaftUnavailableHolds(t *testing.T) {
 	if res.RequeueAfter <= 0 {
 		t.Fatalf("no requeue while the raft view is unavailable")
 	}
-	var got RaftUpgrade
+	var got v1alpha1.RaftUpgrade
 	c.get(&got, "upgrade")
 	cond := meta.FindStatusCondition(got.Status.Conditions, upgrade.ConditionReady)
 	if cond == nil || cond.Status != metav1.ConditionFalse || cond.Reason != "NoRaftView" {
@@ -307,7 +308,7 @@ func TestInvalidSpec(t *testing.T) {
 	if res.RequeueAfter != 0 || slices.ContainsFunc(writes, isClusterWrite) {
 		t.Fatalf("invalid spec: requeue %s, writes %v", res.RequeueAfter, writes)
 	}
-	var got RaftUpgrade
+	var got v1alpha1.RaftUpgrade
 	c.get(&got, "bad")
 	cond := meta.FindStatusCondition(got.Status.Conditions, upgrade.ConditionReady)
 	if cond == nil || cond.Reason != ReasonStepFailed || !strings.Contains(cond.Message, "Canary") {
@@ -324,7 +325,7 @@ func TestBlueGreenUpgradeCompletes(t *testing.T) {
 
 	rounds := drive(t, c, r, "upgrade", "2.5.0", 300)
 
-	var got RaftUpgrade
+	var got v1alpha1.RaftUpgrade
 	c.get(&got, "upgrade")
 	if st := got.Status; st.LastResult == nil || st.LastResult.Outcome != upgrade.OutcomeSucceeded {
 		t.Fatalf("last result %+v", st.LastResult)

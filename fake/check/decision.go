@@ -155,11 +155,11 @@ func CaughtUp(obs *upgrade.Observation, m upgrade.Member, c upgrade.CatchUp) boo
 		if m.Raft.LastTerm < leader.Raft.LastTerm {
 			return false
 		}
-		if c.MaxContact > 0 && m.Raft.LastContact > c.MaxContact {
+		if c.MaxContact.Duration > 0 && m.Raft.LastContact > c.MaxContact.Duration {
 			return false
 		}
 	}
-	if c.Stabilization > 0 {
+	if c.Stabilization.Duration > 0 {
 		start := m.Pod.StartedAt
 		if m.Pod.ReadySince.After(start) {
 			start = m.Pod.ReadySince
@@ -167,7 +167,7 @@ func CaughtUp(obs *upgrade.Observation, m upgrade.Member, c upgrade.CatchUp) boo
 		if start.IsZero() {
 			start = m.Raft.StableSince
 		}
-		if !start.IsZero() && obs.Now.Sub(start) < c.Stabilization {
+		if !start.IsZero() && obs.Now.Sub(start) < c.Stabilization.Duration {
 			return false
 		}
 	}

@@ -1,6 +1,8 @@
 package scenario_test
 
 import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"fmt"
 	"testing"
 	"time"
@@ -59,13 +61,13 @@ func TestPropertyCrashPointsAndRequests(t *testing.T) {
 			Steps:  rapid.IntRange(5, 80).Draw(t, "steps"),
 		}
 		if kind == "rolling" {
-			spec := rolling.Spec{Version: scenario.To, Image: scenario.Image(scenario.To), StepTimeout: 2 * time.Hour}
+			spec := rolling.Spec{Version: scenario.To, Image: scenario.Image(scenario.To), StepTimeout: metav1.Duration{Duration: 2 * time.Hour}}
 			sc.Strategy = func() scenario.Strategy { return scenario.Rolling(spec) }
 			sc.Bound = 300 + 60*replicas
 		} else {
 			spec := bluegreen.Spec{Version: scenario.To, Image: scenario.Image(scenario.To), Workload: "bao", Service: "bao",
 				AutoPromote: rapid.Bool().Draw(t, "autoPromote"),
-				Timeouts:    bluegreen.Timeouts{Step: 3 * time.Minute, Sync: 3 * time.Minute, Hook: time.Minute, Rollback: 3 * time.Minute}}
+				Timeouts:    bluegreen.Timeouts{Step: metav1.Duration{Duration: 3 * time.Minute}, Sync: metav1.Duration{Duration: 3 * time.Minute}, Hook: metav1.Duration{Duration: time.Minute}, Rollback: metav1.Duration{Duration: 3 * time.Minute}}}
 			sc.Strategy = func() scenario.Strategy { return scenario.BlueGreen(spec) }
 		}
 		n := rapid.IntRange(0, 12).Draw(t, "events")

@@ -1,6 +1,8 @@
 package scenario
 
 import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"fmt"
 	"math/rand/v2"
 	"time"
@@ -71,7 +73,7 @@ func Random(seed uint64, opts RandomOptions) Scenario {
 			sc.Cluster.UpdateStrategy = upgrade.UpdateOnDelete
 		}
 		sc.Cluster.HandoffOnShutdown = g.IntN(3) == 0
-		spec := rolling.Spec{Version: target, Image: Image(target), AllowDowntime: n <= 2, StepTimeout: 2 * time.Hour}
+		spec := rolling.Spec{Version: target, Image: Image(target), AllowDowntime: n <= 2, StepTimeout: metav1.Duration{Duration: 2 * time.Hour}}
 		sc.Strategy = func() Strategy { return Rolling(spec) }
 		sc.Bound = 300 + 60*n
 	default:
@@ -79,9 +81,9 @@ func Random(seed uint64, opts RandomOptions) Scenario {
 		sc.Cluster.Replicas = n
 		spec := bluegreen.Spec{Version: target, Image: Image(target), Workload: "bao", Service: "bao",
 			AutoPromote:         g.IntN(2) == 0,
-			MinSyncDuration:     time.Duration(g.IntN(20)) * time.Second,
-			StabilizationWindow: time.Duration(g.IntN(20)) * time.Second,
-			Timeouts:            bluegreen.Timeouts{Step: 3 * time.Minute, Sync: 3 * time.Minute, Hook: time.Minute, Rollback: 3 * time.Minute},
+			MinSyncDuration:     metav1.Duration{Duration: time.Duration(g.IntN(20)) * time.Second},
+			StabilizationWindow: metav1.Duration{Duration: time.Duration(g.IntN(20)) * time.Second},
+			Timeouts:            bluegreen.Timeouts{Step: metav1.Duration{Duration: 3 * time.Minute}, Sync: metav1.Duration{Duration: 3 * time.Minute}, Hook: metav1.Duration{Duration: time.Minute}, Rollback: metav1.Duration{Duration: 3 * time.Minute}},
 		}
 		if g.IntN(2) == 0 {
 			spec.PrePromotionHook = "pre"

@@ -1,6 +1,8 @@
 package scenario_test
 
 import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"os"
 	"strconv"
 	"testing"
@@ -121,7 +123,7 @@ func TestRegressions(t *testing.T) {
 		"rolling stale cache after revert": {
 			Cluster: fake.Config{Seed: scenario.Random(3593, scenario.RandomOptions{}).Cluster.Seed, Replicas: 1, Version: scenario.From},
 			Strategy: func() scenario.Strategy {
-				return scenario.Rolling(rolling.Spec{Version: scenario.To, Image: scenario.Image(scenario.To), AllowDowntime: true, StepTimeout: 2 * time.Hour})
+				return scenario.Rolling(rolling.Spec{Version: scenario.To, Image: scenario.Image(scenario.To), AllowDowntime: true, StepTimeout: metav1.Duration{Duration: 2 * time.Hour}})
 			},
 			Steps: 20, Bound: 360,
 			Events: []scenario.Event{
@@ -138,7 +140,7 @@ func TestRegressions(t *testing.T) {
 		"rolling 2 voters leader unknown": {
 			Cluster: scenario.Random(25359, scenario.RandomOptions{}).Cluster,
 			Strategy: func() scenario.Strategy {
-				return scenario.Rolling(rolling.Spec{Version: scenario.Next, Image: scenario.Image(scenario.Next), AllowDowntime: true, StepTimeout: 2 * time.Hour})
+				return scenario.Rolling(rolling.Spec{Version: scenario.Next, Image: scenario.Image(scenario.Next), AllowDowntime: true, StepTimeout: metav1.Duration{Duration: 2 * time.Hour}})
 			},
 			Steps: 15, Bound: 420, Leader: scenario.Random(25359, scenario.RandomOptions{}).Leader,
 			Status: scenario.Random(25359, scenario.RandomOptions{}).Status,

@@ -1,47 +1,40 @@
-package main
+package v1alpha1
 
 import (
-	"maps"
-	"slices"
-
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 
-	"github.com/raftshift/raftshift/adapters/kubernetes"
 	"github.com/raftshift/raftshift/bluegreen"
-	"github.com/raftshift/raftshift/policy"
 	"github.com/raftshift/raftshift/rolling"
 	"github.com/raftshift/raftshift/upgrade"
 )
 
-// GroupVersion is the API group and version of RaftUpgrade.
-var GroupVersion = schema.GroupVersion{Group: "raftshift.io", Version: "v1alpha1"}
-
-// SchemeBuilder registers RaftUpgrade and RaftUpgradeList with a scheme.
-var SchemeBuilder = runtime.NewSchemeBuilder(func(s *runtime.Scheme) error {
-	s.AddKnownTypes(GroupVersion, &RaftUpgrade{}, &RaftUpgradeList{})
-	metav1.AddToGroupVersion(s, GroupVersion)
-	return nil
-})
-
-// AddToScheme adds the raftshift.io/v1alpha1 types to a scheme.
-var AddToScheme = SchemeBuilder.AddToScheme
-
-// RaftUpgrade asks the operator to move one Raft cluster (an OpenBao
+// RaftUpgrade asks a host to move one Raft cluster (an OpenBao
 // StatefulSet) to Spec.Version with Spec.Strategy. It is namespaced: the
 // cluster's StatefulSets, pods, Service and lock Lease live in the
 // RaftUpgrade's namespace. Its status is raftshift's upgrade.Status.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=rup,categories=raftshift
+// +kubebuilder:printcolumn:name="Strategy",type=string,JSONPath=`.spec.strategy`
+// +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.upgrade.phase`
+// +kubebuilder:printcolumn:name="Current",type=string,JSONPath=`.status.currentVersion`
+// +kubebuilder:printcolumn:name="Target",type=string,JSONPath=`.spec.version`
+// +kubebuilder:printcolumn:name="Gate",type=string,JSONPath=`.status.conditions[?(@.type=="Progressing")].reason`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`,priority=1
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type RaftUpgrade struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	Spec   RaftUpgradeSpec `json:"spec,omitempty"`
+	Spec   RaftUpgradeSpec `json:"spec"`
 	Status upgrade.Status  `json:"status,omitempty"`
 }
 
 // RaftUpgradeList is a list of RaftUpgrades.
+//
+// +kubebuilder:object:root=true
 type RaftUpgradeList struct {
 	metav1.TypeMeta `json:",inline"`
 	metav1.ListMeta `json:"metadata,omitempty"`
@@ -61,11 +54,19 @@ type RaftUpgradeSpec struct {
 	// end by the strategy that started it.
 	Strategy upgrade.Strategy `json:"strategy,omitempty"`
 	// Version is the target workload version (strict semver).
+	//
+	// +kubebuilder:validation:Pattern=`^v?(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$`
 	Version string `json:"version"`
 	// Image is the target container image.
+	//
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=512
 	Image string `json:"image"`
 	// StatefulSet is the workload rolled (Rolling) or the base name of the
 	// blue and green workloads (BlueGreen).
+	//
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
 	StatefulSet string `json:"statefulSet"`
 	// Service is the client-facing Service (required for BlueGreen, which
 	// switches it to green; optional for Rolling).
@@ -104,6 +105,8 @@ type OpenBaoSpec struct {
 	// retry_join_as_non_voter = true, they stay non-voters until promoted)
 	// or "API" (joined through sys/storage/raft/join; autopilot then
 	// promotes them on its own, reported as UnexpectedPromotion).
+	//
+	// +kubebuilder:validation:Enum=Self;API
 	JoinMode string `json:"joinMode,omitempty"`
 }
 
@@ -120,7 +123,7 @@ func (s *RaftUpgradeSpec) StrategyOrDefault() upgrade.Strategy {
 func (s *RaftUpgradeSpec) RollingSpec() rolling.Spec {
 	var out rolling.Spec
 	if s.Rolling != nil {
-		out = deepCopyRollingSpec(*s.Rolling)
+		out = *s.Rolling.DeepCopy()
 	}
 	out.Version, out.Image, out.Workload = s.Version, s.Image, s.StatefulSet
 	return out
@@ -131,112 +134,8 @@ func (s *RaftUpgradeSpec) RollingSpec() rolling.Spec {
 func (s *RaftUpgradeSpec) BlueGreenSpec() bluegreen.Spec {
 	var out bluegreen.Spec
 	if s.BlueGreen != nil {
-		out = deepCopyBlueGreenSpec(*s.BlueGreen)
+		out = *s.BlueGreen.DeepCopy()
 	}
 	out.Version, out.Image, out.Workload, out.Service = s.Version, s.Image, s.StatefulSet, s.Service
 	return out
-}
-
-// KubernetesConfig returns the Kubernetes adapter's configuration for a
-// RaftUpgrade in namespace ns.
-func (s *RaftUpgradeSpec) KubernetesConfig(ns string) kubernetes.Config {
-	return kubernetes.Config{
-		Namespace:    ns,
-		Selector:     maps.Clone(s.Selector),
-		ServiceName:  s.Service,
-		Container:    s.Container,
-		VersionLabel: s.VersionLabel,
-	}
-}
-
-// DeepCopyInto copies s into out, sharing no memory.
-func (s *RaftUpgradeSpec) DeepCopyInto(out *RaftUpgradeSpec) {
-	*out = *s
-	out.Selector = maps.Clone(s.Selector)
-	if s.Rolling != nil {
-		r := deepCopyRollingSpec(*s.Rolling)
-		out.Rolling = &r
-	}
-	if s.BlueGreen != nil {
-		b := deepCopyBlueGreenSpec(*s.BlueGreen)
-		out.BlueGreen = &b
-	}
-	out.OpenBao.TokenSecretRef = s.OpenBao.TokenSecretRef.DeepCopy()
-}
-
-func deepCopyPrerequisites(p policy.Prerequisites) policy.Prerequisites {
-	p.Workloads = slices.Clone(p.Workloads)
-	return p
-}
-
-// deepCopyRollingSpec copies a rolling.Spec; its only reference field is
-// Prerequisites.Workloads.
-func deepCopyRollingSpec(s rolling.Spec) rolling.Spec {
-	s.Prerequisites = deepCopyPrerequisites(s.Prerequisites)
-	return s
-}
-
-// deepCopyBlueGreenSpec copies a bluegreen.Spec; its only reference field
-// is Prerequisites.Workloads.
-func deepCopyBlueGreenSpec(s bluegreen.Spec) bluegreen.Spec {
-	s.Prerequisites = deepCopyPrerequisites(s.Prerequisites)
-	return s
-}
-
-// DeepCopyInto copies r into out, sharing no memory.
-func (r *RaftUpgrade) DeepCopyInto(out *RaftUpgrade) {
-	*out = *r
-	out.TypeMeta = r.TypeMeta
-	r.ObjectMeta.DeepCopyInto(&out.ObjectMeta)
-	r.Spec.DeepCopyInto(&out.Spec)
-	out.Status = *r.Status.DeepCopy()
-}
-
-// DeepCopy returns a copy of r sharing no memory with it.
-func (r *RaftUpgrade) DeepCopy() *RaftUpgrade {
-	if r == nil {
-		return nil
-	}
-	out := new(RaftUpgrade)
-	r.DeepCopyInto(out)
-	return out
-}
-
-// DeepCopyObject implements runtime.Object.
-func (r *RaftUpgrade) DeepCopyObject() runtime.Object {
-	if c := r.DeepCopy(); c != nil {
-		return c
-	}
-	return nil
-}
-
-// DeepCopyInto copies l into out, sharing no memory.
-func (l *RaftUpgradeList) DeepCopyInto(out *RaftUpgradeList) {
-	*out = *l
-	out.TypeMeta = l.TypeMeta
-	l.ListMeta.DeepCopyInto(&out.ListMeta)
-	if l.Items != nil {
-		out.Items = make([]RaftUpgrade, len(l.Items))
-		for i := range l.Items {
-			l.Items[i].DeepCopyInto(&out.Items[i])
-		}
-	}
-}
-
-// DeepCopy returns a copy of l sharing no memory with it.
-func (l *RaftUpgradeList) DeepCopy() *RaftUpgradeList {
-	if l == nil {
-		return nil
-	}
-	out := new(RaftUpgradeList)
-	l.DeepCopyInto(out)
-	return out
-}
-
-// DeepCopyObject implements runtime.Object.
-func (l *RaftUpgradeList) DeepCopyObject() runtime.Object {
-	if c := l.DeepCopy(); c != nil {
-		return c
-	}
-	return nil
 }
