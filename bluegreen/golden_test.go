@@ -39,7 +39,7 @@ func (d *driver) until(t *testing.T, what string, max int, cond func(upgrade.Sta
 		if e.StepErr != nil {
 			t.Fatalf("%s: step error: %v", what, e.StepErr)
 		}
-		if err := upgrade.CheckSafety(e.Observation, e.Actions); err != nil {
+		if err := (upgrade.Safety{}).Check(e.Observation, e.Actions); err != nil {
 			t.Fatalf("%s: unsafe: %v", what, err)
 		}
 		if cond(d.h.Status) {

@@ -86,9 +86,10 @@ func (s *sim) reconcile() {
 		t.Fatalf("tick %d: decision differs after a status round trip: %v\n%s\nvs\n%s", s.c.TickCount(), err,
 			upgrade.FormatActions(d.Actions), upgrade.FormatActions(d2.Actions))
 	}
-	// A Step that only waits is a fixed point: on the same observation it
+	// A Step that only waits (no actions, nothing to report) is a fixed
+	// point: on the same observation it
 	// returns its own status byte for byte.
-	if len(d.Actions) == 0 && d.Gate != nil {
+	if len(d.Actions) == 0 && len(d.Events) == 0 && d.Gate != nil {
 		d3, err := Step(s.spec, obs, d.Status)
 		a, _ := json.Marshal(d.Status)
 		b, _ := json.Marshal(d3.Status)
@@ -97,11 +98,11 @@ func (s *sim) reconcile() {
 		}
 	}
 	// Safety against what Step saw, and against the truth when fresh.
-	if err := upgrade.CheckSafety(obs, d.Actions); err != nil {
+	if err := (upgrade.Safety{}).Check(obs, d.Actions); err != nil {
 		t.Fatalf("tick %d: unsafe against the observation: %v\n%s", s.c.TickCount(), err, upgrade.FormatActions(d.Actions))
 	}
 	if fresh {
-		if err := upgrade.CheckSafety(truth, d.Actions); err != nil {
+		if err := (upgrade.Safety{}).Check(truth, d.Actions); err != nil {
 			t.Fatalf("tick %d: unsafe against the truth: %v", s.c.TickCount(), err)
 		}
 	}
@@ -197,7 +198,7 @@ func (s *sim) reconcile() {
 	// The service is only ever switched to the workload holding the leader:
 	// in the true cluster when Step saw it fresh (a stale observation can
 	// predate a fault that killed the leader; against the observation itself
-	// CheckSafety already enforced the rule above).
+	// Safety.Check already enforced the rule above).
 	for _, a := range acts[:applied] {
 		if sw, ok := a.(upgrade.SwitchService); ok && fresh {
 			after := s.c.Truth()
@@ -348,7 +349,7 @@ func TestPropertyUpgrade(t *testing.T) {
 		propOutcomes[2].Load(), propBreakGlass.Load(), propAck.Load(), propRestarts.Load(), time.Since(start).Round(time.Millisecond))
 	t.Logf("runs with quorum/service history checks (no disruptive fault): %d; stale observations refused: %d; apply errors: %d",
 		quorumChecked.Load(), propStaleRefused.Load(), propApplyErrors.Load())
-	for _, p := range Table.Phases() {
+	for _, p := range table.Phases() {
 		t.Logf("phase %-32s returned %d times", p, phasesSeen[p])
 	}
 }

@@ -303,7 +303,7 @@ func validateStatus(s *upgrade.Status) error {
 // knownPhase reports whether p is a phase of Table (a scan of the table,
 // without allocating).
 func knownPhase(p Phase) bool {
-	for _, tr := range Table.Transitions {
+	for _, tr := range table.Transitions {
 		if tr.From == p || tr.To == p {
 			return true
 		}
@@ -322,7 +322,7 @@ func (r *run) phase() Phase {
 // when the table has none.
 func (r *run) to(ev Event) error {
 	from := r.phase()
-	next, err := Table.Next(from, ev)
+	next, err := table.Next(from, ev)
 	if err != nil {
 		return err
 	}
@@ -676,7 +676,7 @@ func (r *run) startRollback(reason upgrade.Reason, msg string) Event {
 	// or may vote; otherwise roll back, which restores blue's votes and
 	// leadership before green leaves. Every phase that can fail has a
 	// Rollback edge, not every one an Abort edge.
-	if _, err := Table.Next(r.phase(), EventAbort); err != nil || r.bg.PromotionStarted || r.greenHasVoter() {
+	if _, err := table.Next(r.phase(), EventAbort); err != nil || r.bg.PromotionStarted || r.greenHasVoter() {
 		r.bg.PromotionStarted = true
 		r.event(upgrade.EventWarning, reason, "rolling back: %s", msg)
 		return EventRollback

@@ -418,7 +418,7 @@ func TestStepTable(t *testing.T) {
 			case c.wantGate != "" && (d.Gate == nil || d.Gate.Reason != c.wantGate):
 				t.Errorf("gate = %+v, want reason %s", d.Gate, c.wantGate)
 			}
-			if err := upgrade.CheckSafety(c.obs, d.Actions); err != nil {
+			if err := (upgrade.Safety{}).Check(c.obs, d.Actions); err != nil {
 				t.Errorf("unsafe: %v", err)
 			}
 			if d.Gate != nil && c.wantErr == nil {

@@ -60,9 +60,9 @@ const (
 	EventResumeRollback Event = "ResumeRollback"
 )
 
-// Table is the blue-green transition table. Step checks every phase change
-// against it with Table.Next.
-var Table = upgrade.Table[Phase, Event]{
+// table is the blue-green transition table. Step checks every phase change
+// against it with table.Next.
+var table = upgrade.Table[Phase, Event]{
 	Initial: PhaseIdle,
 	Transitions: []upgrade.Transition[Phase, Event]{
 		{From: PhaseIdle, Event: EventStart, To: PhaseDeployingGreen},
@@ -123,10 +123,15 @@ var Table = upgrade.Table[Phase, Event]{
 	},
 }
 
+// Table returns a copy of the blue-green strategy's transition table: every phase
+// change Step makes is checked against it (a host cannot change what Step
+// does by editing the copy).
+func Table() upgrade.Table[Phase, Event] { return table.Clone() }
+
 // FSM returns a fresh looplab/fsm machine built from Table, positioned at
 // phase. It is for validation and visualisation; Step never uses it. Build
 // one per goroutine.
-func FSM(phase Phase) *fsm.FSM { return Table.FSM(phase) }
+func FSM(phase Phase) *fsm.FSM { return table.FSM(phase) }
 
 // Mermaid renders Table as a Mermaid state diagram.
-func Mermaid() string { return Table.Mermaid() }
+func Mermaid() string { return table.Mermaid() }

@@ -32,14 +32,14 @@ func golden(t *testing.T, name, got string) {
 }
 
 func TestTableValidate(t *testing.T) {
-	if err := Table.Validate(); err != nil {
+	if err := table.Validate(); err != nil {
 		t.Fatal(err)
 	}
 	// Every phase constant is in the table and every table phase is a constant.
 	consts := []Phase{PhaseIdle, PhaseDeployingGreen, PhaseJoiningMesh, PhaseSyncing, PhaseValidating, PhaseAwaitingPromotion,
 		PhasePromoting, PhaseTransferringLeadership, PhaseDemotingBlue, PhaseStabilizing, PhaseCleanup, PhaseAborting,
 		PhaseRestoringBlue, PhaseRollbackLeadership, PhaseDemotingGreen, PhaseRollbackCleanup, PhaseBreakGlass}
-	phases := Table.Phases()
+	phases := table.Phases()
 	if len(phases) != len(consts) {
 		t.Fatalf("table has %d phases, %d constants", len(phases), len(consts))
 	}
@@ -49,7 +49,7 @@ func TestTableValidate(t *testing.T) {
 		}
 	}
 	// The fsm agrees with Next on every edge.
-	for _, tr := range Table.Transitions {
+	for _, tr := range table.Transitions {
 		m := FSM(tr.From)
 		if err := m.Event(t.Context(), string(tr.Event)); err != nil {
 			t.Errorf("fsm %s --%s-->: %v", tr.From, tr.Event, err)
@@ -61,15 +61,15 @@ func TestTableValidate(t *testing.T) {
 }
 
 func TestIllegalTransition(t *testing.T) {
-	if _, err := Table.Next(PhaseIdle, EventPromote); !errors.Is(err, upgrade.ErrIllegalTransition) {
+	if _, err := table.Next(PhaseIdle, EventPromote); !errors.Is(err, upgrade.ErrIllegalTransition) {
 		t.Fatalf("Next(Idle, Promote) = %v", err)
 	}
 	// Cleanup (past the point of no return) has no rollback edge.
-	if _, err := Table.Next(PhaseCleanup, EventRollback); !errors.Is(err, upgrade.ErrIllegalTransition) {
+	if _, err := table.Next(PhaseCleanup, EventRollback); !errors.Is(err, upgrade.ErrIllegalTransition) {
 		t.Fatalf("Next(Cleanup, Rollback) = %v", err)
 	}
 	// Break-glass only leaves by acknowledgement.
-	for _, tr := range Table.Transitions {
+	for _, tr := range table.Transitions {
 		if tr.From == PhaseBreakGlass && tr.Event != EventAcknowledged {
 			t.Errorf("break-glass leaves on %s", tr.Event)
 		}

@@ -47,7 +47,7 @@ func TestNoIllegalTransition(t *testing.T) {
 		"auto":     func(s *Spec) { s.AutoPromote = true },
 	}
 	runs := 0
-	for _, tr := range Table.Transitions {
+	for _, tr := range table.Transitions {
 		for _, phase := range []Phase{tr.From, tr.To} {
 			if phase == PhaseIdle {
 				continue

@@ -49,7 +49,7 @@
 //
 // The phases and their edges are the transition Table (rendered in
 // testdata/rolling.mmd); every phase change of Step is checked with
-// Table.Next, and FSM builds a looplab/fsm machine from the same table for
+// table.Next, and FSM builds a looplab/fsm machine from the same table for
 // tools. Idle is the absence of an upgrade (Status.Upgrade == nil).
 //
 //   - Idle: Step compares the spec's version and image with

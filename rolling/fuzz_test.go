@@ -135,7 +135,7 @@ func decodeInput(data []byte) (Spec, upgrade.Observation, upgrade.Status) {
 	st.LastStepTime = upgrade.Time(t0.Add(time.Duration(s.intn(200)-180) * time.Second))
 	st.Handled.Retry = s.pick("", "r1")
 	if s.intn(3) != 0 {
-		phases := Table.Phases()[1:] // without Idle
+		phases := table.Phases()[1:] // without Idle
 		if s.rare() {
 			phases = []Phase{"", "Bogus"}
 		}
@@ -189,7 +189,7 @@ func FuzzStep(f *testing.F) {
 			t.Fatalf("unsafe actions: %v\n%s", err, upgrade.FormatActions(d.Actions))
 		}
 		if !safe.AllowDowntime {
-			if err := upgrade.CheckSafety(obs, d.Actions); err != nil {
+			if err := (upgrade.Safety{}).Check(obs, d.Actions); err != nil {
 				t.Fatalf("unsafe actions: %v\n%s", err, upgrade.FormatActions(d.Actions))
 			}
 		}

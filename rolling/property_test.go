@@ -93,10 +93,11 @@ func (m *machine) reconcileWith(t *rapid.T, fault hostFault) upgrade.Decision {
 	if d2, _ := Step(m.spec, obs, prev); !reflect.DeepEqual(d, d2) {
 		t.Fatalf("tick %d: Step is not deterministic", m.c.TickCount())
 	}
-	// A Step that only waits is a fixed point: on the same observation it
+	// A Step that only waits (no actions, nothing to report) is a fixed
+	// point: on the same observation it
 	// returns its own status byte for byte (a host never writes status
 	// while nothing changes).
-	if len(d.Actions) == 0 && d.Gate != nil {
+	if len(d.Actions) == 0 && len(d.Events) == 0 && d.Gate != nil {
 		d3, err := Step(m.spec, obs, d.Status)
 		a, _ := json.Marshal(d.Status)
 		b, _ := json.Marshal(d3.Status)
@@ -105,7 +106,7 @@ func (m *machine) reconcileWith(t *rapid.T, fault hostFault) upgrade.Decision {
 		}
 	}
 	if m.n >= 3 {
-		if err := upgrade.CheckSafety(obs, d.Actions); err != nil {
+		if err := (upgrade.Safety{}).Check(obs, d.Actions); err != nil {
 			t.Fatalf("tick %d: unsafe against the observation: %v\n%s", m.c.TickCount(), err, upgrade.FormatActions(d.Actions))
 		}
 	}
@@ -212,7 +213,7 @@ func (m *machine) history() []fake.Record { return m.c.History()[m.start:] }
 // runs — killed pods, a killed leader, isolated and healed members, slow
 // followers and stale observations.
 //
-// After every Decision: the actions pass upgrade.CheckSafety (3+ replicas;
+// After every Decision: the actions pass upgrade.Safety.Check (3+ replicas;
 // the downtime-allowing Safety for 1–2) against the observation Step was
 // given, and against the cluster's truth when that observation was fresh;
 // S5 holds (see checkS5); Step did not mutate its inputs and is

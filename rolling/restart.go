@@ -350,7 +350,7 @@ func (s *stepper) finalize() (Event, error) {
 		s.gate = g
 		return "", nil
 	}
-	if _, err := Table.Next(PhaseRolling, EventCompleted); err != nil {
+	if _, err := table.Next(PhaseRolling, EventCompleted); err != nil {
 		return "", fmt.Errorf("rolling: %w", err)
 	}
 	if !s.ondelete && s.w.Partition != 0 {

@@ -275,7 +275,7 @@ func (s *stepper) phase() Phase { return Phase(s.st.Upgrade.Phase) }
 // deadline.
 func (s *stepper) transition(ev Event, progress bool) error {
 	u := s.st.Upgrade
-	next, err := Table.Next(Phase(u.Phase), ev)
+	next, err := table.Next(Phase(u.Phase), ev)
 	if err != nil {
 		return fmt.Errorf("rolling: %w", err)
 	}

@@ -92,9 +92,9 @@ const (
 	EventTemplateDrift Event = "TemplateDrift"
 )
 
-// Table is the rolling strategy's transition table. Every phase change made
-// by Step is checked against it with Table.Next.
-var Table = upgrade.Table[Phase, Event]{
+// table is the rolling strategy's transition table. Every phase change made
+// by Step is checked against it with table.Next.
+var table = upgrade.Table[Phase, Event]{
 	Initial: PhaseIdle,
 	Transitions: []upgrade.Transition[Phase, Event]{
 		{From: PhaseIdle, Event: EventStart, To: PhaseLocking},
@@ -128,11 +128,16 @@ var Table = upgrade.Table[Phase, Event]{
 	},
 }
 
+// Table returns a copy of the rolling strategy's transition table: every phase
+// change Step makes is checked against it (a host cannot change what Step
+// does by editing the copy).
+func Table() upgrade.Table[Phase, Event] { return table.Clone() }
+
 // FSM returns a fresh looplab/fsm machine built from Table, positioned at
 // phase. It is for hosts and tools (validation, visualisation); Step never
 // builds one. The machine has no callbacks and must not be shared between
 // goroutines.
-func FSM(phase Phase) *fsm.FSM { return Table.FSM(phase) }
+func FSM(phase Phase) *fsm.FSM { return table.FSM(phase) }
 
 // activePhase reports whether p is a phase of an upgrade in flight.
 func activePhase(p Phase) bool {

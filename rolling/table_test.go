@@ -2,16 +2,17 @@ package rolling
 
 import (
 	"errors"
+	"slices"
 	"testing"
 
 	"github.com/raftshift/raftshift/upgrade"
 )
 
 func TestTableValidate(t *testing.T) {
-	if err := Table.Validate(); err != nil {
+	if err := table.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range Table.Phases() {
+	for _, p := range table.Phases() {
 		if p != PhaseIdle && !activePhase(p) {
 			t.Errorf("phase %q is not known to Step", p)
 		}
@@ -19,14 +20,14 @@ func TestTableValidate(t *testing.T) {
 }
 
 func TestTableMermaidGolden(t *testing.T) {
-	golden(t, "rolling.mmd", Table.Mermaid())
+	golden(t, "rolling.mmd", table.Mermaid())
 }
 
 func TestTableNext(t *testing.T) {
-	if to, err := Table.Next(PhaseIdle, EventStart); err != nil || to != PhaseLocking {
+	if to, err := table.Next(PhaseIdle, EventStart); err != nil || to != PhaseLocking {
 		t.Fatalf("Idle+Start = %q, %v", to, err)
 	}
-	if _, err := Table.Next(PhaseIdle, EventCompleted); !errors.Is(err, upgrade.ErrIllegalTransition) {
+	if _, err := table.Next(PhaseIdle, EventCompleted); !errors.Is(err, upgrade.ErrIllegalTransition) {
 		t.Fatalf("illegal edge accepted: %v", err)
 	}
 }
@@ -46,5 +47,17 @@ func TestFSM(t *testing.T) {
 	}
 	if FSM(PhaseIdle) == m {
 		t.Error("FSM must return a fresh machine")
+	}
+}
+
+func TestTableReturnsACopy(t *testing.T) {
+	tb := Table()
+	n := len(tb.Transitions)
+	tb.Transitions[0].To = "Nowhere"
+	tb.Transitions = tb.Transitions[:0]
+	tb.Terminal = append(tb.Terminal[:0], "Nowhere")
+	again := Table()
+	if len(again.Transitions) != n || again.Transitions[0].To == "Nowhere" || slices.Contains(again.Terminal, "Nowhere") {
+		t.Fatal("editing the returned table changed the strategy's table")
 	}
 }

@@ -109,7 +109,7 @@ func TestIsDisruptive(t *testing.T) {
 			t.Errorf("IsDisruptive(%T) = %v, want %v", a, got, want)
 		}
 	}
-	// Everything CheckSafety may refuse is disruptive: an action list of
+	// Everything Safety.Check may refuse is disruptive: an action list of
 	// only non-disruptive actions always passes, even with no failure
 	// tolerance and no leader.
 	obs := cluster(1, 0)
@@ -121,7 +121,7 @@ func TestIsDisruptive(t *testing.T) {
 			quiet = append(quiet, a)
 		}
 	}
-	if err := upgrade.CheckSafety(obs, quiet); err != nil {
+	if err := (upgrade.Safety{}).Check(obs, quiet); err != nil {
 		t.Errorf("non-disruptive actions refused: %v", err)
 	}
 }

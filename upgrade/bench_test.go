@@ -7,10 +7,10 @@ import (
 	"github.com/raftshift/raftshift/upgrade"
 )
 
-// BenchmarkCheckSafety checks a typical rolling step (lock, lower the
+// BenchmarkSafety.Check checks a typical rolling step (lock, lower the
 // partition by one, delete that pod, record an event) against clusters of
 // growing size.
-func BenchmarkCheckSafety(b *testing.B) {
+func BenchmarkSafetyCheck(b *testing.B) {
 	for _, n := range []int{3, 5, 9, 101} {
 		b.Run(fmt.Sprintf("members=%d", n), func(b *testing.B) {
 			obs := cluster(n, 0)
@@ -20,12 +20,12 @@ func BenchmarkCheckSafety(b *testing.B) {
 				upgrade.SetPartition{Workload: "raft", Partition: int32(n - 1)},
 				upgrade.DeletePod{Member: last, UID: "uid-" + last},
 			}
-			if err := upgrade.CheckSafety(obs, actions); err != nil {
+			if err := (upgrade.Safety{}).Check(obs, actions); err != nil {
 				b.Fatal(err)
 			}
 			b.ReportAllocs()
 			for b.Loop() {
-				if err := upgrade.CheckSafety(obs, actions); err != nil {
+				if err := (upgrade.Safety{}).Check(obs, actions); err != nil {
 					b.Fatal(err)
 				}
 			}

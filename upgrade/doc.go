@@ -1,7 +1,7 @@
 // Package upgrade is the shared vocabulary of raftshift: what a host
 // observes about a Raft cluster (Observation), what a strategy intends to do
 // about it (Action), what a strategy returns (Decision) and persists (Status),
-// and the Raft safety rules both strategies obey (CheckSafety).
+// and the Raft safety rules both strategies obey (Safety.Check).
 //
 // Everything here is pure data or pure functions. Nothing reads the clock,
 // performs I/O, starts goroutines or draws random numbers: the current time
@@ -27,13 +27,13 @@
 // executed and converges from a fresh observation.
 //
 //	obs := upgrade.Observation{Now: now, Members: members, Raft: raftView}
-//	if err := upgrade.CheckSafety(obs, decision.Actions); err != nil {
+//	if err := (upgrade.Safety{}).Check(obs, decision.Actions); err != nil {
 //		// never happens for Decisions produced by raftshift's strategies;
 //		// hosts that edit action lists can re-check them here.
 //	}
 //
 // The safety rules S1–S4 of the design contract are encoded once, in
-// CheckSafety, so every strategy (and every host that composes its own
+// Safety.Check, so every strategy (and every host that composes its own
 // action lists) is held to the same definition.
 //
 // +kubebuilder:object:generate=true

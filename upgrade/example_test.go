@@ -8,7 +8,7 @@ import (
 	"github.com/raftshift/raftshift/upgrade"
 )
 
-func ExampleCheckSafety() {
+func ExampleSafety_Check() {
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	voter := func(name string, leader bool) upgrade.Member {
 		return upgrade.Member{
@@ -31,7 +31,7 @@ func ExampleCheckSafety() {
 		{upgrade.TransferLeadership{From: "openbao-0", To: "openbao-1"}},
 	}
 	for _, actions := range plans {
-		err := upgrade.CheckSafety(obs, actions)
+		err := upgrade.Safety{}.Check(obs, actions)
 		var se *upgrade.SafetyError
 		if errors.As(err, &se) {
 			fmt.Printf("refused by %s at action %d (unsafe: %v)\n", se.Rule, se.Index, errors.Is(err, upgrade.ErrUnsafe))

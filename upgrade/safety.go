@@ -358,12 +358,6 @@ func (e *SafetyError) Error() string {
 // Unwrap makes errors.Is(err, ErrUnsafe) true.
 func (e *SafetyError) Unwrap() error { return ErrUnsafe }
 
-// CheckSafety checks an action list against obs with the default catch-up
-// definition and no downtime allowance. See Safety.Check.
-func CheckSafety(obs Observation, actions []Action) error {
-	return Safety{}.Check(obs, actions)
-}
-
 // simMember is the safety-relevant state of one member during Check.
 type simMember struct {
 	m        *Member // into obs.Members, read only

@@ -566,7 +566,7 @@ func TestSafetyCheck(t *testing.T) {
 	}
 }
 
-func TestCheckSafetyUsesDefaults(t *testing.T) {
+func TestSafetyCheckUsesDefaults(t *testing.T) {
 	for _, tt := range checkCases() {
 		if tt.safety != (upgrade.Safety{}) {
 			continue
@@ -575,9 +575,9 @@ func TestCheckSafetyUsesDefaults(t *testing.T) {
 		if tt.mod != nil {
 			tt.mod(&obs)
 		}
-		a, b := upgrade.CheckSafety(obs, tt.actions), upgrade.Safety{}.Check(obs, tt.actions)
+		a, b := upgrade.Safety{}.Check(obs, tt.actions), upgrade.Safety{}.Check(obs, tt.actions)
 		if !reflect.DeepEqual(a, b) {
-			t.Errorf("%s: CheckSafety = %v, Safety{}.Check = %v", tt.name, a, b)
+			t.Errorf("%s: Safety.Check = %v, Safety{}.Check = %v", tt.name, a, b)
 		}
 	}
 }
@@ -689,7 +689,7 @@ func TestBestTransferTarget(t *testing.T) {
 			// The chosen target passes Check as a transfer target, and the
 			// result does not depend on member order.
 			l, _ := obs.Leader()
-			if err := upgrade.CheckSafety(obs, []upgrade.Action{upgrade.TransferLeadership{From: l.Name, To: got.Name}}); err != nil {
+			if err := (upgrade.Safety{}).Check(obs, []upgrade.Action{upgrade.TransferLeadership{From: l.Name, To: got.Name}}); err != nil {
 				t.Errorf("transfer to the best target refused: %v", err)
 			}
 			rev := obs.DeepCopy()

@@ -30,6 +30,11 @@ type Table[P, E ~string] struct {
 	Transitions []Transition[P, E]
 }
 
+// Clone returns a copy of t sharing no memory with it.
+func (t *Table[P, E]) Clone() Table[P, E] {
+	return Table[P, E]{Initial: t.Initial, Terminal: slices.Clone(t.Terminal), Transitions: slices.Clone(t.Transitions)}
+}
+
 // Next returns the phase reached from from by event, or an error wrapping
 // ErrIllegalTransition when the table has no such edge.
 func (t *Table[P, E]) Next(from P, event E) (P, error) {

@@ -3,13 +3,14 @@
 // and the client-facing Service, and turns Actions into exact object
 // changes carried out with a controller-runtime client.
 //
-// Observing: BuildObservation is a pure, deterministic function of the
+// Observing: Observer.Observe lists the objects and builds the workload part
+// of the Observation with a pure, deterministic function of the
 // objects (workloads sorted by name, members by workload then ordinal, absent
 // pods of the desired ordinal range reported with Pod.Exists false). It reads
 // replicas, the update strategy (spec.updateStrategy.type -> UpdateStrategy:
 // RollingUpdate, also for an empty type as the API server defaults it, or
 // OnDelete), the RollingUpdate partition (0 for OnDelete, which has none),
-// revisions and generations, and for each pod (PodStatusOf) its
+// revisions and generations, and for each pod its
 // controller-revision-hash, phase, Ready condition (Ready, and ReadySince
 // from the condition's lastTransitionTime while it is true), Running (phase
 // Running with every container running and past its startup probe: enough
@@ -24,15 +25,15 @@
 // Versions come from Config.VersionAnnotation, then Config.VersionLabel, then
 // the image tag of Config.Container. Observer lists the objects with a
 // client.Reader and adds the operation lock. The Raft view is left zero for
-// the Raft adapter (adapters/openbao). RevisionVersions decodes
-// ControllerRevisions into the image and version of each revision.
+// the Raft adapter (adapters/openbao). ControllerRevisions are decoded into
+// the image and version of each revision.
 //
-// Acting: Plan (and PatchFor for the patch-type actions) maps an Action and
-// the current objects to a Change without I/O:
+// Acting: Executor plans each Action against the current objects without I/O
+// (an internal, table-tested function) and then writes the change:
 //
 //   - SetPartition: JSON merge patch of spec.updateStrategy.rollingUpdate.partition
 //     with the object's resourceVersion as optimistic lock. On an OnDelete
-//     StatefulSet it is a no-op that succeeds (OpNone, no write): OnDelete has
+//     StatefulSet it is a no-op that succeeds (no write): OnDelete has
 //     no partition and its controller restarts nothing on its own, whatever
 //     the partition. The rolling strategy never sends it in OnDelete ordering;
 //     a host composing actions may. A strategy type Kubernetes does not know
@@ -47,7 +48,7 @@
 //     how pods move to the new template: the controller recreates the deleted
 //     pod at the update revision, and no other.
 //   - CreateRevision: Create of a clone of the StatefulSet the Service targets
-//     (GreenStatefulSet, RollingUpdate with partition 0, or OnDelete for an
+//     (RollingUpdate with partition 0, or OnDelete for an
 //     OnDelete source); AlreadyExists counts as done.
 //   - DeleteRevision: Delete (background propagation); NotFound counts as done.
 //   - SwitchService: merge patch of the Service selector to the target's
@@ -55,7 +56,8 @@
 //   - AcquireLock / ReleaseLock: holderIdentity of a coordination.k8s.io/v1
 //     Lease named Config.LockName; a lock held by another holder is a
 //     *LockHeldError (ErrLockHeld).
-//   - Decision.Events: record.EventRecorder, when the Executor has one (Emit).
+//   - Decision.Events: events.k8s.io Events through the Executor's
+//     events.EventRecorder, best-effort (Emit).
 //   - Raft actions: ErrNotKubernetesAction, for CompositeExecutor to route.
 //
 // Both rolling orderings run through the same Executor: Partition

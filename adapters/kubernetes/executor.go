@@ -145,7 +145,7 @@ func (e *Executor) Execute(ctx context.Context, a upgrade.Action) error {
 		if err != nil {
 			return err
 		}
-		ch, err := Plan(a, st, cfg, e.now())
+		ch, err := plan(a, st, cfg, e.now())
 		if err != nil {
 			return err
 		}
@@ -161,8 +161,8 @@ func (e *Executor) now() time.Time {
 }
 
 // load reads the objects Plan needs for a.
-func (e *Executor) load(ctx context.Context, a upgrade.Action, cfg Config) (State, error) {
-	var st State
+func (e *Executor) load(ctx context.Context, a upgrade.Action, cfg Config) (state, error) {
+	var st state
 	getSet := func(name string) error {
 		if name == "" {
 			return nil
@@ -239,7 +239,7 @@ func (e *Executor) get(ctx context.Context, cfg Config, name string, obj client.
 	return nil
 }
 
-func (e *Executor) getService(ctx context.Context, cfg Config, name string, st *State) error {
+func (e *Executor) getService(ctx context.Context, cfg Config, name string, st *state) error {
 	if name == "" {
 		return nil
 	}
@@ -255,23 +255,23 @@ func (e *Executor) getService(ctx context.Context, cfg Config, name string, st *
 
 // apply performs a planned change; outcomes that mean "already done" are
 // successes.
-func (e *Executor) apply(ctx context.Context, ch Change, cfg Config) error {
+func (e *Executor) apply(ctx context.Context, ch change, cfg Config) error {
 	owner := client.FieldOwner(cfg.FieldOwner)
 	switch ch.Op {
-	case OpNone:
+	case opNone:
 		return nil
-	case OpPatch:
+	case opPatch:
 		if err := e.Client.Patch(ctx, ch.Object, ch.Patch, owner); err != nil {
 			return fmt.Errorf("patch %s: %w", ch.Object.GetName(), err)
 		}
 		return nil
-	case OpCreate:
+	case opCreate:
 		err := e.Client.Create(ctx, ch.Object, owner)
 		if err != nil && !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("create %s: %w", ch.Object.GetName(), err)
 		}
 		return nil
-	case OpDelete:
+	case opDelete:
 		err := e.Client.Delete(ctx, ch.Object, ch.Delete)
 		switch {
 		case err == nil, apierrors.IsNotFound(err):

@@ -120,7 +120,7 @@ func TestExecutorRollingDecision(t *testing.T) {
 	if err := c.Get(ctx, client.ObjectKey{Namespace: testNS, Name: "bao" + DefaultLockSuffix}, &l); err != nil {
 		t.Fatal(err)
 	}
-	if got := LockFromLease(&l); got.Holder != "upgrade-1" || !got.Since.Equal(t0) {
+	if got := lockFromLease(&l); got.Holder != "upgrade-1" || !got.Since.Equal(t0) {
 		t.Errorf("lock = %+v", got)
 	}
 	select {
@@ -143,7 +143,7 @@ func TestExecutorBlueGreenDecision(t *testing.T) {
 		t.Fatal(err)
 	}
 	g := getSTS(t, c, "bao-green")
-	want, err := GreenStatefulSet(getSTS(t, c, "bao"), d.Actions[1].(upgrade.CreateRevision), testConfig())
+	want, err := greenStatefulSet(getSTS(t, c, "bao"), d.Actions[1].(upgrade.CreateRevision), testConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +157,7 @@ func TestExecutorBlueGreenDecision(t *testing.T) {
 	if d := cmp.Diff(map[string]string{"app": "bao", DefaultRevisionLabel: "bao-green"}, svc.Spec.Selector); d != "" {
 		t.Errorf("selector (-want +got):\n%s", d)
 	}
-	obs := BuildObservation(t0, []appsv1.StatefulSet{*getSTS(t, c, "bao"), *g}, nil, &svc, testConfig())
+	obs := buildObservation(t0, []appsv1.StatefulSet{*getSTS(t, c, "bao"), *g}, nil, &svc, testConfig())
 	if obs.Service.Workload != "bao-green" {
 		t.Errorf("service resolves to %q, want bao-green", obs.Service.Workload)
 	}

@@ -66,12 +66,12 @@ func fuzzFunc() func(t *testing.T, data []byte) {
 			return
 		}
 		for _, cfg := range []Config{testConfig(), {}} {
-			obs := BuildObservation(t0, in.Sets, in.Pods, in.Service, cfg)
+			obs := buildObservation(t0, in.Sets, in.Pods, in.Service, cfg)
 			checkWellFormed(t, obs)
 			sets, pods := slices.Clone(in.Sets), slices.Clone(in.Pods)
 			slices.Reverse(sets)
 			slices.Reverse(pods)
-			sameObservation(t, obs, BuildObservation(t0, sets, pods, in.Service, cfg))
+			sameObservation(t, obs, buildObservation(t0, sets, pods, in.Service, cfg))
 		}
 	}
 }

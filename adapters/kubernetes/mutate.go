@@ -16,9 +16,9 @@ import (
 	"github.com/raftshift/raftshift/upgrade"
 )
 
-// State is the current objects an action is planned against. Plan reads only
+// state is the current objects an action is planned against. Plan reads only
 // what the action needs: the named StatefulSet, pod, Service or the Lease.
-type State struct {
+type state struct {
 	// StatefulSets of the cluster (CreateRevision clones one of them).
 	StatefulSets []appsv1.StatefulSet
 	// Pods of the cluster (DeletePod).
@@ -30,7 +30,7 @@ type State struct {
 	Lease *coordinationv1.Lease
 }
 
-func (s State) set(name string) *appsv1.StatefulSet {
+func (s state) set(name string) *appsv1.StatefulSet {
 	for i := range s.StatefulSets {
 		if s.StatefulSets[i].Name == name {
 			return &s.StatefulSets[i]
@@ -41,7 +41,7 @@ func (s State) set(name string) *appsv1.StatefulSet {
 
 // clusterSet returns the named StatefulSet, nil when absent, and
 // ErrForeignWorkload when it exists but does not match cfg.Selector.
-func (s State) clusterSet(name string, cfg Config) (*appsv1.StatefulSet, error) {
+func (s state) clusterSet(name string, cfg Config) (*appsv1.StatefulSet, error) {
 	set := s.set(name)
 	if set != nil && !labelsMatch(cfg.Selector, set.Labels) {
 		return nil, fmt.Errorf("statefulset %q: %w", name, ErrForeignWorkload)
@@ -49,7 +49,7 @@ func (s State) clusterSet(name string, cfg Config) (*appsv1.StatefulSet, error) 
 	return set, nil
 }
 
-func (s State) pod(name string) *corev1.Pod {
+func (s state) pod(name string) *corev1.Pod {
 	for i := range s.Pods {
 		if s.Pods[i].Name == name {
 			return &s.Pods[i]
@@ -58,26 +58,26 @@ func (s State) pod(name string) *corev1.Pod {
 	return nil
 }
 
-// ChangeOp is the kind of API call a Change needs.
-type ChangeOp string
+// changeOp is the kind of API call a Change needs.
+type changeOp string
 
-// Change operations.
+// change operations.
 const (
-	// OpNone: the cluster already reflects the action (idempotent no-op).
-	OpNone ChangeOp = "None"
-	// OpPatch: Patch Object with Patch.
-	OpPatch ChangeOp = "Patch"
-	// OpCreate: Create Object; AlreadyExists counts as done.
-	OpCreate ChangeOp = "Create"
-	// OpDelete: Delete Object with Delete options; NotFound (and, for pods,
+	// opNone: the cluster already reflects the action (idempotent no-op).
+	opNone changeOp = "None"
+	// opPatch: Patch Object with Patch.
+	opPatch changeOp = "Patch"
+	// opCreate: Create Object; AlreadyExists counts as done.
+	opCreate changeOp = "Create"
+	// opDelete: Delete Object with Delete options; NotFound (and, for pods,
 	// a Conflict on the UID precondition) counts as done.
-	OpDelete ChangeOp = "Delete"
+	opDelete changeOp = "Delete"
 )
 
-// Change is the exact object change that carries out one Action.
-type Change struct {
+// change is the exact object change that carries out one Action.
+type change struct {
 	// Op is the API call.
-	Op ChangeOp
+	Op changeOp
 	// Object is the modified object (OpPatch), the new object (OpCreate) or
 	// the object to delete (OpDelete, name, namespace and UID set).
 	Object client.Object
@@ -103,118 +103,118 @@ func IsKubernetesAction(a upgrade.Action) bool {
 	}
 }
 
-// Plan returns the exact object change that carries out a against the
+// plan returns the exact object change that carries out a against the
 // current objects. It is pure: it performs no I/O and does not mutate st.
 // now is used only as the Lease's acquire time. Raft actions return
 // ErrNotKubernetesAction.
-func Plan(a upgrade.Action, st State, cfg Config, now time.Time) (Change, error) {
+func plan(a upgrade.Action, st state, cfg Config, now time.Time) (change, error) {
 	cfg = cfg.WithDefaults()
 	switch a := a.(type) {
 	case upgrade.SetPartition:
 		s, err := st.clusterSet(a.Workload, cfg)
 		if err != nil {
-			return Change{}, err
+			return change{}, err
 		}
 		if s == nil {
-			return Change{}, fmt.Errorf("statefulset %q: %w", a.Workload, ErrWorkloadNotFound)
+			return change{}, fmt.Errorf("statefulset %q: %w", a.Workload, ErrWorkloadNotFound)
 		}
-		obj, patch, err := SetPartitionPatch(s, a.Partition)
+		obj, patch, err := setPartitionPatch(s, a.Partition)
 		switch {
 		case err != nil:
-			return Change{}, err
+			return change{}, err
 		case obj == nil && s.Spec.UpdateStrategy.Type == appsv1.OnDeleteStatefulSetStrategyType:
-			return Change{Op: OpNone, Reason: "statefulset uses OnDelete: its controller restarts nothing whatever the partition"}, nil
+			return change{Op: opNone, Reason: "statefulset uses OnDelete: its controller restarts nothing whatever the partition"}, nil
 		case obj == nil:
-			return Change{Op: OpNone, Reason: "partition already set"}, nil
+			return change{Op: opNone, Reason: "partition already set"}, nil
 		}
-		return Change{Op: OpPatch, Object: obj, Patch: patch}, nil
+		return change{Op: opPatch, Object: obj, Patch: patch}, nil
 	case upgrade.UpdateTemplate:
 		s, err := st.clusterSet(a.Workload, cfg)
 		if err != nil {
-			return Change{}, err
+			return change{}, err
 		}
 		if s == nil {
-			return Change{}, fmt.Errorf("statefulset %q: %w", a.Workload, ErrWorkloadNotFound)
+			return change{}, fmt.Errorf("statefulset %q: %w", a.Workload, ErrWorkloadNotFound)
 		}
-		obj, patch, err := UpdateTemplatePatch(s, a.Image, a.Version, cfg)
+		obj, patch, err := updateTemplatePatch(s, a.Image, a.Version, cfg)
 		if err != nil {
-			return Change{}, err
+			return change{}, err
 		}
 		if obj == nil {
-			return Change{Op: OpNone, Reason: "template already at image and version"}, nil
+			return change{Op: opNone, Reason: "template already at image and version"}, nil
 		}
-		return Change{Op: OpPatch, Object: obj, Patch: patch}, nil
+		return change{Op: opPatch, Object: obj, Patch: patch}, nil
 	case upgrade.DeletePod:
 		return planDeletePod(a, st.pod(a.Member), cfg)
 	case upgrade.CreateRevision:
 		if st.set(a.Workload) != nil {
-			return Change{Op: OpNone, Reason: "statefulset already exists"}, nil
+			return change{Op: opNone, Reason: "statefulset already exists"}, nil
 		}
-		src, err := SourceWorkload(st, a.Workload, cfg)
+		src, err := sourceWorkload(st, a.Workload, cfg)
 		if err != nil {
-			return Change{}, err
+			return change{}, err
 		}
-		green, err := GreenStatefulSet(src, a, cfg)
+		green, err := greenStatefulSet(src, a, cfg)
 		if err != nil {
-			return Change{}, err
+			return change{}, err
 		}
-		return Change{Op: OpCreate, Object: green}, nil
+		return change{Op: opCreate, Object: green}, nil
 	case upgrade.DeleteRevision:
 		if a.Workload == "" {
-			return Change{}, fmt.Errorf("delete revision with empty workload: %w", ErrInvalidAction)
+			return change{}, fmt.Errorf("delete revision with empty workload: %w", ErrInvalidAction)
 		}
 		s, err := st.clusterSet(a.Workload, cfg)
 		switch {
 		case err != nil:
-			return Change{}, err
+			return change{}, err
 		case s == nil:
-			return Change{Op: OpNone, Reason: "statefulset already deleted"}, nil
+			return change{Op: opNone, Reason: "statefulset already deleted"}, nil
 		case s.DeletionTimestamp != nil:
-			return Change{Op: OpNone, Reason: "statefulset already being deleted"}, nil
+			return change{Op: opNone, Reason: "statefulset already being deleted"}, nil
 		}
 		obj := &appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Name: s.Name, Namespace: s.Namespace, UID: s.UID}}
 		opts := &client.DeleteOptions{PropagationPolicy: ptr.To(metav1.DeletePropagationBackground)}
 		if s.UID != "" {
 			opts.Preconditions = &metav1.Preconditions{UID: ptr.To(s.UID)}
 		}
-		return Change{Op: OpDelete, Object: obj, Delete: opts}, nil
+		return change{Op: opDelete, Object: obj, Delete: opts}, nil
 	case upgrade.SwitchService:
 		if st.Service == nil || (a.Service != "" && st.Service.Name != a.Service) {
-			return Change{}, fmt.Errorf("service %q: %w", a.Service, ErrServiceNotFound)
+			return change{}, fmt.Errorf("service %q: %w", a.Service, ErrServiceNotFound)
 		}
 		target, err := st.clusterSet(a.Workload, cfg)
 		if err != nil {
-			return Change{}, err
+			return change{}, err
 		}
 		if target == nil {
-			return Change{}, fmt.Errorf("statefulset %q: %w", a.Workload, ErrWorkloadNotFound)
+			return change{}, fmt.Errorf("statefulset %q: %w", a.Workload, ErrWorkloadNotFound)
 		}
-		obj, patch := SwitchServicePatch(st.Service, target, cfg)
+		obj, patch := switchServicePatch(st.Service, target, cfg)
 		if obj == nil {
-			return Change{Op: OpNone, Reason: "service already selects the workload"}, nil
+			return change{Op: opNone, Reason: "service already selects the workload"}, nil
 		}
-		return Change{Op: OpPatch, Object: obj, Patch: patch}, nil
+		return change{Op: opPatch, Object: obj, Patch: patch}, nil
 	case upgrade.AcquireLock:
 		return planAcquire(a, st.Lease, cfg, now)
 	case upgrade.ReleaseLock:
 		return planRelease(a, st.Lease, cfg)
 	case nil:
-		return Change{}, fmt.Errorf("nil action: %w", ErrInvalidAction)
+		return change{}, fmt.Errorf("nil action: %w", ErrInvalidAction)
 	default:
-		return Change{}, fmt.Errorf("%s: %w", a, ErrNotKubernetesAction)
+		return change{}, fmt.Errorf("%s: %w", a, ErrNotKubernetesAction)
 	}
 }
 
-// PatchFor returns the object and patch that carry out a, for actions whose
+// patchFor returns the object and patch that carry out a, for actions whose
 // change is a patch (SetPartition, UpdateTemplate, SwitchService, and
 // AcquireLock / ReleaseLock on an existing Lease). Other changes return
 // ErrNotPatch; use Plan for them.
-func PatchFor(a upgrade.Action, st State, cfg Config, now time.Time) (client.Object, client.Patch, error) {
-	ch, err := Plan(a, st, cfg, now)
+func patchFor(a upgrade.Action, st state, cfg Config, now time.Time) (client.Object, client.Patch, error) {
+	ch, err := plan(a, st, cfg, now)
 	if err != nil {
 		return nil, nil, err
 	}
-	if ch.Op != OpPatch {
+	if ch.Op != opPatch {
 		return nil, nil, fmt.Errorf("%s needs %s: %w", a, ch.Op, ErrNotPatch)
 	}
 	return ch.Object, ch.Patch, nil
@@ -229,7 +229,7 @@ func mergeFrom(original client.Object) client.Patch {
 	return client.MergeFrom(original)
 }
 
-// SetPartitionPatch returns a copy of s with spec.updateStrategy.
+// setPartitionPatch returns a copy of s with spec.updateStrategy.
 // rollingUpdate.partition set, and the merge patch (with s's resourceVersion
 // as precondition) that makes the change. It returns a nil object (nothing
 // to do) when the partition is already set, and for an OnDelete StatefulSet
@@ -238,7 +238,7 @@ func mergeFrom(original client.Object) client.Patch {
 // already holds; the patch never switches the update strategy. It returns
 // ErrInvalidAction for a negative partition and
 // ErrUnsupportedUpdateStrategy for a strategy type Kubernetes does not know.
-func SetPartitionPatch(s *appsv1.StatefulSet, partition int32) (*appsv1.StatefulSet, client.Patch, error) {
+func setPartitionPatch(s *appsv1.StatefulSet, partition int32) (*appsv1.StatefulSet, client.Patch, error) {
 	if partition < 0 {
 		return nil, nil, fmt.Errorf("partition %d of %s: %w", partition, s.Name, ErrInvalidAction)
 	}
@@ -261,7 +261,7 @@ func SetPartitionPatch(s *appsv1.StatefulSet, partition int32) (*appsv1.Stateful
 	return obj, mergeFrom(s), nil
 }
 
-// UpdateTemplatePatch returns a copy of s whose pod template runs image in
+// updateTemplatePatch returns a copy of s whose pod template runs image in
 // the configured container and declares version in the configured version
 // label and annotation, and the strategic merge patch (with s's
 // resourceVersion as precondition) that makes the change: only that
@@ -273,7 +273,7 @@ func SetPartitionPatch(s *appsv1.StatefulSet, partition int32) (*appsv1.Stateful
 // pod (upgrade.Safety refuses it otherwise); on an OnDelete StatefulSet the
 // controller restarts nothing on a template change, so it is allowed
 // whatever the partition and the pods move only when DeletePod deletes them.
-func UpdateTemplatePatch(s *appsv1.StatefulSet, image, version string, cfg Config) (*appsv1.StatefulSet, client.Patch, error) {
+func updateTemplatePatch(s *appsv1.StatefulSet, image, version string, cfg Config) (*appsv1.StatefulSet, client.Patch, error) {
 	if image == "" {
 		return nil, nil, fmt.Errorf("update template of %s with empty image: %w", s.Name, ErrInvalidAction)
 	}
@@ -320,32 +320,32 @@ func setTemplate(t *corev1.PodTemplateSpec, image, version string, cfg Config) e
 	return nil
 }
 
-func planDeletePod(a upgrade.DeletePod, p *corev1.Pod, cfg Config) (Change, error) {
+func planDeletePod(a upgrade.DeletePod, p *corev1.Pod, cfg Config) (change, error) {
 	if a.Member == "" || a.UID == "" {
-		return Change{}, fmt.Errorf("%s: pod name and uid precondition are required: %w", a, ErrInvalidAction)
+		return change{}, fmt.Errorf("%s: pod name and uid precondition are required: %w", a, ErrInvalidAction)
 	}
 	switch {
 	case p == nil:
-		return Change{Op: OpNone, Reason: "pod already deleted"}, nil
+		return change{Op: opNone, Reason: "pod already deleted"}, nil
 	case p.UID != "" && string(p.UID) != a.UID:
-		return Change{Op: OpNone, Reason: "pod already recreated under another uid"}, nil
+		return change{Op: opNone, Reason: "pod already recreated under another uid"}, nil
 	case p.DeletionTimestamp != nil:
-		return Change{Op: OpNone, Reason: "pod already terminating"}, nil
+		return change{Op: opNone, Reason: "pod already terminating"}, nil
 	}
 	obj := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: p.Name, Namespace: p.Namespace, UID: types.UID(a.UID)}}
-	return Change{Op: OpDelete, Object: obj, Delete: DeletePodOptions(a)}, nil
+	return change{Op: opDelete, Object: obj, Delete: deletePodOptions(a)}, nil
 }
 
-// DeletePodOptions returns the delete options of a DeletePod action: a UID
+// deletePodOptions returns the delete options of a DeletePod action: a UID
 // precondition, so a pod already recreated under another UID is left alone
 // (the API server answers Conflict, which the Executor counts as done).
-func DeletePodOptions(a upgrade.DeletePod) *client.DeleteOptions {
+func deletePodOptions(a upgrade.DeletePod) *client.DeleteOptions {
 	return &client.DeleteOptions{Preconditions: &metav1.Preconditions{UID: ptr.To(types.UID(a.UID))}}
 }
 
-// SourceWorkload picks the StatefulSet CreateRevision clones: the one the
+// sourceWorkload picks the StatefulSet CreateRevision clones: the one the
 // Service targets, or else the only other StatefulSet of the cluster.
-func SourceWorkload(st State, newName string, cfg Config) (*appsv1.StatefulSet, error) {
+func sourceWorkload(st state, newName string, cfg Config) (*appsv1.StatefulSet, error) {
 	var candidates []appsv1.StatefulSet
 	for _, s := range st.StatefulSets {
 		if s.Name != newName && s.DeletionTimestamp == nil && labelsMatch(cfg.Selector, s.Labels) {
@@ -353,7 +353,7 @@ func SourceWorkload(st State, newName string, cfg Config) (*appsv1.StatefulSet, 
 		}
 	}
 	if st.Service != nil {
-		if name := ResolveServiceWorkload(st.Service.Spec.Selector, candidates); name != "" {
+		if name := resolveServiceWorkload(st.Service.Spec.Selector, candidates); name != "" {
 			for i := range candidates {
 				if candidates[i].Name == name {
 					return &candidates[i], nil
@@ -367,7 +367,7 @@ func SourceWorkload(st State, newName string, cfg Config) (*appsv1.StatefulSet, 
 	return nil, fmt.Errorf("create %s: %d candidate statefulsets and none targeted by the service: %w", newName, len(candidates), ErrNoSourceWorkload)
 }
 
-// GreenStatefulSet clones src into the new workload of a CreateRevision: name
+// greenStatefulSet clones src into the new workload of a CreateRevision: name
 // a.Workload, src's labels, annotations (minus kubectl's last-applied),
 // owner references, serviceName, volume claim templates and pod template,
 // with cfg.RevisionLabel set to the new name on the StatefulSet, its
@@ -378,7 +378,7 @@ func SourceWorkload(st State, newName string, cfg Config) (*appsv1.StatefulSet, 
 // clone (the controller creates the missing pods at the new template
 // either way, and a later rolling upgrade of the clone keeps the exact
 // control the source had). Status and server-set metadata are dropped.
-func GreenStatefulSet(src *appsv1.StatefulSet, a upgrade.CreateRevision, cfg Config) (*appsv1.StatefulSet, error) {
+func greenStatefulSet(src *appsv1.StatefulSet, a upgrade.CreateRevision, cfg Config) (*appsv1.StatefulSet, error) {
 	cfg = cfg.WithDefaults()
 	switch {
 	case a.Workload == "":
@@ -440,13 +440,13 @@ func GreenStatefulSet(src *appsv1.StatefulSet, a upgrade.CreateRevision, cfg Con
 	return g, nil
 }
 
-// SwitchServicePatch returns a copy of svc whose selector targets the
+// switchServicePatch returns a copy of svc whose selector targets the
 // workload target, and the merge patch (with svc's resourceVersion as
 // precondition) that makes the change. The new selector is target's
 // spec.selector.matchLabels plus cfg.RevisionLabel from target's pod
 // template when it has one; keys of the old selector not in it are
 // removed. It returns a nil object when the selector is already that.
-func SwitchServicePatch(svc *corev1.Service, target *appsv1.StatefulSet, cfg Config) (*corev1.Service, client.Patch) {
+func switchServicePatch(svc *corev1.Service, target *appsv1.StatefulSet, cfg Config) (*corev1.Service, client.Patch) {
 	cfg = cfg.WithDefaults()
 	sel := map[string]string{}
 	if target.Spec.Selector != nil {
@@ -463,9 +463,9 @@ func SwitchServicePatch(svc *corev1.Service, target *appsv1.StatefulSet, cfg Con
 	return obj, mergeFrom(svc)
 }
 
-func planAcquire(a upgrade.AcquireLock, l *coordinationv1.Lease, cfg Config, now time.Time) (Change, error) {
+func planAcquire(a upgrade.AcquireLock, l *coordinationv1.Lease, cfg Config, now time.Time) (change, error) {
 	if a.Holder == "" {
-		return Change{}, fmt.Errorf("acquire lock with empty holder: %w", ErrInvalidAction)
+		return change{}, fmt.Errorf("acquire lock with empty holder: %w", ErrInvalidAction)
 	}
 	at := metav1.NewMicroTime(now.UTC().Truncate(time.Microsecond))
 	if l == nil {
@@ -474,37 +474,37 @@ func planAcquire(a upgrade.AcquireLock, l *coordinationv1.Lease, cfg Config, now
 			ObjectMeta: metav1.ObjectMeta{Name: cfg.LockName, Namespace: cfg.Namespace},
 			Spec:       coordinationv1.LeaseSpec{HolderIdentity: ptr.To(a.Holder), AcquireTime: &at},
 		}
-		return Change{Op: OpCreate, Object: obj}, nil
+		return change{Op: opCreate, Object: obj}, nil
 	}
 	switch holder := ptr.Deref(l.Spec.HolderIdentity, ""); holder {
 	case a.Holder:
-		return Change{Op: OpNone, Reason: "lock already held by the holder"}, nil
+		return change{Op: opNone, Reason: "lock already held by the holder"}, nil
 	case "":
 		obj := l.DeepCopy()
 		obj.Spec.HolderIdentity = ptr.To(a.Holder)
 		obj.Spec.AcquireTime = &at
-		return Change{Op: OpPatch, Object: obj, Patch: mergeFrom(l)}, nil
+		return change{Op: opPatch, Object: obj, Patch: mergeFrom(l)}, nil
 	default:
-		return Change{}, &LockHeldError{Lease: l.Name, Holder: holder, Requester: a.Holder}
+		return change{}, &LockHeldError{Lease: l.Name, Holder: holder, Requester: a.Holder}
 	}
 }
 
-func planRelease(a upgrade.ReleaseLock, l *coordinationv1.Lease, cfg Config) (Change, error) {
+func planRelease(a upgrade.ReleaseLock, l *coordinationv1.Lease, cfg Config) (change, error) {
 	if a.Holder == "" {
-		return Change{}, fmt.Errorf("release lock with empty holder: %w", ErrInvalidAction)
+		return change{}, fmt.Errorf("release lock with empty holder: %w", ErrInvalidAction)
 	}
 	if l == nil {
-		return Change{Op: OpNone, Reason: "lock lease absent"}, nil
+		return change{Op: opNone, Reason: "lock lease absent"}, nil
 	}
 	switch holder := ptr.Deref(l.Spec.HolderIdentity, ""); holder {
 	case "":
-		return Change{Op: OpNone, Reason: "lock already free"}, nil
+		return change{Op: opNone, Reason: "lock already free"}, nil
 	case a.Holder:
 		obj := l.DeepCopy()
 		obj.Spec.HolderIdentity = nil
 		obj.Spec.AcquireTime = nil
-		return Change{Op: OpPatch, Object: obj, Patch: mergeFrom(l)}, nil
+		return change{Op: opPatch, Object: obj, Patch: mergeFrom(l)}, nil
 	default:
-		return Change{}, &LockHeldError{Lease: l.Name, Holder: holder, Requester: a.Holder}
+		return change{}, &LockHeldError{Lease: l.Name, Holder: holder, Requester: a.Holder}
 	}
 }

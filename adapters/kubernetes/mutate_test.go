@@ -43,7 +43,7 @@ func TestPatchFor(t *testing.T) {
 	held := free.DeepCopy()
 	held.Spec.HolderIdentity = ptr.To("up-1")
 	held.Spec.AcquireTime = ptr.To(metav1.NewMicroTime(t0))
-	st := State{StatefulSets: []appsv1.StatefulSet{blue, green}, Service: svc}
+	st := state{StatefulSets: []appsv1.StatefulSet{blue, green}, Service: svc}
 
 	tests := []struct {
 		name   string
@@ -92,7 +92,7 @@ func TestPatchFor(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := st
 			s.Lease = tt.lease
-			obj, p, err := PatchFor(tt.action, s, testConfig(), t0)
+			obj, p, err := patchFor(tt.action, s, testConfig(), t0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -126,7 +126,7 @@ func TestPatchFor(t *testing.T) {
 
 func TestPatchWithoutResourceVersionHasNoPrecondition(t *testing.T) {
 	s := sts("bao", "i:1", "1", 3, 3)
-	obj, p, err := SetPartitionPatch(&s, 0)
+	obj, p, err := setPartitionPatch(&s, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,10 +137,10 @@ func TestPatchWithoutResourceVersionHasNoPrecondition(t *testing.T) {
 
 func TestSetPartitionPatchEdgeCases(t *testing.T) {
 	s := sts("bao", "i:1", "1", 3, 3)
-	if obj, p, err := SetPartitionPatch(&s, 3); obj != nil || p != nil || err != nil {
+	if obj, p, err := setPartitionPatch(&s, 3); obj != nil || p != nil || err != nil {
 		t.Fatalf("same partition: got %v %v %v, want no change", obj, p, err)
 	}
-	if _, _, err := SetPartitionPatch(&s, -1); !errors.Is(err, ErrInvalidAction) {
+	if _, _, err := setPartitionPatch(&s, -1); !errors.Is(err, ErrInvalidAction) {
 		t.Fatalf("negative partition: err = %v", err)
 	}
 	// OnDelete has no partition and restarts nothing on its own: nothing
@@ -148,23 +148,23 @@ func TestSetPartitionPatchEdgeCases(t *testing.T) {
 	od := s.DeepCopy()
 	od.Spec.UpdateStrategy = appsv1.StatefulSetUpdateStrategy{Type: appsv1.OnDeleteStatefulSetStrategyType}
 	for _, p := range []int32{0, 1, 3, 7} {
-		if obj, patch, err := SetPartitionPatch(od, p); obj != nil || patch != nil || err != nil {
+		if obj, patch, err := setPartitionPatch(od, p); obj != nil || patch != nil || err != nil {
 			t.Fatalf("OnDelete partition %d: got %v %v %v, want no change", p, obj, patch, err)
 		}
 	}
-	if _, _, err := SetPartitionPatch(od, -1); !errors.Is(err, ErrInvalidAction) {
+	if _, _, err := setPartitionPatch(od, -1); !errors.Is(err, ErrInvalidAction) {
 		t.Fatalf("OnDelete negative partition: err = %v", err)
 	}
 	// A type Kubernetes does not know is neither guessed nor switched.
 	odd := s.DeepCopy()
 	odd.Spec.UpdateStrategy.Type = "Surprise"
-	if _, _, err := SetPartitionPatch(odd, 1); !errors.Is(err, ErrUnsupportedUpdateStrategy) || err.Error() != `statefulset bao uses update strategy "Surprise": unsupported update strategy` {
+	if _, _, err := setPartitionPatch(odd, 1); !errors.Is(err, ErrUnsupportedUpdateStrategy) || err.Error() != `statefulset bao uses update strategy "Surprise": unsupported update strategy` {
 		t.Fatalf("unknown strategy: err = %v", err)
 	}
 	// Defaulted strategy (no rollingUpdate block): the patch creates it.
 	bare := s.DeepCopy()
 	bare.Spec.UpdateStrategy = appsv1.StatefulSetUpdateStrategy{}
-	obj, p, err := SetPartitionPatch(bare, 1)
+	obj, p, err := setPartitionPatch(bare, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,22 +178,22 @@ func TestUpdateTemplatePatchEdgeCases(t *testing.T) {
 	cfg := testConfig()
 	s := sts("bao", "openbao/openbao:2.3.1", "2.3.1", 3, 3)
 	s.Spec.Template.Annotations = map[string]string{"raftshift.io/version": "2.3.1"}
-	if obj, _, err := UpdateTemplatePatch(&s, "openbao/openbao:2.3.1", "2.3.1", cfg); obj != nil || err != nil {
+	if obj, _, err := updateTemplatePatch(&s, "openbao/openbao:2.3.1", "2.3.1", cfg); obj != nil || err != nil {
 		t.Fatalf("already there: obj = %v, err = %v", obj, err)
 	}
 	cfg.Container = "missing"
-	if _, _, err := UpdateTemplatePatch(&s, "x:2", "2", cfg); !errors.Is(err, ErrContainerNotFound) {
+	if _, _, err := updateTemplatePatch(&s, "x:2", "2", cfg); !errors.Is(err, ErrContainerNotFound) {
 		t.Fatalf("missing container: err = %v", err)
 	}
 	cfg.Container = "" // two containers, no name: ambiguous
-	if _, _, err := UpdateTemplatePatch(&s, "x:2", "2", cfg); !errors.Is(err, ErrContainerNotFound) {
+	if _, _, err := updateTemplatePatch(&s, "x:2", "2", cfg); !errors.Is(err, ErrContainerNotFound) {
 		t.Fatalf("ambiguous container: err = %v", err)
 	}
-	if _, _, err := UpdateTemplatePatch(&s, "", "2", testConfig()); !errors.Is(err, ErrInvalidAction) {
+	if _, _, err := updateTemplatePatch(&s, "", "2", testConfig()); !errors.Is(err, ErrInvalidAction) {
 		t.Fatalf("empty image: err = %v", err)
 	}
 	// Only the named container changes; the sidecar keeps its image.
-	obj, _, err := UpdateTemplatePatch(&s, "openbao/openbao:2.4.0", "2.4.0", testConfig())
+	obj, _, err := updateTemplatePatch(&s, "openbao/openbao:2.4.0", "2.4.0", testConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +209,7 @@ func TestGreenStatefulSet(t *testing.T) {
 	blue.OwnerReferences = []metav1.OwnerReference{{APIVersion: "x/v1", Kind: "OpenBao", Name: "bao", UID: "o", Controller: ptr.To(true)}}
 	blue.Spec.UpdateStrategy.RollingUpdate.MaxUnavailable = ptr.To(intstrOne)
 	a := upgrade.CreateRevision{Workload: "bao-green", Image: "openbao/openbao:2.4.0", Version: "2.4.0", Replicas: 5}
-	g, err := GreenStatefulSet(&blue, a, testConfig())
+	g, err := greenStatefulSet(&blue, a, testConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,7 +241,7 @@ func TestGreenStatefulSet(t *testing.T) {
 	for _, bad := range []upgrade.CreateRevision{
 		{Image: "i:1", Replicas: 1}, {Workload: "g", Replicas: 1}, {Workload: "g", Image: "i:1", Replicas: -1},
 	} {
-		if _, err := GreenStatefulSet(&blue, bad, testConfig()); !errors.Is(err, ErrInvalidAction) {
+		if _, err := greenStatefulSet(&blue, bad, testConfig()); !errors.Is(err, ErrInvalidAction) {
 			t.Errorf("%+v: err = %v, want ErrInvalidAction", bad, err)
 		}
 	}
@@ -256,22 +256,22 @@ func TestPlan(t *testing.T) {
 	term.DeletionTimestamp = ptr.To(metav1.NewTime(t0))
 	svcBlue := service(map[string]string{"app": "bao", DefaultRevisionLabel: "bao"})
 	held := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: "l"}, Spec: coordinationv1.LeaseSpec{HolderIdentity: ptr.To("other")}}
-	base := State{StatefulSets: []appsv1.StatefulSet{blue}, Pods: []corev1.Pod{p0, term}, Service: svcBlue}
+	base := state{StatefulSets: []appsv1.StatefulSet{blue}, Pods: []corev1.Pod{p0, term}, Service: svcBlue}
 
 	tests := []struct {
 		name   string
 		action upgrade.Action
-		state  func(State) State
-		op     ChangeOp
+		state  func(state) state
+		op     changeOp
 		err    error
-		check  func(t *testing.T, ch Change)
+		check  func(t *testing.T, ch change)
 	}{
-		{name: "partition already set", action: upgrade.SetPartition{Workload: "bao", Partition: 3}, op: OpNone},
+		{name: "partition already set", action: upgrade.SetPartition{Workload: "bao", Partition: 3}, op: opNone},
 		{name: "partition of missing workload", action: upgrade.SetPartition{Workload: "nope", Partition: 3}, err: ErrWorkloadNotFound},
 		{name: "template of missing workload", action: upgrade.UpdateTemplate{Workload: "nope", Image: "i"}, err: ErrWorkloadNotFound},
 		{
-			name: "delete pod with uid precondition", action: upgrade.DeletePod{Member: "bao-0", UID: "uid-bao-0"}, op: OpDelete,
-			check: func(t *testing.T, ch Change) {
+			name: "delete pod with uid precondition", action: upgrade.DeletePod{Member: "bao-0", UID: "uid-bao-0"}, op: opDelete,
+			check: func(t *testing.T, ch change) {
 				if ch.Object.GetName() != "bao-0" || ch.Object.GetNamespace() != testNS {
 					t.Fatalf("object = %s/%s", ch.Object.GetNamespace(), ch.Object.GetName())
 				}
@@ -280,19 +280,19 @@ func TestPlan(t *testing.T) {
 				}
 			},
 		},
-		{name: "delete pod recreated under another uid", action: upgrade.DeletePod{Member: "bao-0", UID: "old"}, op: OpNone},
-		{name: "delete pod already gone", action: upgrade.DeletePod{Member: "bao-9", UID: "u"}, op: OpNone},
-		{name: "delete pod already terminating", action: upgrade.DeletePod{Member: "bao-1", UID: "uid-bao-1"}, op: OpNone},
+		{name: "delete pod recreated under another uid", action: upgrade.DeletePod{Member: "bao-0", UID: "old"}, op: opNone},
+		{name: "delete pod already gone", action: upgrade.DeletePod{Member: "bao-9", UID: "u"}, op: opNone},
+		{name: "delete pod already terminating", action: upgrade.DeletePod{Member: "bao-1", UID: "uid-bao-1"}, op: opNone},
 		{name: "delete pod without uid", action: upgrade.DeletePod{Member: "bao-0"}, err: ErrInvalidAction},
 		{
 			name: "create green from the service's workload", action: upgrade.CreateRevision{Workload: "bao-green", Image: "i:2", Replicas: 3},
-			state: func(s State) State {
+			state: func(s state) state {
 				other := sts("bao-old", "i:0", "0", 3, 0)
 				s.StatefulSets = append(s.StatefulSets, other)
 				return s
 			},
-			op: OpCreate,
-			check: func(t *testing.T, ch Change) {
+			op: opCreate,
+			check: func(t *testing.T, ch change) {
 				g := ch.Object.(*appsv1.StatefulSet)
 				if g.Name != "bao-green" || g.Spec.Template.Spec.Containers[0].Image != "i:2" || *g.Spec.Replicas != 3 {
 					t.Fatalf("green = %+v", g)
@@ -301,7 +301,7 @@ func TestPlan(t *testing.T) {
 		},
 		{
 			name: "create green with two candidates and no service", action: upgrade.CreateRevision{Workload: "g", Image: "i:2", Replicas: 3},
-			state: func(s State) State {
+			state: func(s state) state {
 				s.StatefulSets = append(s.StatefulSets, green)
 				s.Service = nil
 				return s
@@ -310,12 +310,12 @@ func TestPlan(t *testing.T) {
 		},
 		{
 			name: "create green that exists", action: upgrade.CreateRevision{Workload: "bao-green", Image: "i:2", Replicas: 3},
-			state: func(s State) State { s.StatefulSets = append(s.StatefulSets, green); return s },
-			op:    OpNone,
+			state: func(s state) state { s.StatefulSets = append(s.StatefulSets, green); return s },
+			op:    opNone,
 		},
 		{
-			name: "delete revision", action: upgrade.DeleteRevision{Workload: "bao"}, op: OpDelete,
-			check: func(t *testing.T, ch Change) {
+			name: "delete revision", action: upgrade.DeleteRevision{Workload: "bao"}, op: opDelete,
+			check: func(t *testing.T, ch change) {
 				if ch.Object.GetName() != "bao" || *ch.Delete.PropagationPolicy != metav1.DeletePropagationBackground ||
 					*ch.Delete.Preconditions.UID != "uid-bao" {
 					t.Fatalf("change = %+v", ch)
@@ -324,7 +324,7 @@ func TestPlan(t *testing.T) {
 		},
 		{
 			name: "delete a statefulset outside the cluster selector", action: upgrade.DeleteRevision{Workload: "db"},
-			state: func(s State) State {
+			state: func(s state) state {
 				db := sts("db", "postgres:16", "16", 1, 0)
 				db.Labels = map[string]string{"app": "db"}
 				s.StatefulSets = append(s.StatefulSets, db)
@@ -332,13 +332,13 @@ func TestPlan(t *testing.T) {
 			},
 			err: ErrForeignWorkload,
 		},
-		{name: "delete missing revision", action: upgrade.DeleteRevision{Workload: "gone"}, op: OpNone},
-		{name: "switch to the current workload", action: upgrade.SwitchService{Service: "bao", Workload: "bao"}, op: OpNone},
+		{name: "delete missing revision", action: upgrade.DeleteRevision{Workload: "gone"}, op: opNone},
+		{name: "switch to the current workload", action: upgrade.SwitchService{Service: "bao", Workload: "bao"}, op: opNone},
 		{name: "switch missing service", action: upgrade.SwitchService{Service: "x", Workload: "bao"}, err: ErrServiceNotFound},
 		{name: "switch to missing workload", action: upgrade.SwitchService{Service: "bao", Workload: "x"}, err: ErrWorkloadNotFound},
 		{
-			name: "acquire absent lock creates the lease", action: upgrade.AcquireLock{Holder: "up-1"}, op: OpCreate,
-			check: func(t *testing.T, ch Change) {
+			name: "acquire absent lock creates the lease", action: upgrade.AcquireLock{Holder: "up-1"}, op: opCreate,
+			check: func(t *testing.T, ch change) {
 				l := ch.Object.(*coordinationv1.Lease)
 				if l.Name != "bao"+DefaultLockSuffix || l.Namespace != testNS || *l.Spec.HolderIdentity != "up-1" ||
 					!l.Spec.AcquireTime.Equal(ptr.To(metav1.NewMicroTime(t0))) {
@@ -348,17 +348,17 @@ func TestPlan(t *testing.T) {
 		},
 		{
 			name: "acquire lock held by another", action: upgrade.AcquireLock{Holder: "up-1"},
-			state: func(s State) State { s.Lease = held; return s }, err: ErrLockHeld,
+			state: func(s state) state { s.Lease = held; return s }, err: ErrLockHeld,
 		},
 		{
 			name: "acquire lock held by self", action: upgrade.AcquireLock{Holder: "other"},
-			state: func(s State) State { s.Lease = held; return s }, op: OpNone,
+			state: func(s state) state { s.Lease = held; return s }, op: opNone,
 		},
 		{
 			name: "release lock held by another", action: upgrade.ReleaseLock{Holder: "up-1"},
-			state: func(s State) State { s.Lease = held; return s }, err: ErrLockHeld,
+			state: func(s state) state { s.Lease = held; return s }, err: ErrLockHeld,
 		},
-		{name: "release absent lock", action: upgrade.ReleaseLock{Holder: "up-1"}, op: OpNone},
+		{name: "release absent lock", action: upgrade.ReleaseLock{Holder: "up-1"}, op: opNone},
 		{name: "acquire with empty holder", action: upgrade.AcquireLock{}, err: ErrInvalidAction},
 		{name: "nil action", action: nil, err: ErrInvalidAction},
 	}
@@ -368,7 +368,7 @@ func TestPlan(t *testing.T) {
 			if tt.state != nil {
 				st = tt.state(base)
 			}
-			ch, err := Plan(tt.action, st, cfg, t0)
+			ch, err := plan(tt.action, st, cfg, t0)
 			if tt.err != nil {
 				if !errors.Is(err, tt.err) {
 					t.Fatalf("err = %v, want %v", err, tt.err)
@@ -390,7 +390,7 @@ func TestPlan(t *testing.T) {
 
 func TestLockHeldError(t *testing.T) {
 	held := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: "l"}, Spec: coordinationv1.LeaseSpec{HolderIdentity: ptr.To("backup-3")}}
-	_, err := Plan(upgrade.AcquireLock{Holder: "upgrade-1"}, State{Lease: held}, testConfig(), t0)
+	_, err := plan(upgrade.AcquireLock{Holder: "upgrade-1"}, state{Lease: held}, testConfig(), t0)
 	var lh *LockHeldError
 	if !errors.As(err, &lh) || lh.Holder != "backup-3" || lh.Requester != "upgrade-1" || lh.Lease != "l" {
 		t.Fatalf("err = %#v", err)
@@ -412,7 +412,7 @@ func TestRaftActionsAreNotKubernetesActions(t *testing.T) {
 		if IsKubernetesAction(a) {
 			t.Errorf("%s: IsKubernetesAction = true", a.Kind())
 		}
-		if _, err := Plan(a, State{}, testConfig(), t0); !errors.Is(err, ErrNotKubernetesAction) {
+		if _, err := plan(a, state{}, testConfig(), t0); !errors.Is(err, ErrNotKubernetesAction) {
 			t.Errorf("%s: Plan err = %v, want ErrNotKubernetesAction", a.Kind(), err)
 		}
 	}
@@ -433,8 +433,8 @@ func TestRaftActionsAreNotKubernetesActions(t *testing.T) {
 }
 
 func TestPatchForRejectsNonPatchChanges(t *testing.T) {
-	st := State{Pods: []corev1.Pod{pod("bao", 0, "r", "i", "1")}}
-	if _, _, err := PatchFor(upgrade.DeletePod{Member: "bao-0", UID: "uid-bao-0"}, st, testConfig(), t0); !errors.Is(err, ErrNotPatch) {
+	st := state{Pods: []corev1.Pod{pod("bao", 0, "r", "i", "1")}}
+	if _, _, err := patchFor(upgrade.DeletePod{Member: "bao-0", UID: "uid-bao-0"}, st, testConfig(), t0); !errors.Is(err, ErrNotPatch) {
 		t.Fatalf("err = %v, want ErrNotPatch", err)
 	}
 }

@@ -19,7 +19,7 @@ import (
 	"github.com/raftshift/raftshift/upgrade"
 )
 
-// BuildObservation builds the Kubernetes part of an Observation: Now,
+// buildObservation builds the Kubernetes part of an Observation: Now,
 // Workloads (one per StatefulSet, sorted by name), Members (one per pod owned
 // by those StatefulSets plus one with Pod.Exists false for every ordinal in
 // [start, start+replicas) that has no pod, sorted by workload then ordinal)
@@ -39,7 +39,7 @@ import (
 // are ignored; so are pods that no remaining StatefulSet owns (by controller
 // reference, or for orphans by name and selector) and pods whose name has no
 // canonical ordinal.
-func BuildObservation(now time.Time, sets []appsv1.StatefulSet, pods []corev1.Pod, svc *corev1.Service, cfg Config) upgrade.Observation {
+func buildObservation(now time.Time, sets []appsv1.StatefulSet, pods []corev1.Pod, svc *corev1.Service, cfg Config) upgrade.Observation {
 	cfg = cfg.WithDefaults()
 	obs := upgrade.Observation{Now: now}
 
@@ -91,7 +91,7 @@ func BuildObservation(now time.Time, sets []appsv1.StatefulSet, pods []corev1.Po
 		obs.Service = upgrade.Service{
 			Name:     svc.Name,
 			Selector: cloneLabels(svc.Spec.Selector),
-			Workload: ResolveServiceWorkload(svc.Spec.Selector, sortedSets(chosen)),
+			Workload: resolveServiceWorkload(svc.Spec.Selector, sortedSets(chosen)),
 		}
 	}
 	return obs
@@ -273,7 +273,7 @@ func ownerOf(p *corev1.Pod, byName map[string]*appsv1.StatefulSet, sorted []*app
 		if !ok || (ctrl.uid != "" && s.UID != "" && ctrl.uid != string(s.UID)) || !sameNamespace(s, p) {
 			return nil, 0, false
 		}
-		ord, ok := ParseOrdinal(s.Name, p.Name)
+		ord, ok := parseOrdinal(s.Name, p.Name)
 		return s, ord, ok
 	}
 	// Orphan: the StatefulSet whose name prefixes the pod's and whose
@@ -281,7 +281,7 @@ func ownerOf(p *corev1.Pod, byName map[string]*appsv1.StatefulSet, sorted []*app
 	var best *appsv1.StatefulSet
 	var bestOrd int32
 	for _, s := range sorted {
-		ord, ok := ParseOrdinal(s.Name, p.Name)
+		ord, ok := parseOrdinal(s.Name, p.Name)
 		if !ok || !sameNamespace(s, p) || s.Spec.Selector == nil || !labelsMatch(s.Spec.Selector.MatchLabels, p.Labels) ||
 			len(s.Spec.Selector.MatchLabels) == 0 || len(s.Spec.Selector.MatchExpressions) > 0 {
 			continue
@@ -295,9 +295,9 @@ func ownerOf(p *corev1.Pod, byName map[string]*appsv1.StatefulSet, sorted []*app
 
 func sameNamespace(s *appsv1.StatefulSet, p *corev1.Pod) bool { return s.Namespace == p.Namespace }
 
-// ParseOrdinal returns the ordinal of a StatefulSet pod name ("set-3" -> 3).
+// parseOrdinal returns the ordinal of a StatefulSet pod name ("set-3" -> 3).
 // Only canonical decimal ordinals (no sign, no leading zero) are accepted.
-func ParseOrdinal(set, pod string) (int32, bool) {
+func parseOrdinal(set, pod string) (int32, bool) {
 	rest, ok := strings.CutPrefix(pod, set+"-")
 	if !ok || set == "" || rest == "" || len(rest) > 10 || (len(rest) > 1 && rest[0] == '0') {
 		return 0, false
@@ -326,11 +326,11 @@ func memberOf(p *corev1.Pod, s *appsv1.StatefulSet, ord int32, cfg Config) upgra
 		Revision: p.Labels[appsv1.ControllerRevisionHashLabelKey],
 		Version:  versionOf(p.Labels, p.Annotations, image, cfg),
 		Image:    image,
-		Pod:      PodStatusOf(p, cfg),
+		Pod:      podStatusOf(p, cfg),
 	}
 }
 
-// PodStatusOf maps a pod to its lifecycle state:
+// podStatusOf maps a pod to its lifecycle state:
 //
 //   - Ready from the Ready condition, and ReadySince from its
 //     lastTransitionTime while it is true (zero otherwise);
@@ -350,7 +350,7 @@ func memberOf(p *corev1.Pod, s *appsv1.StatefulSet, ord int32, cfg Config) upgra
 // instant lies up to a second after the stored one: ReadySince and
 // StartedAt are reported a second later than stored (rounded up), so a
 // stabilization window counted from them never ends early.
-func PodStatusOf(p *corev1.Pod, cfg Config) upgrade.PodStatus {
+func podStatusOf(p *corev1.Pod, cfg Config) upgrade.PodStatus {
 	cfg = cfg.WithDefaults()
 	st := upgrade.PodStatus{
 		Exists:      true,
@@ -436,10 +436,10 @@ func podPhase(p corev1.PodPhase) upgrade.PodPhase {
 	}
 }
 
-// ResolveServiceWorkload returns the name of the single StatefulSet whose pod
+// resolveServiceWorkload returns the name of the single StatefulSet whose pod
 // template labels the selector matches, or "" when the selector is empty or
 // matches none or several.
-func ResolveServiceWorkload(selector map[string]string, sets []appsv1.StatefulSet) string {
+func resolveServiceWorkload(selector map[string]string, sets []appsv1.StatefulSet) string {
 	if len(selector) == 0 {
 		return ""
 	}
@@ -473,9 +473,9 @@ func cloneLabels(m map[string]string) map[string]string {
 	return maps.Clone(m)
 }
 
-// LockFromLease maps the operation-lock Lease to Observation.Lock: the
+// lockFromLease maps the operation-lock Lease to Observation.Lock: the
 // holder identity and its acquire time. A nil Lease is a free lock.
-func LockFromLease(l *coordinationv1.Lease) upgrade.LockView {
+func lockFromLease(l *coordinationv1.Lease) upgrade.LockView {
 	if l == nil || l.Spec.HolderIdentity == nil || *l.Spec.HolderIdentity == "" {
 		return upgrade.LockView{}
 	}

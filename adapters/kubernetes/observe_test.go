@@ -300,7 +300,7 @@ func TestBuildObservation(t *testing.T) {
 				cfg = tt.cfg
 			}
 			before := deepCopyInputs(tt.sets, tt.pods)
-			obs := BuildObservation(t0, tt.sets, tt.pods, tt.svc, cfg)
+			obs := buildObservation(t0, tt.sets, tt.pods, tt.svc, cfg)
 			tt.check(t, obs)
 			if d := cmp.Diff(before, deepCopyInputs(tt.sets, tt.pods)); d != "" {
 				t.Fatalf("inputs mutated:\n%s", d)
@@ -309,7 +309,7 @@ func TestBuildObservation(t *testing.T) {
 			sets, pods := slices.Clone(tt.sets), slices.Clone(tt.pods)
 			slices.Reverse(sets)
 			slices.Reverse(pods)
-			if d := cmp.Diff(obs, BuildObservation(t0, sets, pods, tt.svc, cfg)); d != "" {
+			if d := cmp.Diff(obs, buildObservation(t0, sets, pods, tt.svc, cfg)); d != "" {
 				t.Fatalf("observation depends on input order:\n%s", d)
 			}
 		})
@@ -335,8 +335,8 @@ func TestBuildObservationDuplicatesAreDeterministic(t *testing.T) {
 	s2 := sts("bao", "i:2", "2", 1, 0)
 	s2.UID = "uid-bao" // same UID: ties broken by content
 	cfg := testConfig()
-	x := BuildObservation(t0, []appsv1.StatefulSet{s1, s2}, []corev1.Pod{a, b}, nil, cfg)
-	y := BuildObservation(t0, []appsv1.StatefulSet{s2, s1}, []corev1.Pod{b, a}, nil, cfg)
+	x := buildObservation(t0, []appsv1.StatefulSet{s1, s2}, []corev1.Pod{a, b}, nil, cfg)
+	y := buildObservation(t0, []appsv1.StatefulSet{s2, s1}, []corev1.Pod{b, a}, nil, cfg)
 	if d := cmp.Diff(x, y); d != "" {
 		t.Fatalf("duplicate resolution depends on order:\n%s", d)
 	}
@@ -364,7 +364,7 @@ func TestParseOrdinal(t *testing.T) {
 		{"bao", "other-1", 0, false},
 	}
 	for _, tt := range tests {
-		got, ok := ParseOrdinal(tt.set, tt.pod)
+		got, ok := parseOrdinal(tt.set, tt.pod)
 		if got != tt.want || ok != tt.ok {
 			t.Errorf("ParseOrdinal(%q, %q) = %d, %v; want %d, %v", tt.set, tt.pod, got, ok, tt.want, tt.ok)
 		}
@@ -385,7 +385,7 @@ func TestLockFromLease(t *testing.T) {
 			upgrade.LockView{Holder: "upgrade-1", Since: t0}},
 	}
 	for _, tt := range tests {
-		if got := LockFromLease(tt.lease); !got.Since.Equal(tt.want.Since) || got.Holder != tt.want.Holder {
+		if got := lockFromLease(tt.lease); !got.Since.Equal(tt.want.Since) || got.Holder != tt.want.Holder {
 			t.Errorf("%s: LockFromLease = %+v, want %+v", tt.name, got, tt.want)
 		}
 	}
@@ -443,7 +443,7 @@ func TestObserver(t *testing.T) {
 func TestBuildObservationOrdinalBounds(t *testing.T) {
 	s := sts("bao", "i:1", "1", 1<<31-1, 0)
 	s.Spec.Ordinals = &appsv1.StatefulSetOrdinals{Start: 1<<31 - 48}
-	obs := BuildObservation(t0, []appsv1.StatefulSet{s}, nil, nil, testConfig())
+	obs := buildObservation(t0, []appsv1.StatefulSet{s}, nil, nil, testConfig())
 	if n := len(obs.Members); n != 48 {
 		t.Fatalf("members = %d, want the 48 ordinals up to MaxInt32", n)
 	}
@@ -451,7 +451,7 @@ func TestBuildObservationOrdinalBounds(t *testing.T) {
 		t.Fatalf("last member = %+v", last)
 	}
 	s = sts("bao", "i:1", "1", 1<<31-1, 0)
-	if n := len(BuildObservation(t0, []appsv1.StatefulSet{s}, nil, nil, testConfig()).Members); n != maxOrdinalRange {
+	if n := len(buildObservation(t0, []appsv1.StatefulSet{s}, nil, nil, testConfig()).Members); n != maxOrdinalRange {
 		t.Fatalf("members = %d, want the cap %d", n, maxOrdinalRange)
 	}
 }
@@ -466,11 +466,11 @@ func TestRevisionVersions(t *testing.T) {
 		{ObjectMeta: metav1.ObjectMeta{Name: "bao-bad"}, Data: runtime.RawExtension{Raw: []byte(`{"spec":`)}},
 		{ObjectMeta: metav1.ObjectMeta{Name: "bao-empty"}},
 	}
-	got, err := RevisionVersions(revs, testConfig())
+	got, err := revisionVersions(revs, testConfig())
 	if err == nil || !strings.Contains(err.Error(), "bao-bad") {
 		t.Fatalf("err = %v, want a decode error naming bao-bad", err)
 	}
-	want := map[string]RevisionInfo{
+	want := map[string]revisionInfo{
 		"bao-aaa": {Image: "openbao/openbao:2.3.1", Version: "2.3.1"},
 		"bao-bbb": {Image: "openbao/openbao:2.4.0", Version: "2.4.0"},
 	}
@@ -568,7 +568,7 @@ func TestPodStatusOf(t *testing.T) {
 			tc.want(&want)
 			// Kubernetes' one-second times are reported rounded up.
 			want.StartedAt, want.ReadySince = roundUp(want.StartedAt), roundUp(want.ReadySince)
-			got := PodStatusOf(&p, testConfig())
+			got := podStatusOf(&p, testConfig())
 			if d := cmp.Diff(want, got); d != "" {
 				t.Errorf("PodStatusOf (-want +got):\n%s", d)
 			}
@@ -590,7 +590,7 @@ func TestPodTimesRoundedUp(t *testing.T) {
 			p.Status.Conditions[i].LastTransitionTime = ready
 		}
 	}
-	st := PodStatusOf(&p, testConfig())
+	st := podStatusOf(&p, testConfig())
 	if want := t0.Add(-2 * time.Second); !st.ReadySince.Equal(want) {
 		t.Fatalf("ReadySince %s, want %s (stored %s rounded up)", st.ReadySince, want, ready.Time)
 	}

@@ -27,8 +27,8 @@ type Observer struct {
 	Clock func() time.Time
 }
 
-// Snapshot is the set of objects one observation is built from.
-type Snapshot struct {
+// snapshot is the set of objects one observation is built from.
+type snapshot struct {
 	// StatefulSets selected by Config.Selector in Config.Namespace.
 	StatefulSets []appsv1.StatefulSet
 	// Pods matched by any of the StatefulSets' selectors.
@@ -41,9 +41,9 @@ type Snapshot struct {
 
 // Read lists the StatefulSets by Config.Selector, their pods by each
 // StatefulSet's own selector, and gets the Service and the lock Lease.
-func (o *Observer) Read(ctx context.Context) (Snapshot, error) {
+func (o *Observer) Read(ctx context.Context) (snapshot, error) {
 	cfg := o.Config.WithDefaults()
-	var snap Snapshot
+	var snap snapshot
 	var sets appsv1.StatefulSetList
 	opts := []client.ListOption{client.MatchingLabels(cfg.Selector)}
 	if cfg.Namespace != "" {
@@ -109,7 +109,7 @@ func (o *Observer) Observe(ctx context.Context) (upgrade.Observation, error) {
 	if o.Clock != nil {
 		now = o.Clock
 	}
-	obs := BuildObservation(now(), snap.StatefulSets, snap.Pods, snap.Service, o.Config)
-	obs.Lock = LockFromLease(snap.Lease)
+	obs := buildObservation(now(), snap.StatefulSets, snap.Pods, snap.Service, o.Config)
+	obs.Lock = lockFromLease(snap.Lease)
 	return obs, nil
 }

@@ -326,15 +326,15 @@ func TestExecutorOnDeleteUpgrade(t *testing.T) {
 func TestPlanSetPartitionOnDelete(t *testing.T) {
 	s := sts("bao", "openbao/openbao:2.3.1", "2.3.1", 3, 3)
 	onDelete(&s)
-	st := State{StatefulSets: []appsv1.StatefulSet{s}}
-	ch, err := Plan(upgrade.SetPartition{Workload: "bao", Partition: 0}, st, testConfig(), t0)
-	if err != nil || ch.Op != OpNone || !strings.Contains(ch.Reason, "OnDelete") {
+	st := state{StatefulSets: []appsv1.StatefulSet{s}}
+	ch, err := plan(upgrade.SetPartition{Workload: "bao", Partition: 0}, st, testConfig(), t0)
+	if err != nil || ch.Op != opNone || !strings.Contains(ch.Reason, "OnDelete") {
 		t.Fatalf("plan = %+v, %v; want OpNone naming OnDelete", ch, err)
 	}
-	if _, _, err := PatchFor(upgrade.SetPartition{Workload: "bao", Partition: 0}, st, testConfig(), t0); !errors.Is(err, ErrNotPatch) {
+	if _, _, err := patchFor(upgrade.SetPartition{Workload: "bao", Partition: 0}, st, testConfig(), t0); !errors.Is(err, ErrNotPatch) {
 		t.Fatalf("PatchFor: err = %v, want ErrNotPatch", err)
 	}
-	obj, _, err := PatchFor(upgrade.UpdateTemplate{Workload: "bao", Image: "openbao/openbao:2.4.0", Version: "2.4.0"}, st, testConfig(), t0)
+	obj, _, err := patchFor(upgrade.UpdateTemplate{Workload: "bao", Image: "openbao/openbao:2.4.0", Version: "2.4.0"}, st, testConfig(), t0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -361,7 +361,7 @@ func TestObserveUpdateStrategy(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s := sts("bao", "openbao/openbao:2.3.1", "2.3.1", 3, 3)
 			s.Spec.UpdateStrategy = tc.strategy
-			obs := BuildObservation(t0, []appsv1.StatefulSet{s}, nil, nil, testConfig())
+			obs := buildObservation(t0, []appsv1.StatefulSet{s}, nil, nil, testConfig())
 			if len(obs.Workloads) != 1 {
 				t.Fatalf("workloads = %+v", obs.Workloads)
 			}
@@ -385,7 +385,7 @@ func TestGreenStatefulSetKeepsOnDelete(t *testing.T) {
 	blue := sts("bao", "openbao/openbao:2.3.1", "2.3.1", 3, 3)
 	onDelete(&blue)
 	a := upgrade.CreateRevision{Workload: "bao-green", Image: "openbao/openbao:2.4.0", Version: "2.4.0", Replicas: 3}
-	g, err := GreenStatefulSet(&blue, a, testConfig())
+	g, err := greenStatefulSet(&blue, a, testConfig())
 	if err != nil {
 		t.Fatal(err)
 	}

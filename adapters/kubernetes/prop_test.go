@@ -65,7 +65,7 @@ func TestBuildObservationProperties(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		sets, pods, svc := genCluster(t)
 		cfg := testConfig()
-		obs := BuildObservation(t0, sets, pods, svc, cfg)
+		obs := buildObservation(t0, sets, pods, svc, cfg)
 		checkWellFormed(t, obs)
 		for _, s := range sets {
 			start, n := ordinalRange(&s)
@@ -84,7 +84,7 @@ func TestBuildObservationProperties(t *testing.T) {
 		}
 		ps := rapid.Permutation(pods).Draw(t, "podOrder")
 		ss := rapid.Permutation(sets).Draw(t, "setOrder")
-		sameObservation(t, obs, BuildObservation(t0, ss, ps, svc, cfg))
+		sameObservation(t, obs, buildObservation(t0, ss, ps, svc, cfg))
 	})
 }
 
@@ -155,19 +155,19 @@ func BenchmarkBuildObservation(b *testing.B) {
 	cfg := testConfig()
 	b.ReportAllocs()
 	for b.Loop() {
-		_ = BuildObservation(t0, sets, pods, svc, cfg)
+		_ = buildObservation(t0, sets, pods, svc, cfg)
 	}
 }
 
 func BenchmarkPlanSetPartition(b *testing.B) {
 	s := sts("bao", "openbao/openbao:2.3.1", "2.3.1", 5, 5)
 	s.ResourceVersion = "7"
-	st := State{StatefulSets: []appsv1.StatefulSet{s}}
+	st := state{StatefulSets: []appsv1.StatefulSet{s}}
 	cfg := testConfig()
 	a := upgrade.SetPartition{Workload: "bao", Partition: 4}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := Plan(a, st, cfg, t0); err != nil {
+		if _, err := plan(a, st, cfg, t0); err != nil {
 			b.Fatal(err)
 		}
 	}

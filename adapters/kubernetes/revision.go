@@ -8,24 +8,24 @@ import (
 	corev1 "k8s.io/api/core/v1"
 )
 
-// RevisionInfo is what a StatefulSet ControllerRevision says about the pods
+// revisionInfo is what a StatefulSet ControllerRevision says about the pods
 // created from it.
-type RevisionInfo struct {
+type revisionInfo struct {
 	// Image of the configured container.
 	Image string `json:"image,omitempty"`
 	// Version by the usual precedence (annotation, label, image tag).
 	Version string `json:"version,omitempty"`
 }
 
-// RevisionVersions maps revision names (the values of status.currentRevision,
+// revisionVersions maps revision names (the values of status.currentRevision,
 // status.updateRevision and the pods' controller-revision-hash label) to
 // the image and version of their pod template, decoded from the
 // ControllerRevisions' data. Hosts use it to name the version a workload is
 // moving away from (CurrentRevision) without reading a pod. Revisions whose
 // data cannot be decoded are returned in the error and left out of the map.
-func RevisionVersions(revs []appsv1.ControllerRevision, cfg Config) (map[string]RevisionInfo, error) {
+func revisionVersions(revs []appsv1.ControllerRevision, cfg Config) (map[string]revisionInfo, error) {
 	cfg = cfg.WithDefaults()
-	out := make(map[string]RevisionInfo, len(revs))
+	out := make(map[string]revisionInfo, len(revs))
 	var firstErr error
 	for i := range revs {
 		r := &revs[i]
@@ -47,7 +47,7 @@ func RevisionVersions(revs []appsv1.ControllerRevision, cfg Config) (map[string]
 			continue
 		}
 		image, version := templateVersion(&data.Spec.Template, cfg)
-		out[r.Name] = RevisionInfo{Image: image, Version: version}
+		out[r.Name] = revisionInfo{Image: image, Version: version}
 	}
 	return out, firstErr
 }
