@@ -146,7 +146,7 @@ func (h *host) run(ctx context.Context, step stepFunc, st upgrade.Status, done f
 		}
 		for _, a := range actions {
 			x := executed{Step: h.steps, Phase: phase, Mark: h.rs.Recorder.Mark(), Leader: h.rs.Raft.Leader(), Action: a}
-			x.Err = h.exec.Execute(ctx, a)
+			x.Err = h.exec.Execute(ctx, &obs, a)
 			h.log = append(h.log, x)
 			if x.Err != nil {
 				failures++

@@ -70,14 +70,14 @@ func Example() {
 		upgrade.DeletePod{Member: "openbao-2", UID: "uid-2"},
 	}}
 	for run := 1; run <= 2; run++ {
-		fmt.Printf("run %d: err=%v\n", run, exec.Apply(ctx, step))
+		fmt.Printf("run %d: err=%v\n", run, exec.Apply(ctx, nil, step))
 	}
 	obs, _ = (&kubernetes.Observer{Reader: c, Config: cfg, Clock: now}).Observe(ctx)
 	w = obs.Workloads[0]
 	m, _ := obs.Member("openbao-2")
 	fmt.Printf("partition %d, template %s, lock held by %s, openbao-2 exists=%v\n", w.Partition, w.Image, obs.Lock.Holder, m.Pod.Exists)
 
-	err = exec.Execute(ctx, upgrade.StepDown{Member: "openbao-0"})
+	err = exec.Execute(ctx, nil, upgrade.StepDown{Member: "openbao-0"})
 	fmt.Println(err)
 	// Output:
 	// workload openbao: 3 replicas, partition 0, version 2.3.1, service -> openbao

@@ -19,20 +19,14 @@ import (
 	"github.com/raftshift/raftshift/upgrade"
 )
 
-// ActionExecutor carries out one Action. Executor and CompositeExecutor
-// implement it.
+// ActionExecutor carries out one Action decided on obs (the observation
+// the Decision was computed from, which names members and their Raft IDs;
+// executors that do not need it accept nil). Executing an action that is
+// already done succeeds. It is the one executor shape of raftshift's
+// adapters: Executor and CompositeExecutor implement it, and so does the
+// OpenBao adapter (*openbao.Adapter) for the Raft actions.
 type ActionExecutor interface {
-	// Execute carries out a; executing an action that is already done
-	// succeeds.
-	Execute(ctx context.Context, a upgrade.Action) error
-}
-
-// RaftExecutor carries out the Raft actions (StepDown, TransferLeadership,
-// JoinNonvoter, Promote, Demote, RemovePeer, TakeSnapshot, RunHook). The
-// OpenBao adapter implements it.
-type RaftExecutor interface {
-	// Execute carries out a Raft action.
-	Execute(ctx context.Context, a upgrade.Action) error
+	Execute(ctx context.Context, obs *upgrade.Observation, a upgrade.Action) error
 }
 
 // ActionError reports which action of a Decision failed.
@@ -86,8 +80,8 @@ type Executor struct {
 // returns as an *ActionError naming the action, then emits d.Events
 // best-effort (a failed event write never fails Apply). Raft actions fail
 // with ErrNotKubernetesAction; use CompositeExecutor to route them.
-func (e *Executor) Apply(ctx context.Context, d upgrade.Decision) error {
-	err := applyAll(ctx, e, d.Actions)
+func (e *Executor) Apply(ctx context.Context, obs *upgrade.Observation, d upgrade.Decision) error {
+	err := applyAll(ctx, e, obs, d.Actions)
 	e.Emit(ctx, d.Events)
 	return err
 }
@@ -111,12 +105,12 @@ func (e *Executor) Emit(ctx context.Context, events []upgrade.Event) {
 	}
 }
 
-func applyAll(ctx context.Context, x ActionExecutor, actions []upgrade.Action) error {
+func applyAll(ctx context.Context, x ActionExecutor, obs *upgrade.Observation, actions []upgrade.Action) error {
 	for i, a := range actions {
 		if err := ctx.Err(); err != nil {
 			return &ActionError{Index: i, Action: a, Err: err}
 		}
-		if err := x.Execute(ctx, a); err != nil {
+		if err := x.Execute(ctx, obs, a); err != nil {
 			return &ActionError{Index: i, Action: a, Err: err}
 		}
 	}
@@ -125,7 +119,7 @@ func applyAll(ctx context.Context, x ActionExecutor, actions []upgrade.Action) e
 
 // Execute carries out one Kubernetes action. Raft actions return an error
 // wrapping ErrNotKubernetesAction.
-func (e *Executor) Execute(ctx context.Context, a upgrade.Action) error {
+func (e *Executor) Execute(ctx context.Context, _ *upgrade.Observation, a upgrade.Action) error {
 	if a == nil {
 		return fmt.Errorf("nil action: %w", ErrInvalidAction)
 	}
@@ -317,11 +311,11 @@ type CompositeExecutor struct {
 	Kubernetes ActionExecutor
 	// Raft carries out the others; nil makes them fail with
 	// ErrNotKubernetesAction.
-	Raft RaftExecutor
+	Raft ActionExecutor
 }
 
 // Execute routes one action.
-func (c CompositeExecutor) Execute(ctx context.Context, a upgrade.Action) error {
+func (c CompositeExecutor) Execute(ctx context.Context, obs *upgrade.Observation, a upgrade.Action) error {
 	if a == nil {
 		return fmt.Errorf("nil action: %w", ErrInvalidAction)
 	}
@@ -329,19 +323,19 @@ func (c CompositeExecutor) Execute(ctx context.Context, a upgrade.Action) error 
 		if c.Kubernetes == nil {
 			return fmt.Errorf("%s: no kubernetes executor: %w", a, ErrInvalidAction)
 		}
-		return c.Kubernetes.Execute(ctx, a)
+		return c.Kubernetes.Execute(ctx, obs, a)
 	}
 	if c.Raft == nil {
 		return fmt.Errorf("%s: no raft executor: %w", a, ErrNotKubernetesAction)
 	}
-	return c.Raft.Execute(ctx, a)
+	return c.Raft.Execute(ctx, obs, a)
 }
 
 // Apply executes d.Actions in order, stops at the first failure and returns
 // it as an *ActionError, then emits d.Events best-effort through the
 // Kubernetes executor when it is an EventEmitter.
-func (c CompositeExecutor) Apply(ctx context.Context, d upgrade.Decision) error {
-	err := applyAll(ctx, c, d.Actions)
+func (c CompositeExecutor) Apply(ctx context.Context, obs *upgrade.Observation, d upgrade.Decision) error {
+	err := applyAll(ctx, c, obs, d.Actions)
 	if em, ok := c.Kubernetes.(EventEmitter); ok {
 		em.Emit(ctx, d.Events)
 	}

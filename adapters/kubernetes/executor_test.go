@@ -97,7 +97,7 @@ func TestExecutorRollingDecision(t *testing.T) {
 	e := newExecutor(c)
 	e.Recorder = rec
 	ctx := context.Background()
-	if err := e.Apply(ctx, rollingDecision()); err != nil {
+	if err := e.Apply(ctx, nil, rollingDecision()); err != nil {
 		t.Fatal(err)
 	}
 	s := getSTS(t, c, "bao")
@@ -139,7 +139,7 @@ func TestExecutorBlueGreenDecision(t *testing.T) {
 	ctx := context.Background()
 	d := blueGreenDecision()
 	// Execute up to the switch, check green and the selector.
-	if err := e.Apply(ctx, upgrade.Decision{Actions: d.Actions[:3]}); err != nil {
+	if err := e.Apply(ctx, nil, upgrade.Decision{Actions: d.Actions[:3]}); err != nil {
 		t.Fatal(err)
 	}
 	g := getSTS(t, c, "bao-green")
@@ -162,7 +162,7 @@ func TestExecutorBlueGreenDecision(t *testing.T) {
 		t.Errorf("service resolves to %q, want bao-green", obs.Service.Workload)
 	}
 	// Rest of the decision: blue deleted, lock released.
-	if err := e.Apply(ctx, d); err != nil {
+	if err := e.Apply(ctx, nil, d); err != nil {
 		t.Fatal(err)
 	}
 	var s appsv1.StatefulSet
@@ -188,11 +188,11 @@ func TestExecutorIdempotent(t *testing.T) {
 			c := fake.NewClientBuilder().WithObjects(cluster()...).Build()
 			e := newExecutor(c)
 			ctx := context.Background()
-			if err := e.Apply(ctx, d); err != nil {
+			if err := e.Apply(ctx, nil, d); err != nil {
 				t.Fatal(err)
 			}
 			after := dump(t, c)
-			if err := e.Apply(ctx, d); err != nil {
+			if err := e.Apply(ctx, nil, d); err != nil {
 				t.Fatalf("second run: %v", err)
 			}
 			ignoreRV := cmp.FilterPath(func(p cmp.Path) bool { return p.Last().String() == ".ResourceVersion" }, cmp.Ignore())
@@ -238,7 +238,7 @@ func TestExecutorSecondRunWritesNothing(t *testing.T) {
 	}}
 	e := newExecutor(c)
 	ctx := context.Background()
-	if err := e.Apply(ctx, d); err != nil {
+	if err := e.Apply(ctx, nil, d); err != nil {
 		t.Fatal(err)
 	}
 	if writes != len(d.Actions) {
@@ -246,7 +246,7 @@ func TestExecutorSecondRunWritesNothing(t *testing.T) {
 	}
 	after := dump(t, c)
 	writes = 0
-	if err := e.Apply(ctx, d); err != nil {
+	if err := e.Apply(ctx, nil, d); err != nil {
 		t.Fatalf("second run: %v", err)
 	}
 	if writes != 0 {
@@ -281,7 +281,7 @@ func TestExecutorRetriesConflicts(t *testing.T) {
 		},
 	}).Build()
 	e := newExecutor(c)
-	if err := e.Execute(context.Background(), upgrade.SetPartition{Workload: "bao", Partition: 1}); err != nil {
+	if err := e.Execute(context.Background(), nil, upgrade.SetPartition{Workload: "bao", Partition: 1}); err != nil {
 		t.Fatal(err)
 	}
 	s := getSTS(t, c, "bao")
@@ -299,7 +299,7 @@ func TestExecutorRetriesConflicts(t *testing.T) {
 			return apierrors.NewConflict(schema.GroupResource{Group: "apps", Resource: "statefulsets"}, obj.GetName(), errors.New("busy"))
 		},
 	}).Build()
-	err := newExecutor(c2).Apply(context.Background(), upgrade.Decision{Actions: []upgrade.Action{upgrade.SetPartition{Workload: "bao", Partition: 1}}})
+	err := newExecutor(c2).Apply(context.Background(), nil, upgrade.Decision{Actions: []upgrade.Action{upgrade.SetPartition{Workload: "bao", Partition: 1}}})
 	if !apierrors.IsConflict(err) {
 		t.Fatalf("err = %v, want a conflict", err)
 	}
@@ -347,7 +347,7 @@ func TestExecutorDeletePodUIDPrecondition(t *testing.T) {
 	}).Build()
 	e := newExecutor(c)
 	ctx := context.Background()
-	if err := e.Execute(ctx, upgrade.DeletePod{Member: "bao-1", UID: "uid-bao-1"}); err != nil {
+	if err := e.Execute(ctx, nil, upgrade.DeletePod{Member: "bao-1", UID: "uid-bao-1"}); err != nil {
 		t.Fatalf("conflict on the uid precondition must count as done: %v", err)
 	}
 	var p corev1.Pod
@@ -355,11 +355,11 @@ func TestExecutorDeletePodUIDPrecondition(t *testing.T) {
 		t.Fatalf("recreated pod must survive: uid %q err %v", p.UID, err)
 	}
 	// The same action again: the pod's UID differs, nothing is deleted.
-	if err := e.Execute(ctx, upgrade.DeletePod{Member: "bao-1", UID: "uid-bao-1"}); err != nil {
+	if err := e.Execute(ctx, nil, upgrade.DeletePod{Member: "bao-1", UID: "uid-bao-1"}); err != nil {
 		t.Fatal(err)
 	}
 	// Deleting the new incarnation by its UID works.
-	if err := e.Execute(ctx, upgrade.DeletePod{Member: "bao-1", UID: "uid-new"}); err != nil {
+	if err := e.Execute(ctx, nil, upgrade.DeletePod{Member: "bao-1", UID: "uid-new"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Get(ctx, client.ObjectKey{Namespace: testNS, Name: "bao-1"}, &p); !apierrors.IsNotFound(err) {
@@ -378,7 +378,7 @@ func TestExecutorStopsAtFirstError(t *testing.T) {
 		upgrade.SetPartition{Workload: "missing", Partition: 0},
 		upgrade.SetPartition{Workload: "bao", Partition: 0},
 	}}
-	err := e.Apply(context.Background(), d)
+	err := e.Apply(context.Background(), nil, d)
 	var ae *ActionError
 	if !errors.As(err, &ae) || ae.Index != 1 || ae.Action != d.Actions[1] {
 		t.Fatalf("err = %#v, want ActionError for action 1", err)
@@ -398,7 +398,7 @@ func TestExecutorLock(t *testing.T) {
 	c := fake.NewClientBuilder().WithObjects(cluster()...).Build()
 	e := newExecutor(c)
 	ctx := context.Background()
-	step := func(a upgrade.Action) error { return e.Execute(ctx, a) }
+	step := func(a upgrade.Action) error { return e.Execute(ctx, nil, a) }
 	holder := func() string {
 		var l coordinationv1.Lease
 		if err := c.Get(ctx, client.ObjectKey{Namespace: testNS, Name: "bao" + DefaultLockSuffix}, &l); err != nil {
@@ -442,14 +442,14 @@ func TestExecutorLock(t *testing.T) {
 		Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, p client.Patch, opts ...client.PatchOption) error {
 			if !raced {
 				raced = true
-				if err := newExecutor(c).Execute(ctx, upgrade.AcquireLock{Holder: "winner"}); err != nil {
+				if err := newExecutor(c).Execute(ctx, nil, upgrade.AcquireLock{Holder: "winner"}); err != nil {
 					return err
 				}
 			}
 			return c.Patch(ctx, obj, p, opts...)
 		},
 	})
-	err = newExecutor(c3).Execute(ctx, upgrade.AcquireLock{Holder: "loser"})
+	err = newExecutor(c3).Execute(ctx, nil, upgrade.AcquireLock{Holder: "loser"})
 	if !errors.As(err, &lh) || lh.Holder != "winner" {
 		t.Fatalf("race: err = %v, want lock held by winner", err)
 	}
@@ -457,7 +457,7 @@ func TestExecutorLock(t *testing.T) {
 
 type recordingRaft struct{ got []upgrade.Action }
 
-func (r *recordingRaft) Execute(_ context.Context, a upgrade.Action) error {
+func (r *recordingRaft) Execute(_ context.Context, _ *upgrade.Observation, a upgrade.Action) error {
 	if _, ok := a.(upgrade.RemovePeer); ok {
 		return errors.New("raft unavailable")
 	}
@@ -473,12 +473,12 @@ func TestCompositeExecutor(t *testing.T) {
 		upgrade.SetPartition{Workload: "bao", Partition: 2},
 		upgrade.StepDown{Member: "bao-0"},
 	}}
-	if err := newExecutor(c).Apply(ctx, d); !errors.Is(err, ErrNotKubernetesAction) {
+	if err := newExecutor(c).Apply(ctx, nil, d); !errors.Is(err, ErrNotKubernetesAction) {
 		t.Fatalf("kubernetes executor alone: err = %v, want ErrNotKubernetesAction", err)
 	}
 	raft := &recordingRaft{}
 	comp := CompositeExecutor{Kubernetes: newExecutor(c), Raft: raft}
-	if err := comp.Apply(ctx, d); err != nil {
+	if err := comp.Apply(ctx, nil, d); err != nil {
 		t.Fatal(err)
 	}
 	if d := cmp.Diff([]upgrade.Action{d.Actions[0], d.Actions[2]}, raft.got); d != "" {
@@ -487,12 +487,12 @@ func TestCompositeExecutor(t *testing.T) {
 	if p := *getSTS(t, c, "bao").Spec.UpdateStrategy.RollingUpdate.Partition; p != 2 {
 		t.Fatalf("partition = %d", p)
 	}
-	err := comp.Apply(ctx, upgrade.Decision{Actions: []upgrade.Action{upgrade.RemovePeer{Member: "bao-1"}}})
+	err := comp.Apply(ctx, nil, upgrade.Decision{Actions: []upgrade.Action{upgrade.RemovePeer{Member: "bao-1"}}})
 	var ae *ActionError
 	if !errors.As(err, &ae) || ae.Index != 0 || err.Error() != "action 0 (remove bao-1 from the raft configuration): raft unavailable" {
 		t.Fatalf("err = %v", err)
 	}
-	if err := (CompositeExecutor{Kubernetes: newExecutor(c)}).Execute(ctx, upgrade.Promote{Member: "x"}); !errors.Is(err, ErrNotKubernetesAction) {
+	if err := (CompositeExecutor{Kubernetes: newExecutor(c)}).Execute(ctx, nil, upgrade.Promote{Member: "x"}); !errors.Is(err, ErrNotKubernetesAction) {
 		t.Fatalf("no raft executor: err = %v", err)
 	}
 }
@@ -502,14 +502,14 @@ func TestExecutorEventsAndConfig(t *testing.T) {
 	ctx := context.Background()
 	ev := []upgrade.Event{{Type: upgrade.EventWarning, Reason: "Held", Message: "quorum"}}
 	// No recorder: dropped, no error.
-	if err := newExecutor(c).Apply(ctx, upgrade.Decision{Events: ev}); err != nil {
+	if err := newExecutor(c).Apply(ctx, nil, upgrade.Decision{Events: ev}); err != nil {
 		t.Fatal(err)
 	}
 	rec := events.NewFakeRecorder(2)
 	e := newExecutor(c)
 	e.Recorder = rec
 	e.EventObject = getSTS(t, c, "bao")
-	if err := e.Apply(ctx, upgrade.Decision{Events: ev}); err != nil {
+	if err := e.Apply(ctx, nil, upgrade.Decision{Events: ev}); err != nil {
 		t.Fatal(err)
 	}
 	if got := <-rec.Events; got != "Warning Held quorum" {
@@ -518,22 +518,22 @@ func TestExecutorEventsAndConfig(t *testing.T) {
 	// A failed action still emits the events: they describe the persisted
 	// decision, and event writes never hold actions back.
 	failing := upgrade.Decision{Actions: []upgrade.Action{upgrade.Promote{Member: "x"}}, Events: ev}
-	if err := (CompositeExecutor{Kubernetes: e}).Apply(ctx, failing); !errors.Is(err, ErrNotKubernetesAction) {
+	if err := (CompositeExecutor{Kubernetes: e}).Apply(ctx, nil, failing); !errors.Is(err, ErrNotKubernetesAction) {
 		t.Fatalf("no raft executor: err = %v", err)
 	}
 	if got := <-rec.Events; got != "Warning Held quorum" {
 		t.Fatalf("event after a failed action = %q", got)
 	}
 	e.Config.Namespace = ""
-	if err := e.Execute(ctx, upgrade.SetPartition{Workload: "bao"}); !errors.Is(err, ErrInvalidAction) {
+	if err := e.Execute(ctx, nil, upgrade.SetPartition{Workload: "bao"}); !errors.Is(err, ErrInvalidAction) {
 		t.Fatalf("no namespace: err = %v", err)
 	}
-	if err := newExecutor(c).Execute(ctx, nil); !errors.Is(err, ErrInvalidAction) {
+	if err := newExecutor(c).Execute(ctx, nil, nil); !errors.Is(err, ErrInvalidAction) {
 		t.Fatalf("nil action: err = %v", err)
 	}
 	canceled, cancel := context.WithCancel(ctx)
 	cancel()
-	if err := newExecutor(c).Apply(canceled, rollingDecision()); !errors.Is(err, context.Canceled) {
+	if err := newExecutor(c).Apply(canceled, nil, rollingDecision()); !errors.Is(err, context.Canceled) {
 		t.Fatalf("canceled context: err = %v", err)
 	}
 }

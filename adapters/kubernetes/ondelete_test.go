@@ -237,7 +237,7 @@ func TestExecutorUpdateStrategies(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			writes := 0
 			c := fake.NewClientBuilder().WithObjects(clusterWith(tc.mutate)...).WithInterceptorFuncs(writeCounter(&writes)).Build()
-			err := newExecutor(c).Execute(context.Background(), tc.action)
+			err := newExecutor(c).Execute(context.Background(), nil, tc.action)
 			switch {
 			case tc.wantErr == nil && err != nil:
 				t.Fatalf("err = %v", err)
@@ -287,7 +287,7 @@ func TestExecutorOnDeleteUpgrade(t *testing.T) {
 	total := 0
 	for i, d := range decisions {
 		writes = 0
-		if err := exec.Apply(ctx, d); err != nil {
+		if err := exec.Apply(ctx, nil, d); err != nil {
 			t.Fatalf("decision %d: %v", i, err)
 		}
 		total += writes
@@ -295,7 +295,7 @@ func TestExecutorOnDeleteUpgrade(t *testing.T) {
 		// writes nothing and changes nothing.
 		after := dump(t, c)
 		writes = 0
-		if err := exec.Apply(ctx, d); err != nil {
+		if err := exec.Apply(ctx, nil, d); err != nil {
 			t.Fatalf("decision %d again: %v", i, err)
 		}
 		if writes != 0 {

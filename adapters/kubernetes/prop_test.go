@@ -129,13 +129,13 @@ func TestExecutorIdempotentProperty(t *testing.T) {
 		e := newExecutor(c)
 		ctx := context.Background()
 		d := upgrade.Decision{Actions: actions}
-		first := e.Apply(ctx, d)
+		first := e.Apply(ctx, nil, d)
 		if first != nil {
 			return // e.g. switching to a green that does not exist yet
 		}
 		checked++
 		after := dump(t, c)
-		if err := e.Apply(ctx, d); err != nil {
+		if err := e.Apply(ctx, nil, d); err != nil {
 			t.Fatalf("second run of %s: %v", upgrade.FormatActions(actions), err)
 		}
 		ignoreRV := cmp.FilterPath(func(p cmp.Path) bool { return p.Last().String() == ".ResourceVersion" }, cmp.Ignore())

@@ -3,16 +3,15 @@ package main
 import (
 	"flag"
 	"fmt"
-	"github.com/raftshift/raftshift/adapters/kubernetes/api/v1alpha1"
 	"os"
 
 	"github.com/openbao/openbao/api/v2"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/raftshift/raftshift/adapters/kubernetes/controller"
 )
 
 func main() {
@@ -20,19 +19,6 @@ func main() {
 		fmt.Fprintln(os.Stderr, "operator:", err)
 		os.Exit(1)
 	}
-}
-
-// NewScheme returns a scheme with the built-in Kubernetes types and
-// raftshift.io/v1alpha1.
-func NewScheme() (*runtime.Scheme, error) {
-	s := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(s); err != nil {
-		return nil, err
-	}
-	if err := v1alpha1.AddToScheme(s); err != nil {
-		return nil, err
-	}
-	return s, nil
 }
 
 func run(args []string) error {
@@ -53,7 +39,7 @@ func run(args []string) error {
 	}
 	ctrl.SetLogger(klog.NewKlogr())
 
-	scheme, err := NewScheme()
+	scheme, err := controller.NewScheme()
 	if err != nil {
 		return fmt.Errorf("build scheme: %w", err)
 	}
@@ -92,7 +78,7 @@ func run(args []string) error {
 		Secrets:       mgr.GetAPIReader(),
 		SnapshotDir:   *snapshots,
 	}
-	r := &Reconciler{
+	r := &controller.Reconciler{
 		Client:   mgr.GetClient(),
 		Raft:     provider.Cluster,
 		Recorder: mgr.GetEventRecorder("raftshift-operator"),

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"github.com/raftshift/raftshift/adapters/kubernetes/api/v1alpha1"
 	"io"
 	"os"
 	"path/filepath"
@@ -13,6 +12,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/raftshift/raftshift/adapters/kubernetes/api/v1alpha1"
+	"github.com/raftshift/raftshift/adapters/kubernetes/controller"
 	"github.com/raftshift/raftshift/adapters/openbao"
 	"github.com/raftshift/raftshift/upgrade"
 )
@@ -33,8 +34,8 @@ type OpenBaoProvider struct {
 	SnapshotDir string
 }
 
-// Cluster implements RaftProvider.
-func (p *OpenBaoProvider) Cluster(ctx context.Context, ru *v1alpha1.RaftUpgrade) (RaftCluster, error) {
+// Cluster implements controller.RaftProvider.
+func (p *OpenBaoProvider) Cluster(ctx context.Context, ru *v1alpha1.RaftUpgrade) (controller.RaftCluster, error) {
 	if p.Base == nil {
 		return nil, fmt.Errorf("openbao provider has no base client")
 	}

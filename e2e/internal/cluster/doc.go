@@ -25,7 +25,7 @@
 //	...
 //	obs, err := observer.Observe(ctx) // the raftshift Kubernetes adapter
 //	rs.Raft.Fill(&obs)                // add the simulated Raft view
-//	err = rs.Raft.Execute(ctx, upgrade.StepDown{Member: "bao-2", ID: "bao-2"})
+//	err = rs.Raft.Execute(ctx, nil, upgrade.StepDown{Member: "bao-2", ID: "bao-2"})
 //	recs := cluster.Recreations(rs.Recorder.Events())
 //	breaches := rs.Raft.Violations()
 //

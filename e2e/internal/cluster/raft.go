@@ -363,10 +363,10 @@ func (r *Raft) Fill(obs *upgrade.Observation) {
 }
 
 // Execute carries out a Raft action on the simulated cluster (it
-// implements the Kubernetes adapter's RaftExecutor). Actions already done
+// implements the Kubernetes adapter's ActionExecutor). Actions already done
 // succeed; impossible ones (moving leadership to a down server, demoting
 // or removing the leader) fail.
-func (r *Raft) Execute(_ context.Context, a upgrade.Action) error {
+func (r *Raft) Execute(_ context.Context, _ *upgrade.Observation, a upgrade.Action) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	get := func(name string) (*server, error) {

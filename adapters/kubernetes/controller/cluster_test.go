@@ -1,4 +1,4 @@
-package main
+package controller
 
 import (
 	"context"
@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/raftshift/raftshift/adapters/kubernetes/api/v1alpha1"
 	"slices"
 	"strconv"
 	"strings"
@@ -27,6 +26,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
+	"github.com/raftshift/raftshift/adapters/kubernetes/api/v1alpha1"
 	"github.com/raftshift/raftshift/upgrade"
 )
 
@@ -89,11 +89,12 @@ func revisionOf(set string, t corev1.PodTemplateSpec) string {
 // cluster is the emulated cluster: the fake API server (base, not
 // intercepted), the StatefulSet controller and the Raft cluster.
 type cluster struct {
-	t      *testing.T
-	base   client.WithWatch
-	clock  *testClock
-	raft   *fakeRaft
-	uidSeq int
+	metrics *Metrics
+	t       *testing.T
+	base    client.WithWatch
+	clock   *testClock
+	raft    *fakeRaft
+	uidSeq  int
 	// templates remembers the pod template of every revision seen.
 	templates map[string]corev1.PodTemplateSpec
 	// specs remembers each StatefulSet's last seen spec to bump generations.
@@ -118,7 +119,11 @@ func newCluster(t *testing.T, version string, replicas int32, leader string, tar
 	}
 	set := statefulSet("bao", version, replicas)
 	objs := append([]client.Object{set, service("bao")}, extra...)
-	c := &cluster{t: t, clock: &testClock{t: t0}, specs: map[string]string{},
+	metrics, err := NewMetrics(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &cluster{t: t, clock: &testClock{t: t0}, specs: map[string]string{}, metrics: metrics,
 		templates: map[string]corev1.PodTemplateSpec{}}
 	// The plain object tracker: the default field-managed one deduces a
 	// structured-merge-diff schema from Go types by reflection, which has
@@ -202,6 +207,7 @@ func (c *cluster) reconciler(cl client.Client, rec events.EventRecorder) *Reconc
 		Raft:     func(context.Context, *v1alpha1.RaftUpgrade) (RaftCluster, error) { return c.raft, nil },
 		Recorder: rec,
 		Clock:    c.clock.Now,
+		Metrics:  c.metrics,
 	}
 }
 

@@ -1,10 +1,9 @@
-package main
+package controller
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/raftshift/raftshift/adapters/kubernetes/api/v1alpha1"
 	"maps"
 	"time"
 
@@ -13,6 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -23,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/raftshift/raftshift/adapters/kubernetes"
+	"github.com/raftshift/raftshift/adapters/kubernetes/api/v1alpha1"
 	"github.com/raftshift/raftshift/bluegreen"
 	"github.com/raftshift/raftshift/rolling"
 	"github.com/raftshift/raftshift/upgrade"
@@ -53,27 +55,26 @@ const (
 )
 
 // RaftCluster is the Raft side of one cluster: it fills the Raft part of an
-// Observation and carries out Raft actions. *openbao.Adapter implements it;
-// tests use a fake.
+// Observation and carries out Raft actions with the one executor shape of
+// raftshift's adapters (kubernetes.ActionExecutor). *openbao.Adapter
+// implements it; tests use a fake.
 type RaftCluster interface {
 	// Observe returns a copy of obs with the Raft view, the members' Raft
 	// state and the capabilities filled in. On error it should still
 	// return obs with Raft.Known false, so the strategy refuses every
 	// disruptive step.
 	Observe(ctx context.Context, obs upgrade.Observation) (upgrade.Observation, error)
-	// Execute carries out one Raft action; obs is the observation the
-	// action was decided on (to resolve member names).
-	Execute(ctx context.Context, obs *upgrade.Observation, a upgrade.Action) error
+	kubernetes.ActionExecutor
 }
 
 // RaftProvider returns the RaftCluster of a RaftUpgrade (for OpenBao: an
 // adapter pointed at the cluster's address with its token).
 type RaftProvider func(ctx context.Context, ru *v1alpha1.RaftUpgrade) (RaftCluster, error)
 
-// Reconciler drives RaftUpgrades with raftshift's strategies: observe
-// (Kubernetes adapter, then the Raft side), Step, persist the new status,
-// execute the actions, requeue. See the package documentation for why the
-// status is persisted before the actions run.
+// Reconciler drives RaftUpgrades with raftshift's strategies, following
+// the host protocol of package upgrade: observe (Kubernetes adapter, then
+// the Raft side), Step, persist the new status with optimistic concurrency,
+// execute the actions, emit the events, requeue.
 type Reconciler struct {
 	// Client reads the cluster's objects and the RaftUpgrade and writes
 	// both (usually the manager's cached client).
@@ -85,6 +86,16 @@ type Reconciler struct {
 	// Clock is the time source of observations and of the lock Lease
 	// (default time.Now). It is the only clock the strategies see.
 	Clock func() time.Time
+	// Metrics receives the reconciler's metrics (nil: DefaultMetrics,
+	// registered with controller-runtime's registry).
+	Metrics *Metrics
+}
+
+func (r *Reconciler) metrics() *Metrics {
+	if r.Metrics != nil {
+		return r.Metrics
+	}
+	return DefaultMetrics()
 }
 
 var _ reconcile.Reconciler = (*Reconciler)(nil)
@@ -107,6 +118,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	logger := log.FromContext(ctx)
 	var ru v1alpha1.RaftUpgrade
 	if err := r.Client.Get(ctx, req.NamespacedName, &ru); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.metrics().forget(req.Namespace, req.Name)
+		}
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
 	if !ru.DeletionTimestamp.IsZero() {
@@ -137,12 +151,16 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		r.event(&ru, corev1.EventTypeWarning, ReasonRaftUnavailable, "raft view unavailable: %v", err)
 	}
 	obs.Now = now
+	obs.Generation = ru.Generation
 
 	// Decide.
+	start := time.Now()
 	d, stepErr := r.step(&ru, obs)
+	r.metrics().StepLatency.Observe(time.Since(start).Seconds())
 	if stepErr != nil {
 		return r.stepFailed(ctx, &ru, now, stepErr)
 	}
+	prev := *ru.Status.DeepCopy()
 
 	// Persist first (write-ahead): nothing is executed unless the status
 	// it leads to is durably recorded against the resourceVersion the
@@ -164,14 +182,23 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		}
 	}
 
-	// Execute in order, stop at the first failure.
+	r.metrics().observeStep(ru.Namespace, ru.Name, now, &prev, &d.Status, d.Gate)
+
+	// Execute in order, stop at the first failure, then emit the events.
 	exec := kubernetes.CompositeExecutor{
 		Kubernetes: &kubernetes.Executor{Client: r.Client, Config: cfg, Recorder: r.Recorder, EventObject: &ru, Clock: r.now},
 	}
 	if raft != nil {
-		exec.Raft = boundRaft{cluster: raft, obs: &obs}
+		exec.Raft = raft
 	}
-	if err := exec.Apply(ctx, d); err != nil {
+	err = exec.Apply(ctx, &obs, d)
+	executed := d.Actions
+	var ae *kubernetes.ActionError
+	if errors.As(err, &ae) {
+		executed = d.Actions[:ae.Index]
+	}
+	r.metrics().observeActions(ru.Namespace, ru.Name, executed)
+	if err != nil {
 		logger.Info("action failed; requeue", "error", err.Error())
 		r.event(&ru, corev1.EventTypeWarning, ReasonActionFailed, "%v", err)
 		return reconcile.Result{RequeueAfter: minPositive(d.RequeueAfter, ErrorRequeue)}, nil
@@ -231,18 +258,6 @@ func minPositive(a, b time.Duration) time.Duration {
 	return b
 }
 
-// boundRaft adapts a RaftCluster to kubernetes.RaftExecutor by binding the
-// observation the decision was made on.
-type boundRaft struct {
-	cluster RaftCluster
-	obs     *upgrade.Observation
-}
-
-// Execute implements kubernetes.RaftExecutor.
-func (b boundRaft) Execute(ctx context.Context, a upgrade.Action) error {
-	return b.cluster.Execute(ctx, b.obs, a)
-}
-
 // SetupWithManager registers the reconciler with a manager. RaftUpgrades
 // are reconciled on spec changes (status writes do not retrigger) and
 // whenever a StatefulSet or Pod of their namespace changes; the strategies'
@@ -277,4 +292,17 @@ func kubernetesConfig(s *v1alpha1.RaftUpgradeSpec, ns string) kubernetes.Config 
 		Container:    s.Container,
 		VersionLabel: s.VersionLabel,
 	}
+}
+
+// NewScheme returns a scheme with the built-in Kubernetes types and
+// raftshift.io/v1alpha1, for a manager running the Reconciler.
+func NewScheme() (*runtime.Scheme, error) {
+	s := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(s); err != nil {
+		return nil, err
+	}
+	if err := v1alpha1.AddToScheme(s); err != nil {
+		return nil, err
+	}
+	return s, nil
 }

@@ -1,9 +1,9 @@
-package main
+package controller
 
 import (
 	"context"
 	"errors"
-	"github.com/raftshift/raftshift/adapters/kubernetes/api/v1alpha1"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"slices"
 	"strings"
 	"testing"
@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/raftshift/raftshift/adapters/kubernetes/api/v1alpha1"
 	"github.com/raftshift/raftshift/bluegreen"
 	"github.com/raftshift/raftshift/upgrade"
 )
@@ -153,6 +154,29 @@ func TestRollingUpgradeCompletes(t *testing.T) {
 			if !slices.ContainsFunc(events, func(e string) bool { return strings.Contains(e, "UpgradeStarted") }) ||
 				!slices.ContainsFunc(events, func(e string) bool { return strings.Contains(e, "Succeeded") }) {
 				t.Fatalf("events %v", events)
+			}
+			// Metrics: one succeeded upgrade, the leadership moves the
+			// strategy executed, the phase back to Idle, gates timed.
+			m := c.metrics
+			if got := testutil.ToFloat64(m.Upgrades.WithLabelValues(testNS, "upgrade", "Rolling", "Succeeded")); got != 1 {
+				t.Errorf("raftshift_upgrades_total{Succeeded} = %v, want 1", got)
+			}
+			moves := testutil.ToFloat64(m.LeaderMoves.WithLabelValues(testNS, "upgrade", "TransferLeadership")) +
+				testutil.ToFloat64(m.LeaderMoves.WithLabelValues(testNS, "upgrade", "StepDown"))
+			if moves < 1 || moves > 3 {
+				t.Errorf("raftshift_leadership_moves_total = %v", moves)
+			}
+			if got := testutil.ToFloat64(m.Phase.WithLabelValues(testNS, "upgrade", "", "Idle")); got != 1 {
+				t.Errorf("raftshift_upgrade_phase{Idle} = %v", got)
+			}
+			if n := testutil.CollectAndCount(m.Phase); n != 1 {
+				t.Errorf("%d phase series, want only the current one", n)
+			}
+			if n := testutil.CollectAndCount(m.GateHeld); n == 0 {
+				t.Error("no gate held any time")
+			}
+			if n := testutil.CollectAndCount(m.StepLatency); n != 1 {
+				t.Errorf("step latency series %d", n)
 			}
 			t.Logf("%s: %d reconciles, log %v", tc.name, rounds, c.log)
 		})
