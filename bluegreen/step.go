@@ -1,9 +1,6 @@
 package bluegreen
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -11,7 +8,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/raftshift/raftshift/internal/contract"
-	"github.com/raftshift/raftshift/policy"
 	"github.com/raftshift/raftshift/upgrade"
 )
 
@@ -214,51 +210,6 @@ type run struct {
 	leaderDone bool
 }
 
-type memberList struct {
-	workload string
-	members  []upgrade.Member
-}
-
-// members returns r.obs.WorkloadMembers(workload): the members of a
-// workload by ordinal. The result is shared and must not be modified.
-func (r *run) members(workload string) []upgrade.Member {
-	for i := range r.nmemo {
-		if r.memo[i].workload == workload {
-			return r.memo[i].members
-		}
-	}
-	ms := workloadMembers(&r.obs, workload)
-	if r.nmemo < len(r.memo) {
-		r.memo[r.nmemo] = memberList{workload: workload, members: ms}
-		r.nmemo++
-	}
-	return ms
-}
-
-// workloadMembers is obs.WorkloadMembers(name) without allocating when the
-// observation lists the workload's members contiguously in strictly
-// increasing ordinal order (the usual case): the sorted result is then
-// that sub-slice, capped so it cannot be appended to in place.
-func workloadMembers(obs *upgrade.Observation, name string) []upgrade.Member {
-	start, end := -1, -1
-	for i := range obs.Members {
-		if obs.Members[i].Workload != name {
-			continue
-		}
-		switch {
-		case start < 0:
-			start = i
-		case end != i || obs.Members[i].Ordinal <= obs.Members[i-1].Ordinal:
-			return obs.WorkloadMembers(name)
-		}
-		end = i + 1
-	}
-	if start < 0 {
-		return nil
-	}
-	return obs.Members[start:end:end]
-}
-
 // alreadyChecked reports whether the actions are exactly one Demote that
 // demoteOne checked against this observation.
 func (r *run) alreadyChecked() bool {
@@ -371,42 +322,6 @@ func (r *run) event(t upgrade.EventType, reason upgrade.Reason, format string, a
 	r.events = append(r.events, upgrade.Event{Type: t, Reason: string(reason), Message: fmt.Sprintf(format, args...)})
 }
 
-// issue emits progress actions identified by key. Issuing the same key
-// again means the previous attempt had no visible effect: it is held back
-// for RetryAfter and then counted in UpgradeStatus.Failures.
-func (r *run) issue(key string, acts ...upgrade.Action) bool {
-	if r.blind(acts...) {
-		return false
-	}
-	if r.bg.LastAction == key {
-		// A membership change the workload applies asynchronously (OpenBao's
-		// autopilot at its next reconcile) is awaited for at least the
-		// declared delay, and re-issuing it is not a failure: the adapters'
-		// membership calls are idempotent, and the step deadline bounds a
-		// change that never lands.
-		async := r.asyncMembership(acts)
-		retry := r.spec.RetryAfter.Duration
-		if async {
-			retry = max(retry, r.obs.Capabilities.MembershipDelay)
-		}
-		if wait := retry - r.now.Sub(r.bg.LastActionAt.Time); wait > 0 {
-			r.hold(upgrade.GateMembership, ReasonActionPending, "waiting for %s to take effect", key)
-			r.requeue = wait
-			return false
-		}
-		if !async {
-			r.up.Failures++
-		}
-	} else {
-		r.up.Failures = 0
-		r.up.StepStartedAt = upgrade.Time(r.now)
-	}
-	r.bg.LastAction = key
-	r.bg.LastActionAt = upgrade.Time(r.now)
-	r.actions = append(r.actions, acts...)
-	return true
-}
-
 // unexpectedPromotion reports green members that vote before this strategy
 // promoted any (before Promoting): the workload promoted them on its own.
 // They count as voters for every safety rule (they are voters in the
@@ -448,21 +363,6 @@ func (r *run) unexpectedlyPromoted() bool {
 	switch r.phase() {
 	case PhaseDeployingGreen, PhaseJoiningMesh, PhaseSyncing, PhaseValidating, PhaseAwaitingPromotion:
 		return true
-	}
-	return false
-}
-
-// asyncMembership reports whether acts change membership and the workload
-// applies membership changes asynchronously (Capabilities.MembershipDelay).
-func (r *run) asyncMembership(acts []upgrade.Action) bool {
-	if r.obs.Capabilities.MembershipDelay <= 0 {
-		return false
-	}
-	for _, a := range acts {
-		switch a.(type) {
-		case upgrade.JoinNonvoter, upgrade.Promote, upgrade.Demote:
-			return true
-		}
 	}
 	return false
 }
@@ -535,184 +435,6 @@ func (r *run) dispatch() (Event, error) {
 	return "", fmt.Errorf("%w: unknown phase %q", upgrade.ErrInvalidStatus, p)
 }
 
-// phaseClass groups phases by how failures are handled.
-type phaseClass int
-
-const (
-	classForward    phaseClass = iota // before the point of no return: abort or roll back
-	classCommitted                    // past the point of no return: roll forward
-	classRepair                       // abort / rollback: break-glass
-	classBreakGlass                   // halted
-)
-
-func classOf(p Phase) phaseClass {
-	switch p {
-	case PhaseCleanup:
-		return classCommitted
-	case PhaseAborting, PhaseRestoringBlue, PhaseRollbackLeadership, PhaseDemotingGreen, PhaseRollbackCleanup:
-		return classRepair
-	case PhaseBreakGlass:
-		return classBreakGlass
-	}
-	return classForward
-}
-
-// triggers evaluates the failure triggers of the current phase and returns
-// the event they demand ("" when none fired).
-func (r *run) triggers() Event {
-	p := r.phase()
-	class := classOf(p)
-	var reason upgrade.Reason
-	var msg string
-	fire := func(rs upgrade.Reason, format string, args ...any) {
-		if reason == "" {
-			reason, msg = rs, fmt.Sprintf(format, args...)
-		}
-	}
-
-	// Requests and spec changes.
-	if n := r.spec.RollbackNonce; n != "" && n != r.st.Handled.Rollback {
-		r.st.Handled.Rollback = n
-		switch class {
-		case classForward:
-			fire(ReasonRollbackRequested, "rollback requested (nonce %q)", n)
-		case classCommitted:
-			r.event(upgrade.EventWarning, ReasonRollbackRefused,
-				"rollback request %q refused: cleanup already started removing blue peers (point of no return); rolling forward", n)
-			r.degraded = &upgrade.Gate{Name: upgrade.GateMembership, Reason: ReasonRollbackRefused,
-				Message: "rollback refused past the point of no return; rolling forward"}
-		}
-	}
-	if class == classForward && (!policy.SameVersion(r.spec.Version, r.up.TargetVersion) || r.spec.Image != r.up.TargetImage) {
-		if _, err := policy.ParseVersion(r.spec.Version); err != nil {
-			// A typo mid-upgrade is bad input: hold, never roll back on it.
-			var v *policy.Violation
-			if errors.As(err, &v) {
-				r.holdGate(v.AsGate())
-			} else {
-				r.hold(upgrade.GatePolicy, policy.ReasonInvalidVersion, "%v", err)
-			}
-			r.stop = true
-			return ""
-		}
-		if policy.SameVersion(r.spec.Version, r.up.FromVersion) {
-			fire(ReasonTargetReverted, "spec reverted to %s", r.spec.Version)
-		} else {
-			fire(ReasonTargetChanged, "spec target changed from %s to %s; rolling back before starting again", r.up.TargetVersion, r.spec.Version)
-		}
-	}
-
-	// Health of green.
-	if class == classForward || class == classCommitted {
-		green := r.members(r.bg.Green)
-		for i := range green {
-			if green[i].Pod.CrashLooping {
-				fire(ReasonGreenCrashLooping, "green member %s is crash-looping", green[i].Name)
-				break
-			}
-		}
-	}
-
-	// Repeated failures and deadlines.
-	if r.up.Failures >= r.spec.MaxFailures {
-		fire(ReasonTooManyFailures, "%s was issued %d times without effect", r.bg.LastAction, r.up.Failures+1)
-	}
-	since := r.now.Sub(r.up.StepStartedAt.Time)
-	switch {
-	case class == classRepair:
-		if since > r.spec.Timeouts.Rollback.Duration {
-			fire(ReasonRollbackDeadline, "no rollback progress in phase %s for %s (limit %s)", p, since.Truncate(time.Second), r.spec.Timeouts.Rollback.Duration)
-		}
-	case p == PhaseAwaitingPromotion:
-		if r.spec.Timeouts.Promotion.Duration > 0 && since > r.spec.Timeouts.Promotion.Duration {
-			fire(ReasonPromotionDeadline, "not promoted within %s", r.spec.Timeouts.Promotion.Duration)
-		}
-	case p == PhaseSyncing:
-		if since > r.spec.Timeouts.Sync.Duration {
-			fire(ReasonStepDeadline, "green not in sync after %s (limit %s)", since.Truncate(time.Second), r.spec.Timeouts.Sync.Duration)
-		}
-	case p == PhaseValidating || (p == PhaseStabilizing && r.bg.HookAttempt > 0 && !r.bg.HookPassed):
-		// The hook timeout governs while a hook runs.
-	default:
-		if since > r.spec.Timeouts.Step.Duration {
-			fire(ReasonStepDeadline, "no progress in phase %s for %s (limit %s)", p, since.Truncate(time.Second), r.spec.Timeouts.Step.Duration)
-		}
-	}
-	if reason == "" {
-		return ""
-	}
-	return r.fail(reason, msg)
-}
-
-// fail reacts to a failure according to the phase class.
-func (r *run) fail(reason upgrade.Reason, msg string) Event {
-	switch classOf(r.phase()) {
-	case classForward:
-		return r.startRollback(reason, msg)
-	case classCommitted:
-		r.degraded = &upgrade.Gate{Name: upgrade.GateDeadline, Reason: ReasonPastPointOfNoReturn,
-			Message: fmt.Sprintf("%s (%s); past the point of no return, rolling forward", msg, reason)}
-		if reason == ReasonTooManyFailures {
-			// Keep trying, but restart the failure count so the cap does not
-			// fire on every step.
-			r.up.Failures = 0
-		}
-		if reason == ReasonStepDeadline {
-			r.up.StepStartedAt = upgrade.Time(r.now)
-		}
-		return ""
-	case classRepair:
-		return r.enterBreakGlass(reason, msg)
-	}
-	return ""
-}
-
-// startRollback chooses abort (no green voter yet) or rollback.
-func (r *run) startRollback(reason upgrade.Reason, msg string) Event {
-	r.bg.RollingBack = true
-	r.bg.RollbackReason = reason
-	r.bg.RollbackMessage = msg
-	// Abort (remove green, nothing else) only while no green member votes
-	// or may vote; otherwise roll back, which restores blue's votes and
-	// leadership before green leaves. Every phase that can fail has a
-	// Rollback edge, not every one an Abort edge.
-	if _, err := table.Next(r.phase(), EventAbort); err != nil || r.bg.PromotionStarted || r.greenHasVoter() {
-		r.bg.PromotionStarted = true
-		r.event(upgrade.EventWarning, reason, "rolling back: %s", msg)
-		return EventRollback
-	}
-	r.event(upgrade.EventWarning, reason, "aborting: %s", msg)
-	return EventAbort
-}
-
-// enterBreakGlass halts automation until the nonce is acknowledged (S7).
-func (r *run) enterBreakGlass(reason upgrade.Reason, msg string) Event {
-	r.actions = nil
-	from := r.phase()
-	r.bg.BreakGlassFrom = string(from)
-	r.bg.BreakGlassCount++
-	entered := upgrade.Time(r.now)
-	sum := sha256.Sum256(fmt.Appendf(nil, "%s|%s|%s|%s|%s|%d", r.up.TargetVersion, r.bg.Green, from,
-		entered.UTC().Format(time.RFC3339), reason, r.bg.BreakGlassCount))
-	nonce := hex.EncodeToString(sum[:8])
-	r.st.BreakGlass = &upgrade.BreakGlass{
-		Nonce:   nonce,
-		Reason:  string(reason),
-		Message: fmt.Sprintf("automated repair halted in phase %s: %s", from, msg),
-		RecoverySteps: []string{
-			fmt.Sprintf("inspect the raft configuration: blue workload %s and green workload %s", r.bg.Blue, r.bg.Green),
-			fmt.Sprintf("restore a healthy quorum of %s members (fix crash-looping or missing pods) or take a snapshot", r.bg.Blue),
-			"make sure the cluster has a leader and every remaining voter is healthy",
-			fmt.Sprintf("set spec.breakGlassAck to %q to resume the rollback from its first step", nonce),
-		},
-		EnteredAt: entered,
-	}
-	r.event(upgrade.EventWarning, upgrade.Reason(upgrade.GateBreakGlass),
-		"break-glass engaged (%s): %s; acknowledge with nonce %s", reason, msg, nonce)
-	r.stop = true
-	return EventBreakGlass
-}
-
 func (r *run) breakGlass() Event {
 	bgs := r.st.BreakGlass
 	if r.spec.BreakGlassAck != "" && r.spec.BreakGlassAck == bgs.Nonce {
@@ -724,59 +446,6 @@ func (r *run) breakGlass() Event {
 	}
 	r.hold(upgrade.GateBreakGlass, ReasonAwaitingAck, "%s; set spec.breakGlassAck to %q to resume", bgs.Message, bgs.Nonce)
 	return ""
-}
-
-// greenHasVoter reports whether any green member is observed as a voter.
-func (r *run) greenHasVoter() bool {
-	for _, m := range r.obs.Members {
-		if m.Workload == r.bg.Green && m.IsVoter() {
-			return true
-		}
-	}
-	return false
-}
-
-func (r *run) caughtUp(m upgrade.Member) *upgrade.Gate {
-	return upgrade.CaughtUp(&r.obs, m, r.spec.CatchUp)
-}
-
-// obsLeader is r.obs.Leader(), looked up once per Step.
-func (r *run) obsLeader() (upgrade.Member, bool) {
-	if !r.leaderDone {
-		r.leaderM, r.leaderOK = r.obs.Leader()
-		r.leaderDone = true
-	}
-	return r.leaderM, r.leaderOK
-}
-
-// leader returns the leader, holding with a gate when there is none.
-func (r *run) leader() (upgrade.Member, bool) {
-	l, ok := r.obsLeader()
-	if !ok || !r.obs.Raft.Known {
-		r.hold(upgrade.GateLeader, upgrade.ReasonNoLeader, "the cluster has no leader")
-		return upgrade.Member{}, false
-	}
-	return l, true
-}
-
-// votersHealthy holds unless every voter is serving and caught up (S2).
-func (r *run) votersHealthy() bool {
-	for i := range r.obs.Members {
-		if m := &r.obs.Members[i]; m.IsVoter() {
-			if g := r.caughtUp(*m); g != nil {
-				if g.Reason == upgrade.ReasonRaftViewUnknown {
-					r.holdGate(g) // unknown is not unhealthy: say so
-					return false
-				}
-				// g is fresh (CaughtUp allocates every gate): reuse it.
-				g.Name, g.Reason, g.Member = upgrade.GateQuorum, upgrade.ReasonOtherVoterDisrupted, m.Name
-				g.Message = "membership changes wait until every voter is healthy and caught up: " + g.Message
-				r.holdGate(g)
-				return false
-			}
-		}
-	}
-	return true
 }
 
 // finishConditions sets the conditions both strategies share (package

@@ -1,21 +1,15 @@
 package kubernetes
 
 import (
-	"context"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	appsv1 "k8s.io/api/apps/v1"
-	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/utils/ptr"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	"github.com/raftshift/raftshift/upgrade"
 )
@@ -345,101 +339,6 @@ func TestBuildObservationDuplicatesAreDeterministic(t *testing.T) {
 	}
 }
 
-func TestParseOrdinal(t *testing.T) {
-	tests := []struct {
-		set, pod string
-		want     int32
-		ok       bool
-	}{
-		{"bao", "bao-0", 0, true},
-		{"bao", "bao-12", 12, true},
-		{"bao", "bao-green-1", 0, false},
-		{"bao-green", "bao-green-1", 1, true},
-		{"bao", "bao-01", 0, false},
-		{"bao", "bao--1", 0, false},
-		{"bao", "bao-", 0, false},
-		{"bao", "bao-2147483648", 0, false},
-		{"bao", "bao-2147483647", 2147483647, true},
-		{"", "-1", 0, false},
-		{"bao", "other-1", 0, false},
-	}
-	for _, tt := range tests {
-		got, ok := parseOrdinal(tt.set, tt.pod)
-		if got != tt.want || ok != tt.ok {
-			t.Errorf("ParseOrdinal(%q, %q) = %d, %v; want %d, %v", tt.set, tt.pod, got, ok, tt.want, tt.ok)
-		}
-	}
-}
-
-func TestLockFromLease(t *testing.T) {
-	at := metav1.NewMicroTime(t0)
-	tests := []struct {
-		name  string
-		lease *coordinationv1.Lease
-		want  upgrade.LockView
-	}{
-		{"absent", nil, upgrade.LockView{}},
-		{"free", &coordinationv1.Lease{}, upgrade.LockView{}},
-		{"empty holder", &coordinationv1.Lease{Spec: coordinationv1.LeaseSpec{HolderIdentity: ptr.To("")}}, upgrade.LockView{}},
-		{"held", &coordinationv1.Lease{Spec: coordinationv1.LeaseSpec{HolderIdentity: ptr.To("upgrade-1"), AcquireTime: &at}},
-			upgrade.LockView{Holder: "upgrade-1", Since: t0}},
-	}
-	for _, tt := range tests {
-		if got := lockFromLease(tt.lease); !got.Since.Equal(tt.want.Since) || got.Holder != tt.want.Holder {
-			t.Errorf("%s: LockFromLease = %+v, want %+v", tt.name, got, tt.want)
-		}
-	}
-}
-
-func TestObserver(t *testing.T) {
-	blue := sts("bao", "openbao/openbao:2.3.1", "2.3.1", 3, 3)
-	other := sts("other", "x:1", "1", 1, 0)
-	other.Labels = map[string]string{"app": "other"}
-	otherPod := pod("other", 0, "o", "x:1", "1")
-	otherPod.Labels = map[string]string{"app": "other", DefaultRevisionLabel: "other"}
-	objs := []client.Object{&blue, &other, &otherPod, service(map[string]string{"app": "bao", DefaultRevisionLabel: "bao"}),
-		&coordinationv1.Lease{
-			ObjectMeta: metav1.ObjectMeta{Name: "bao" + DefaultLockSuffix, Namespace: testNS},
-			Spec:       coordinationv1.LeaseSpec{HolderIdentity: ptr.To("upgrade-7"), AcquireTime: ptr.To(metav1.NewMicroTime(t0))},
-		}}
-	for i := 0; i < 2; i++ { // bao-2 is missing
-		p := pod("bao", i, "bao-aaa", "openbao/openbao:2.3.1", "2.3.1")
-		objs = append(objs, &p)
-	}
-	c := fake.NewClientBuilder().WithObjects(objs...).Build()
-	o := &Observer{Reader: c, Config: testConfig(), Clock: func() time.Time { return t0 }}
-	obs, err := o.Observe(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !obs.Now.Equal(t0) || len(obs.Workloads) != 1 || obs.Workloads[0].Name != "bao" {
-		t.Fatalf("obs = %+v", obs)
-	}
-	var names []string
-	for _, m := range obs.Members {
-		names = append(names, m.Name)
-	}
-	if d := cmp.Diff([]string{"bao-0", "bao-1", "bao-2"}, names); d != "" {
-		t.Fatalf("members (-want +got):\n%s", d)
-	}
-	if obs.Members[2].Pod.Exists || !obs.Members[1].Pod.Ready {
-		t.Fatalf("members = %+v", obs.Members)
-	}
-	if obs.Service.Workload != "bao" || obs.Lock.Holder != "upgrade-7" || !obs.Lock.Since.Equal(t0) {
-		t.Fatalf("service = %+v lock = %+v", obs.Service, obs.Lock)
-	}
-	if obs.Raft != (upgrade.RaftView{}) {
-		t.Fatalf("raft view must be left to the raft adapter, got %+v", obs.Raft)
-	}
-
-	// No service, no lease: both zero, no error.
-	o.Config.ServiceName = "missing"
-	obs, err = o.Observe(context.Background())
-	if err != nil || obs.Service.Name != "" || obs.Lock.Holder != "" {
-		t.Fatalf("obs = %+v, err = %v", obs, err)
-	}
-}
-
 func TestBuildObservationOrdinalBounds(t *testing.T) {
 	s := sts("bao", "i:1", "1", 1<<31-1, 0)
 	s.Spec.Ordinals = &appsv1.StatefulSetOrdinals{Start: 1<<31 - 48}
@@ -453,151 +352,5 @@ func TestBuildObservationOrdinalBounds(t *testing.T) {
 	s = sts("bao", "i:1", "1", 1<<31-1, 0)
 	if n := len(buildObservation(t0, []appsv1.StatefulSet{s}, nil, nil, testConfig()).Members); n != maxOrdinalRange {
 		t.Fatalf("members = %d, want the cap %d", n, maxOrdinalRange)
-	}
-}
-
-func TestRevisionVersions(t *testing.T) {
-	revs := []appsv1.ControllerRevision{
-		{ObjectMeta: metav1.ObjectMeta{Name: "bao-aaa"}, Revision: 1, Data: runtime.RawExtension{Raw: []byte(
-			`{"spec":{"template":{"$patch":"replace","metadata":{"labels":{"app.kubernetes.io/version":"2.3.1"}},` +
-				`"spec":{"containers":[{"name":"openbao","image":"openbao/openbao:2.3.1"},{"name":"sidecar","image":"busybox:1.36"}]}}}}`)}},
-		{ObjectMeta: metav1.ObjectMeta{Name: "bao-bbb"}, Revision: 2, Data: runtime.RawExtension{Raw: []byte(
-			`{"spec":{"template":{"$patch":"replace","spec":{"containers":[{"name":"openbao","image":"openbao/openbao:2.4.0"}]}}}}`)}},
-		{ObjectMeta: metav1.ObjectMeta{Name: "bao-bad"}, Data: runtime.RawExtension{Raw: []byte(`{"spec":`)}},
-		{ObjectMeta: metav1.ObjectMeta{Name: "bao-empty"}},
-	}
-	got, err := revisionVersions(revs, testConfig())
-	if err == nil || !strings.Contains(err.Error(), "bao-bad") {
-		t.Fatalf("err = %v, want a decode error naming bao-bad", err)
-	}
-	want := map[string]revisionInfo{
-		"bao-aaa": {Image: "openbao/openbao:2.3.1", Version: "2.3.1"},
-		"bao-bbb": {Image: "openbao/openbao:2.4.0", Version: "2.4.0"},
-	}
-	if d := cmp.Diff(want, got); d != "" {
-		t.Fatalf("revisions (-want +got):\n%s", d)
-	}
-}
-
-func TestPodStatusOf(t *testing.T) {
-	at := func(d time.Duration) metav1.Time { return metav1.NewTime(t0.Add(d)) }
-	running := func(d time.Duration) corev1.ContainerState {
-		return corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: at(d)}}
-	}
-	base := upgrade.PodStatus{
-		Exists: true, UID: "uid-bao-0", Phase: upgrade.PodRunning, Running: true, Ready: true,
-		Restarts: 3, StartedAt: t0.Add(-55 * time.Minute), ReadySince: t0.Add(-50 * time.Minute),
-	}
-	for _, tc := range []struct {
-		name   string
-		mutate func(p *corev1.Pod)
-		want   func(s *upgrade.PodStatus)
-	}{
-		{"running and ready", func(*corev1.Pod) {}, func(*upgrade.PodStatus) {}},
-		{"not ready: no ReadySince", func(p *corev1.Pod) {
-			p.Status.Conditions[0].Status = corev1.ConditionFalse
-		}, func(s *upgrade.PodStatus) { s.Ready, s.ReadySince = false, time.Time{} }},
-		{"no Ready condition", func(p *corev1.Pod) {
-			p.Status.Conditions = nil
-		}, func(s *upgrade.PodStatus) { s.Ready, s.ReadySince = false, time.Time{} }},
-		{"ready again after a flap: the last transition", func(p *corev1.Pod) {
-			p.Status.Conditions[0].LastTransitionTime = at(-30 * time.Second)
-		}, func(s *upgrade.PodStatus) { s.ReadySince = t0.Add(-30 * time.Second) }},
-		{"container restarted inside the pod restarts the window", func(p *corev1.Pod) {
-			p.Status.ContainerStatuses[0].State = running(-2 * time.Minute)
-			p.Status.ContainerStatuses[0].RestartCount = 2
-			p.Status.Conditions[0].LastTransitionTime = at(-time.Minute)
-		}, func(s *upgrade.PodStatus) {
-			s.StartedAt, s.ReadySince, s.Restarts = t0.Add(-2*time.Minute), t0.Add(-time.Minute), 4
-		}},
-		{"a sidecar started last", func(p *corev1.Pod) {
-			p.Status.ContainerStatuses[1].State = running(-10 * time.Minute)
-		}, func(s *upgrade.PodStatus) { s.StartedAt = t0.Add(-10 * time.Minute) }},
-		{"pending, containers creating: startTime, not running", func(p *corev1.Pod) {
-			p.Status.Phase = corev1.PodPending
-			p.Status.Conditions = nil
-			for i := range p.Status.ContainerStatuses {
-				p.Status.ContainerStatuses[i].State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ContainerCreating"}}
-				p.Status.ContainerStatuses[i].Started = ptr.To(false)
-			}
-		}, func(s *upgrade.PodStatus) {
-			*s = upgrade.PodStatus{Exists: true, UID: "uid-bao-0", Phase: upgrade.PodPending, Restarts: 3, StartedAt: t0.Add(-time.Hour)}
-		}},
-		{"just scheduled: nothing known", func(p *corev1.Pod) {
-			p.Status = corev1.PodStatus{Phase: corev1.PodPending}
-		}, func(s *upgrade.PodStatus) {
-			*s = upgrade.PodStatus{Exists: true, UID: "uid-bao-0", Phase: upgrade.PodPending}
-		}},
-		{"one container crash-looping", func(p *corev1.Pod) {
-			p.Status.ContainerStatuses[0].State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}}
-			p.Status.ContainerStatuses[0].Started = ptr.To(false)
-			p.Status.Conditions[0].Status = corev1.ConditionFalse
-		}, func(s *upgrade.PodStatus) {
-			s.Running, s.Ready, s.ReadySince, s.CrashLooping = false, false, time.Time{}, true
-			s.StartedAt = t0.Add(-59 * time.Minute) // the sidecar still runs
-		}},
-		{"startup probe not passed yet", func(p *corev1.Pod) {
-			p.Status.ContainerStatuses[0].Started = ptr.To(false)
-			p.Status.Conditions[0].Status = corev1.ConditionFalse
-		}, func(s *upgrade.PodStatus) { s.Running, s.Ready, s.ReadySince = false, false, time.Time{} }},
-		{"started unset: running", func(p *corev1.Pod) {
-			p.Status.ContainerStatuses[0].Started = nil
-		}, func(*upgrade.PodStatus) {}},
-		{"a spec container without status", func(p *corev1.Pod) {
-			p.Status.ContainerStatuses = p.Status.ContainerStatuses[:1]
-		}, func(s *upgrade.PodStatus) { s.Running, s.Restarts = false, 1 }},
-		{"a container terminated", func(p *corev1.Pod) {
-			p.Status.ContainerStatuses[1].State = corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 1}}
-		}, func(s *upgrade.PodStatus) { s.Running = false }},
-		{"statuses only, no spec", func(p *corev1.Pod) {
-			p.Spec.Containers = nil
-		}, func(*upgrade.PodStatus) {}},
-		{"terminating still runs", func(p *corev1.Pod) {
-			p.DeletionTimestamp = ptr.To(at(-time.Second))
-		}, func(s *upgrade.PodStatus) { s.Terminating = true }},
-		{"phase not running", func(p *corev1.Pod) {
-			p.Status.Phase = corev1.PodFailed
-		}, func(s *upgrade.PodStatus) { s.Phase, s.Running = upgrade.PodFailed, false }},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			p := pod("bao", 0, "r", "openbao/openbao:2.6.2", "2.6.2")
-			p = *p.DeepCopy()
-			tc.mutate(&p)
-			before := p.DeepCopy()
-			want := base
-			tc.want(&want)
-			// Kubernetes' one-second times are reported rounded up.
-			want.StartedAt, want.ReadySince = roundUp(want.StartedAt), roundUp(want.ReadySince)
-			got := podStatusOf(&p, testConfig())
-			if d := cmp.Diff(want, got); d != "" {
-				t.Errorf("PodStatusOf (-want +got):\n%s", d)
-			}
-			if d := cmp.Diff(before, &p); d != "" {
-				t.Errorf("PodStatusOf mutated its input:\n%s", d)
-			}
-		})
-	}
-}
-
-// TestPodTimesRoundedUp: Kubernetes stores pod times truncated to the
-// second; PodStatusOf reports the latest instant they may stand for, so a
-// stabilization window counted from them never ends early.
-func TestPodTimesRoundedUp(t *testing.T) {
-	p := pod("bao", 0, "r", "openbao/openbao:2.6.2", "2.6.2")
-	ready := metav1.NewTime(t0.Add(-3 * time.Second))
-	for i := range p.Status.Conditions {
-		if p.Status.Conditions[i].Type == corev1.PodReady {
-			p.Status.Conditions[i].LastTransitionTime = ready
-		}
-	}
-	st := podStatusOf(&p, testConfig())
-	if want := t0.Add(-2 * time.Second); !st.ReadySince.Equal(want) {
-		t.Fatalf("ReadySince %s, want %s (stored %s rounded up)", st.ReadySince, want, ready.Time)
-	}
-	if st.StartedAt.IsZero() || st.StartedAt.Sub(st.StartedAt.Truncate(time.Second)) != 0 {
-		t.Fatalf("StartedAt %s", st.StartedAt)
-	}
-	if !roundUp(time.Time{}).IsZero() {
-		t.Fatal("zero must stay zero")
 	}
 }
