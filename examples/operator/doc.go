@@ -7,16 +7,25 @@
 //
 // # Usage
 //
-// Install the CRD, run the operator with the OpenBao address and token, and
-// create a RaftUpgrade next to the cluster:
+// Install the CRD and RBAC, run the operator with the OpenBao address and
+// token, and create a RaftUpgrade next to the cluster:
 //
 //	kubectl apply -f adapters/kubernetes/config/crd/raftshift.io_raftupgrades.yaml
-//	kubectl apply -f examples/operator/config/rbac.yaml   # bind it to the operator's service account
-//	BAO_TOKEN=... go run ./examples/operator \
+//	kubectl apply -f examples/operator/config/rbac.yaml
+//	BAO_TOKEN=... go run ./examples/operator -kubeconfig ~/.kube/config \
+//		-leader-election-namespace default \
 //		-openbao-address https://bao-active.vault.svc:8200 \
 //		-openbao-member-address 'https://{name}.bao-internal.{namespace}.svc:8200'
 //	kubectl apply -f adapters/kubernetes/config/samples/raftupgrade.yaml
 //	kubectl get raftupgrades -n vault -w
+//
+// Outside a cluster, leader election needs -leader-election-namespace (or
+// -leader-elect=false); -kubeconfig and -context select the cluster, and
+// -namespace confines the operator to one namespace. In a cluster, build
+// the image with the Dockerfile (the build context is the repository root;
+// ko works too) and apply config/manager.yaml: a Namespace, a
+// ServiceAccount, a ClusterRoleBinding to the ClusterRole of
+// config/rbac.yaml, and a two-replica Deployment with leader election.
 //
 // The operator uses the default kubeconfig resolution of controller-runtime
 // (in-cluster config, $KUBECONFIG, ~/.kube/config), leader election and the

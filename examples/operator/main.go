@@ -8,6 +8,8 @@ import (
 	"github.com/openbao/openbao/api/v2"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
@@ -33,7 +35,12 @@ func run(args []string) error {
 	metrics := fs.String("metrics-bind-address", ":8080", "metrics endpoint address (0 disables it)")
 	probes := fs.String("health-probe-bind-address", ":8081", "health probe address")
 	leaderElect := fs.Bool("leader-elect", true, "elect a leader so only one operator replica acts")
-	klog.InitFlags(fs) // -v, -logtostderr, ...
+	leaderNS := fs.String("leader-election-namespace", os.Getenv("POD_NAMESPACE"),
+		"namespace of the leader-election Lease (env POD_NAMESPACE; required with -leader-elect outside a cluster)")
+	namespace := fs.String("namespace", "", "watch RaftUpgrades in this namespace only (empty: every namespace)")
+	kubeContext := fs.String("context", "", "kubeconfig context to use (empty: the current context)")
+	config.RegisterFlags(fs) // -kubeconfig
+	klog.InitFlags(fs)       // -v, -logtostderr, ...
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -62,13 +69,27 @@ func run(args []string) error {
 	}
 	base.SetMaxRetries(0) // surface failures to the strategies at once
 
-	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
-		Scheme:                 scheme,
-		HealthProbeBindAddress: *probes,
-		LeaderElection:         *leaderElect,
-		LeaderElectionID:       "raftshift-operator.raftshift.io",
-		Metrics:                metricsserver.Options{BindAddress: *metrics},
-	})
+	restCfg, err := config.GetConfigWithContext(*kubeContext)
+	if err != nil {
+		return fmt.Errorf("kubernetes client config (set -kubeconfig or KUBECONFIG outside a cluster): %w", err)
+	}
+	if *leaderElect && *leaderNS == "" {
+		if _, err := os.Stat("/var/run/secrets/kubernetes.io/serviceaccount/namespace"); err != nil {
+			return fmt.Errorf("-leader-elect outside a cluster needs -leader-election-namespace (or -leader-elect=false)")
+		}
+	}
+	opts := ctrl.Options{
+		Scheme:                  scheme,
+		HealthProbeBindAddress:  *probes,
+		LeaderElection:          *leaderElect,
+		LeaderElectionID:        "raftshift-operator.raftshift.io",
+		LeaderElectionNamespace: *leaderNS,
+		Metrics:                 metricsserver.Options{BindAddress: *metrics},
+	}
+	if *namespace != "" {
+		opts.Cache = cache.Options{DefaultNamespaces: map[string]cache.Config{*namespace: {}}}
+	}
+	mgr, err := ctrl.NewManager(restCfg, opts)
 	if err != nil {
 		return fmt.Errorf("create manager: %w", err)
 	}
