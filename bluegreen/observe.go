@@ -2,49 +2,9 @@ package bluegreen
 
 import "github.com/raftshift/raftshift/upgrade"
 
-type memberList struct {
-	workload string
-	members  []upgrade.Member
-}
-
-// members returns r.obs.WorkloadMembers(workload): the members of a
-// workload by ordinal. The result is shared and must not be modified.
+// members returns the members of a workload by ordinal.
 func (r *run) members(workload string) []upgrade.Member {
-	for i := range r.nmemo {
-		if r.memo[i].workload == workload {
-			return r.memo[i].members
-		}
-	}
-	ms := workloadMembers(&r.obs, workload)
-	if r.nmemo < len(r.memo) {
-		r.memo[r.nmemo] = memberList{workload: workload, members: ms}
-		r.nmemo++
-	}
-	return ms
-}
-
-// workloadMembers is obs.WorkloadMembers(name) without allocating when the
-// observation lists the workload's members contiguously in strictly
-// increasing ordinal order (the usual case): the sorted result is then
-// that sub-slice, capped so it cannot be appended to in place.
-func workloadMembers(obs *upgrade.Observation, name string) []upgrade.Member {
-	start, end := -1, -1
-	for i := range obs.Members {
-		if obs.Members[i].Workload != name {
-			continue
-		}
-		switch {
-		case start < 0:
-			start = i
-		case end != i || obs.Members[i].Ordinal <= obs.Members[i-1].Ordinal:
-			return obs.WorkloadMembers(name)
-		}
-		end = i + 1
-	}
-	if start < 0 {
-		return nil
-	}
-	return obs.Members[start:end:end]
+	return r.obs.WorkloadMembers(workload)
 }
 
 // greenHasVoter reports whether any green member is observed as a voter.

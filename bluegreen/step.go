@@ -196,10 +196,6 @@ type run struct {
 	degraded *upgrade.Gate
 	// ended is the result of an upgrade that ended in this Step.
 	ended *upgrade.Result
-	// memo caches members() per workload name (the observation never
-	// changes during a Step).
-	memo  [2]memberList
-	nmemo int
 	// checked is a Demote that passed Safety.Check on its own against
 	// r.obs (see demoteOne), valid when hasChecked.
 	checked    upgrade.Demote

@@ -138,7 +138,7 @@ func newStepper(spec Spec, obs *upgrade.Observation, status *upgrade.Status) (*s
 		return nil, fmt.Errorf("rolling: %w: workload %q has %d replicas", upgrade.ErrInvalidObservation, name, w.Replicas)
 	}
 	s.w = w
-	s.members = workloadMembers(obs, name)
+	s.members = obs.WorkloadMembers(name)
 	for i := range obs.Members {
 		if isVoter(&obs.Members[i]) {
 			s.voters++
@@ -150,34 +150,6 @@ func newStepper(spec Spec, obs *upgrade.Observation, status *upgrade.Status) (*s
 		return nil, err
 	}
 	return s, nil
-}
-
-// workloadMembers returns the members of a workload by ordinal, without
-// allocating when the observation is already ordered (the contract).
-func workloadMembers(obs *upgrade.Observation, name string) []upgrade.Member {
-	start, end := -1, -1
-	sorted := true
-	for i := range obs.Members {
-		if obs.Members[i].Workload != name {
-			continue
-		}
-		switch {
-		case start < 0:
-			start = i
-		case end != i:
-			sorted = false
-		case obs.Members[i].Ordinal <= obs.Members[i-1].Ordinal:
-			sorted = false
-		}
-		end = i + 1
-	}
-	if start < 0 {
-		return nil
-	}
-	if sorted {
-		return obs.Members[start:end:end]
-	}
-	return obs.WorkloadMembers(name)
 }
 
 func (s *stepper) validateStatus() error {

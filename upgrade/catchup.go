@@ -1,9 +1,9 @@
 package upgrade
 
 import (
+	"fmt"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"strconv"
 	"time"
 )
 
@@ -140,67 +140,44 @@ func CaughtUpAfterRestart(obs *Observation, m Member, c CatchUp, observedSince t
 		stable = 0
 	}
 	return &Gate{Name: GateStabilized, Reason: ReasonNotStable, Member: m.Name,
-		Message: m.Name + " stable for " + stable.Truncate(time.Second).String() + " since its restart, needs " + c.Stabilization.Duration.String()}
+		Message: fmt.Sprintf("%s stable for %s since its restart, needs %s", m.Name, stable.Truncate(time.Second), c.Stabilization.Duration)}
 }
 
-// lagGate builds the gate of a lag found by catchUpLag (the messages are
-// those of the fmt formats in the comments, built without fmt).
+// lagGate builds the gate of a lag found by catchUpLag.
 func lagGate(obs *Observation, m, leader *Member, c CatchUp, lag lagKind) *Gate {
-	var buf [128]byte
-	b := buf[:0]
-	var name GateName
-	var r Reason
+	g := &Gate{Member: m.Name}
 	switch lag {
-	case lagPodMissing: // "pod %s does not exist"
-		name, r = GatePodReady, ReasonPodMissing
-		b = append(append(append(b, "pod "...), m.Name...), " does not exist"...)
-	case lagCrashLooping: // "pod %s is crash-looping"
-		name, r = GatePodReady, ReasonPodCrashLooping
-		b = append(append(append(b, "pod "...), m.Name...), " is crash-looping"...)
-	case lagTerminating: // "pod %s is terminating"
-		name, r = GatePodReady, ReasonPodTerminating
-		b = append(append(append(b, "pod "...), m.Name...), " is terminating"...)
-	case lagPodNotReady: // "pod %s is not ready"
-		name, r = GatePodReady, ReasonPodNotReady
-		b = append(append(append(b, "pod "...), m.Name...), " is not ready"...)
-	case lagNotPresent: // "%s is not in the raft configuration"
-		name, r = GateRaftHealthy, ReasonNotInConfiguration
-		b = append(append(b, m.Name...), " is not in the raft configuration"...)
-	case lagUnhealthy: // "raft reports %s unhealthy"
-		name, r = GateRaftHealthy, ReasonRaftUnhealthy
-		b = append(append(append(b, "raft reports "...), m.Name...), " unhealthy"...)
-	case lagNoLeader: // "the cluster has no leader"
-		name, r = GateLeader, ReasonNoLeader
-		b = append(b, "the cluster has no leader"...)
-	case lagLog: // "%s trails the leader by %d entries (max %d)"
-		name, r = GateCaughtUp, ReasonLogLag
-		b = append(append(b, m.Name...), " trails the leader by "...)
-		b = strconv.AppendUint(b, leader.Raft.LastIndex-m.Raft.LastIndex, 10)
-		b = append(b, " entries (max "...)
-		b = strconv.AppendUint(b, c.MaxLag, 10)
-		b = append(b, ')')
-	case lagTerm: // "%s last log term %d is behind the leader's %d"
-		name, r = GateCaughtUp, ReasonTermBehind
-		b = append(append(b, m.Name...), " last log term "...)
-		b = strconv.AppendUint(b, m.Raft.LastTerm, 10)
-		b = append(b, " is behind the leader's "...)
-		b = strconv.AppendUint(b, leader.Raft.LastTerm, 10)
-	case lagContact: // "leader last heard from %s %s ago (max %s)"
-		name, r = GateCaughtUp, ReasonNoRecentContact
-		b = append(append(b, "leader last heard from "...), m.Name...)
-		b = append(append(append(b, ' '), m.Raft.LastContact.String()...), " ago (max "...)
-		b = append(append(b, c.MaxContact.Duration.String()...), ')')
-	case lagUnknown: // "the raft state of %s is unknown"
-		name, r = GateRaftHealthy, ReasonRaftViewUnknown
-		b = append(append(append(b, "the raft state of "...), m.Name...), " is unknown (the raft view is unknown or partial)"...)
-	case lagNotStable: // "%s healthy for %s, needs %s"
-		name, r = GateStabilized, ReasonNotStable
-		stable := obs.Now.Sub(stableStart(m))
-		b = append(append(b, m.Name...), " healthy for "...)
-		b = append(append(b, stable.Truncate(time.Second).String()...), ", needs "...)
-		b = append(b, c.Stabilization.Duration.String()...)
+	case lagPodMissing:
+		g.Name, g.Reason, g.Message = GatePodReady, ReasonPodMissing, fmt.Sprintf("pod %s does not exist", m.Name)
+	case lagCrashLooping:
+		g.Name, g.Reason, g.Message = GatePodReady, ReasonPodCrashLooping, fmt.Sprintf("pod %s is crash-looping", m.Name)
+	case lagTerminating:
+		g.Name, g.Reason, g.Message = GatePodReady, ReasonPodTerminating, fmt.Sprintf("pod %s is terminating", m.Name)
+	case lagPodNotReady:
+		g.Name, g.Reason, g.Message = GatePodReady, ReasonPodNotReady, fmt.Sprintf("pod %s is not ready", m.Name)
+	case lagNotPresent:
+		g.Name, g.Reason, g.Message = GateRaftHealthy, ReasonNotInConfiguration, fmt.Sprintf("%s is not in the raft configuration", m.Name)
+	case lagUnhealthy:
+		g.Name, g.Reason, g.Message = GateRaftHealthy, ReasonRaftUnhealthy, fmt.Sprintf("raft reports %s unhealthy", m.Name)
+	case lagNoLeader:
+		g.Name, g.Reason, g.Message = GateLeader, ReasonNoLeader, "the cluster has no leader"
+	case lagLog:
+		g.Name, g.Reason = GateCaughtUp, ReasonLogLag
+		g.Message = fmt.Sprintf("%s trails the leader by %d entries (max %d)", m.Name, leader.Raft.LastIndex-m.Raft.LastIndex, c.MaxLag)
+	case lagTerm:
+		g.Name, g.Reason = GateCaughtUp, ReasonTermBehind
+		g.Message = fmt.Sprintf("%s last log term %d is behind the leader's %d", m.Name, m.Raft.LastTerm, leader.Raft.LastTerm)
+	case lagContact:
+		g.Name, g.Reason = GateCaughtUp, ReasonNoRecentContact
+		g.Message = fmt.Sprintf("leader last heard from %s %s ago (max %s)", m.Name, m.Raft.LastContact, c.MaxContact.Duration)
+	case lagUnknown:
+		g.Name, g.Reason = GateRaftHealthy, ReasonRaftViewUnknown
+		g.Message = fmt.Sprintf("the raft state of %s is unknown (the raft view is unknown or partial)", m.Name)
+	case lagNotStable:
+		g.Name, g.Reason = GateStabilized, ReasonNotStable
+		g.Message = fmt.Sprintf("%s healthy for %s, needs %s", m.Name, obs.Now.Sub(stableStart(m)).Truncate(time.Second), c.Stabilization.Duration)
 	}
-	return &Gate{Name: name, Reason: r, Member: m.Name, Message: string(b)}
+	return g
 }
 
 // BestTransferTarget returns the voter leadership should move to: healthy,

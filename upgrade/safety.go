@@ -321,9 +321,8 @@ func (s Safety) disruptVoter(sim *simState, i int, kind disruptKind) (string, *G
 //     targets the workload holding the leader.
 func (s Safety) Check(obs Observation, actions []Action) error {
 	var sim simState
-	var buf simBuf
 	if needsSim(actions) {
-		sim = newSim(&obs, s.CatchUp, &buf)
+		sim = newSim(&obs, s.CatchUp)
 	}
 	fail := func(rule string, i int, a Action, format string, args ...any) error {
 		return &SafetyError{Rule: rule, Index: i, Action: a, Message: fmt.Sprintf(format, args...)}

@@ -29,27 +29,10 @@ type simState struct {
 	changes   int
 }
 
-// simBuf is the storage newSim uses for small clusters, so a simulation
-// of up to len(members) members and len(workloads) workloads does not
-// allocate when the caller keeps the buffer on its stack.
-type simBuf struct {
-	members   [16]simMember
-	workloads [4]simWorkload
-}
-
-// newSim builds the simulation of obs in buf (when large enough).
-func newSim(obs *Observation, c CatchUp, buf *simBuf) simState {
-	s := simState{obs: obs, leader: -1, blind: CheckView(obs)}
-	if len(obs.Members) <= len(buf.members) {
-		s.members = buf.members[:0]
-	} else {
-		s.members = make([]simMember, 0, len(obs.Members))
-	}
-	if len(obs.Workloads) <= len(buf.workloads) {
-		s.workloads = buf.workloads[:0]
-	} else {
-		s.workloads = make([]simWorkload, 0, len(obs.Workloads))
-	}
+// newSim builds the simulation of obs.
+func newSim(obs *Observation, c CatchUp) simState {
+	s := simState{obs: obs, leader: -1, blind: CheckView(obs),
+		members: make([]simMember, 0, len(obs.Members)), workloads: make([]simWorkload, 0, len(obs.Workloads))}
 	c = c.WithDefaults()
 	leader := leaderOf(obs)
 	hasLeader := leader != nil
@@ -105,8 +88,7 @@ func (s *simState) counts() (voters, healthy int) {
 // healthy voters left still form a quorum with failure tolerance to spare.
 // It returns nil when allowed, or the gate that holds.
 func (s Safety) CanDisrupt(obs *Observation, member string) *Gate {
-	var buf simBuf
-	sim := newSim(obs, s.CatchUp, &buf)
+	sim := newSim(obs, s.CatchUp)
 	i := sim.find(member)
 	if i < 0 {
 		return &Gate{Name: GateQuorum, Reason: ReasonPodMissing, Member: member, Message: "no such member " + member}
