@@ -14,7 +14,21 @@ import (
 	"github.com/raftshift/raftshift/upgrade"
 )
 
-func TestStepTable(t *testing.T) {
+type stepTableCase struct {
+	name      string
+	spec      func(*Spec)
+	obs       upgrade.Observation
+	status    upgrade.Status
+	wantPhase Phase
+	wantKinds []string
+	wantGate  upgrade.Reason
+	wantErr   error
+	check     func(t *testing.T, d upgrade.Decision)
+}
+
+// stepTableCases are the cases of TestStepTable (also stored as data in
+// testdata/step, see TestStepTestdata).
+func stepTableCases() []stepTableCase {
 	now := t0.Add(time.Minute)
 	lagging := func(o upgrade.Observation, name string) upgrade.Observation {
 		for i := range o.Members {
@@ -23,17 +37,6 @@ func TestStepTable(t *testing.T) {
 			}
 		}
 		return o
-	}
-	type tc struct {
-		name      string
-		spec      func(*Spec)
-		obs       upgrade.Observation
-		status    upgrade.Status
-		wantPhase Phase
-		wantKinds []string
-		wantGate  upgrade.Reason
-		wantErr   error
-		check     func(t *testing.T, d upgrade.Decision)
 	}
 	withGreenNonvoters := cluster(now, 3, "nv", "nv", "nv")
 	greenLeads := cluster(now, 3, "v", "v", "v")
@@ -61,7 +64,7 @@ func TestStepTable(t *testing.T) {
 	greenOwnLock := greenPodsReady
 	greenOwnLock.Lock.Holder = DefaultLockHolder
 
-	cases := []tc{
+	return []stepTableCase{
 		{name: "idle up to date", obs: cluster(now, 3), status: upgrade.Status{CurrentVersion: toV, CurrentImage: toImg},
 			wantPhase: PhaseIdle},
 		{name: "start adopts the current version and deploys green", obs: cluster(now, 3), status: upgrade.Status{},
@@ -389,7 +392,10 @@ func TestStepTable(t *testing.T) {
 			status:  inFlight(PhaseBreakGlass, t0),
 			wantErr: upgrade.ErrInvalidStatus, wantPhase: PhaseBreakGlass},
 	}
-	for _, c := range cases {
+}
+
+func TestStepTable(t *testing.T) {
+	for _, c := range stepTableCases() {
 		t.Run(c.name, func(t *testing.T) {
 			spec := baseSpec()
 			if c.spec != nil {
