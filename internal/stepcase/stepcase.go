@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"testing"
 
 	"github.com/raftshift/raftshift/upgrade"
 )
@@ -126,4 +127,67 @@ func Render(d upgrade.Decision, err error) string {
 		panic(err) // a Decision always encodes
 	}
 	return string(raw) + "\n"
+}
+
+// Case is one Step table case: a name and the inputs Step decides from.
+type Case[S any] struct {
+	Name   string
+	Spec   S
+	Obs    upgrade.Observation
+	Status upgrade.Status
+}
+
+// StepFunc is a strategy's Step.
+type StepFunc[S any] func(S, upgrade.Observation, upgrade.Status) (upgrade.Decision, error)
+
+// Run is the body of a strategy's TestStepTestdata. With update it first
+// rewrites dir from cases (refusing two cases with one directory name);
+// then it replays every directory of dir from its files alone and compares
+// the decision with decision.golden. It fails when dir holds fewer cases
+// than the table.
+func Run[S any](t *testing.T, dir string, update bool, cases []Case[S], step StepFunc[S]) {
+	t.Helper()
+	if update {
+		if err := os.RemoveAll(dir); err != nil {
+			t.Fatal(err)
+		}
+		seen := map[string]string{}
+		for _, c := range cases {
+			if other, dup := seen[Slug(c.Name)]; dup {
+				t.Fatalf("cases %q and %q share a directory name", other, c.Name)
+			}
+			seen[Slug(c.Name)] = c.Name
+			d, err := Write(dir, c.Name, c.Spec, c.Obs, c.Status)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(d, DecisionFile), []byte(Render(step(c.Spec, c.Obs, c.Status))), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	dirs, err := Dirs(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dirs) < len(cases) {
+		t.Fatalf("%d case directories for %d table cases: run the test with -update", len(dirs), len(cases))
+	}
+	for _, d := range dirs {
+		t.Run(filepath.Base(d), func(t *testing.T) {
+			var spec S
+			var obs upgrade.Observation
+			var st upgrade.Status
+			if err := Read(d, &spec, &obs, &st); err != nil {
+				t.Fatal(err)
+			}
+			want, err := os.ReadFile(filepath.Join(d, DecisionFile))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := Render(step(spec, obs, st)); got != string(want) {
+				t.Errorf("decision differs from %s (run with -update to accept):\n%s", d, got)
+			}
+		})
+	}
 }
