@@ -1,7 +1,6 @@
 package bluegreen
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 
@@ -30,13 +29,9 @@ func (r *run) idle() (Event, error) {
 		}
 		return "", nil
 	}
-	if err := policy.Evaluate(policy.Input{From: r.st.CurrentVersion, To: r.spec.Version, Image: r.spec.Image}, r.spec.Policy); err != nil {
-		var v *policy.Violation
-		if errors.As(err, &v) {
-			r.holdGate(v.AsGate())
-			return "", nil
-		}
-		return "", fmt.Errorf("%w: %w", upgrade.ErrInvalidSpec, err)
+	if g, err := contract.Refusal(policy.Evaluate(policy.Input{From: r.st.CurrentVersion, To: r.spec.Version, Image: r.spec.Image}, r.spec.Policy)); g != nil || err != nil {
+		r.holdGate(g)
+		return "", err
 	}
 	if g := contract.RetryRequired(&r.st, r.spec.Version); g != nil {
 		r.holdGate(g)
@@ -56,13 +51,9 @@ func (r *run) idle() (Event, error) {
 	pre := r.spec.Prerequisites
 	pre.LockHolder = r.spec.LockHolder
 	pre.Workloads = []string{blue}
-	if err := policy.CheckPrerequisites(&r.obs, pre); err != nil {
-		var v *policy.Violation
-		if errors.As(err, &v) {
-			r.holdGate(v.AsGate())
-			return "", nil
-		}
-		return "", fmt.Errorf("%w: %w", upgrade.ErrInvalidSpec, err)
+	if g, err := contract.Refusal(policy.CheckPrerequisites(&r.obs, pre)); g != nil || err != nil {
+		r.holdGate(g)
+		return "", err
 	}
 	for _, m := range r.obs.Members {
 		if m.IsVoter() && m.Workload != blue {

@@ -1,9 +1,9 @@
 package rolling
 
 import (
-	"errors"
 	"fmt"
 
+	"github.com/raftshift/raftshift/internal/contract"
 	"github.com/raftshift/raftshift/policy"
 	"github.com/raftshift/raftshift/upgrade"
 )
@@ -121,12 +121,12 @@ func (s *stepper) converged(version, image string) bool {
 
 // refuse turns a policy violation into a gate (no action).
 func (s *stepper) refuse(err error) error {
-	var v *policy.Violation
-	if errors.As(err, &v) {
-		s.gate = v.AsGate()
-		return nil
+	g, err := contract.Refusal(err)
+	if err != nil {
+		return fmt.Errorf("rolling: %w", err)
 	}
-	return fmt.Errorf("rolling: %w", err)
+	s.gate = g
+	return nil
 }
 
 // adopt records the running version of a settled, healthy, uniform

@@ -1,6 +1,7 @@
 package contract
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -160,4 +161,19 @@ func SetConditions(st *upgrade.Status, v View, now time.Time, generation int64) 
 	} else {
 		set(upgrade.ConditionBreakGlass, false, upgrade.ReasonNotEngaged, "")
 	}
+}
+
+// Refusal turns the error of a policy check (policy.Evaluate,
+// policy.CheckPrerequisites) into what both strategies return for it: nil
+// for nil, the violation's gate (no action, S6) for a *policy.Violation,
+// and an error wrapping upgrade.ErrInvalidSpec for anything else.
+func Refusal(err error) (*upgrade.Gate, error) {
+	if err == nil {
+		return nil, nil
+	}
+	var v *policy.Violation
+	if errors.As(err, &v) {
+		return v.AsGate(), nil
+	}
+	return nil, fmt.Errorf("%w: %w", upgrade.ErrInvalidSpec, err)
 }

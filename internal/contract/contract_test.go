@@ -2,11 +2,13 @@ package contract
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 
+	"github.com/raftshift/raftshift/policy"
 	"github.com/raftshift/raftshift/upgrade"
 )
 
@@ -87,5 +89,18 @@ func TestSetConditions(t *testing.T) {
 				t.Errorf("%d conditions", len(st.Conditions))
 			}
 		})
+	}
+}
+
+func TestRefusal(t *testing.T) {
+	if g, err := Refusal(nil); g != nil || err != nil {
+		t.Fatalf("nil: %v %v", g, err)
+	}
+	v := &policy.Violation{Gate: upgrade.GatePolicy, Reason: policy.ReasonDowngrade, Message: "no"}
+	if g, err := Refusal(fmt.Errorf("wrapped: %w", v)); err != nil || g == nil || g.Reason != policy.ReasonDowngrade {
+		t.Fatalf("violation: %v %v", g, err)
+	}
+	if g, err := Refusal(errors.New("boom")); g != nil || !errors.Is(err, upgrade.ErrInvalidSpec) {
+		t.Fatalf("other error: %v %v", g, err)
 	}
 }
