@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/raftshift/raftshift/internal/contract"
 	"github.com/raftshift/raftshift/upgrade"
 )
 
@@ -137,17 +138,11 @@ func (r *run) moveLeadership(to, from, version string) (done bool, exhausted boo
 			}
 		}
 	}
-	target, ok := r.safety.BestTransferTarget(&r.obs, version, func(m upgrade.Member) bool { return m.Workload != to })
+	a, _, ok := contract.LeaderMove(&r.obs, r.safety, leader, version, func(m upgrade.Member) bool { return m.Workload != to })
 	if !ok {
 		r.holdGate(&upgrade.Gate{Name: upgrade.GateLeaderTransfer, Reason: upgrade.ReasonNoTransferTarget,
 			Message: fmt.Sprintf("no healthy caught-up voter of %s can take leadership", to)})
 		return false, false
-	}
-	var a upgrade.Action
-	if r.obs.Capabilities.TargetedTransfer {
-		a = upgrade.TransferLeadership{From: leader.Name, FromID: leader.Raft.ID, To: target.Name, ToID: target.Raft.ID}
-	} else {
-		a = upgrade.StepDown{Member: leader.Name, ID: leader.Raft.ID}
 	}
 	if r.issue(fmt.Sprintf("%s:%s@%d", a.Kind(), leader.Name, r.obs.Raft.Term), a) {
 		r.bg.LeaderMoves++

@@ -148,18 +148,18 @@ func (s *stepper) moveLeader(m *upgrade.Member) Event {
 	}
 	u := s.st.Upgrade
 	r := u.Rolling
-	if s.obs.Capabilities.TargetedTransfer {
-		t, ok := s.safety.BestTransferTarget(s.obs, u.TargetVersion, nil)
-		if !ok {
-			s.hold(upgrade.GateLeaderTransfer, upgrade.ReasonNoTransferTarget, m.Name, "no healthy caught-up voter can take over from %s", m.Name)
-			return ""
-		}
+	a, t, ok := contract.LeaderMove(s.obs, s.safety, *m, u.TargetVersion, nil)
+	switch {
+	case !ok:
+		s.hold(upgrade.GateLeaderTransfer, upgrade.ReasonNoTransferTarget, m.Name, "no healthy caught-up voter can take over from %s", m.Name)
+		return ""
+	case a.Kind() == upgrade.KindTransferLeadership:
 		r.TransferTarget = t.Name
-		s.act(upgrade.TransferLeadership{From: m.Name, FromID: m.Raft.ID, To: t.Name, ToID: t.Raft.ID})
+		s.act(a)
 		s.event(upgrade.EventNormal, ReasonMovingLeadership, "moving leadership from %s to %s before restarting it", m.Name, t.Name)
-	} else {
+	default:
 		r.TransferTarget = ""
-		s.act(upgrade.StepDown{Member: m.Name, ID: m.Raft.ID})
+		s.act(a)
 		s.event(upgrade.EventNormal, ReasonMovingLeadership, "asking leader %s to step down before restarting it", m.Name)
 	}
 	r.LeaderMoves++

@@ -177,3 +177,21 @@ func Refusal(err error) (*upgrade.Gate, error) {
 	}
 	return nil, fmt.Errorf("%w: %w", upgrade.ErrInvalidSpec, err)
 }
+
+// LeaderMove is the action both strategies use to move leadership away
+// from leader: a targeted transfer to s.BestTransferTarget (preferring
+// members at prefer, skipping those exclude rejects) when the workload
+// supports targeted transfer, a step-down otherwise. The target is the
+// member the move aims at (for a step-down, the best-placed winner). ok is
+// false when no healthy, caught-up voter can take over: then no move is
+// safe.
+func LeaderMove(obs *upgrade.Observation, s upgrade.Safety, leader upgrade.Member, prefer string, exclude func(upgrade.Member) bool) (a upgrade.Action, target upgrade.Member, ok bool) {
+	target, ok = s.BestTransferTarget(obs, prefer, exclude)
+	if !ok {
+		return nil, upgrade.Member{}, false
+	}
+	if obs.Capabilities.TargetedTransfer {
+		return upgrade.TransferLeadership{From: leader.Name, FromID: leader.Raft.ID, To: target.Name, ToID: target.Raft.ID}, target, true
+	}
+	return upgrade.StepDown{Member: leader.Name, ID: leader.Raft.ID}, target, true
+}

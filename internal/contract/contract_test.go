@@ -104,3 +104,26 @@ func TestRefusal(t *testing.T) {
 		t.Fatalf("other error: %v %v", g, err)
 	}
 }
+
+func TestLeaderMove(t *testing.T) {
+	m := func(name string, leader bool) upgrade.Member {
+		return upgrade.Member{Name: name, Workload: "w", Version: "2.4.0",
+			Pod:  upgrade.PodStatus{Exists: true, Ready: true, Running: true},
+			Raft: upgrade.MemberRaft{ID: name, Present: true, Suffrage: upgrade.Voter, Healthy: true, Leader: leader, LastIndex: 10, LastTerm: 2, StableSince: now.Add(-time.Hour)}}
+	}
+	obs := upgrade.Observation{Now: now, Members: []upgrade.Member{m("a", true), m("b", false), m("c", false)},
+		Raft: upgrade.RaftView{Known: true, LeaderID: "a", Term: 2}}
+	obs.Capabilities.TargetedTransfer = true
+	a, target, ok := LeaderMove(&obs, upgrade.Safety{}, obs.Members[0], "2.4.0", nil)
+	if !ok || a.Kind() != upgrade.KindTransferLeadership || target.Name == "a" {
+		t.Fatalf("targeted: %v %s %v", a, target.Name, ok)
+	}
+	obs.Capabilities.TargetedTransfer = false
+	if a, _, ok := LeaderMove(&obs, upgrade.Safety{}, obs.Members[0], "2.4.0", nil); !ok || a.Kind() != upgrade.KindStepDown {
+		t.Fatalf("step-down: %v %v", a, ok)
+	}
+	none := func(upgrade.Member) bool { return true }
+	if a, _, ok := LeaderMove(&obs, upgrade.Safety{}, obs.Members[0], "2.4.0", none); ok || a != nil {
+		t.Fatalf("no target: %v %v", a, ok)
+	}
+}
