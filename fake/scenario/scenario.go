@@ -3,6 +3,7 @@ package scenario
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -114,6 +115,11 @@ type Scenario struct {
 	// Log, when set, receives one line per reconcile and per event: a
 	// readable timeline of the run.
 	Log func(line string)
+	// FastSteps skips the per-Step contract checks that call Step again
+	// (determinism, a decision unchanged by a JSON round trip of the status,
+	// a waiting Step being a fixed point), for enumerations that already
+	// run them elsewhere and need the time.
+	FastSteps bool
 }
 
 // Result is what a run did and the first invariant it broke.
@@ -279,6 +285,11 @@ func (r *run) reconcile(crash *CrashPoint) (upgrade.Decision, *check.Violation) 
 		v.Message += " [" + strings.ReplaceAll(upgrade.FormatActions(d.Actions), "\n", "; ") + "]"
 		return &v
 	}
+	if !r.sc.FastSteps {
+		if err := stepContract(r.strat, obs, prev, d); err != nil {
+			return d, fail(err)
+		}
+	}
 	if err := check.Decision(obs, d.Actions, r.strat.Options(obs)); err != nil {
 		return d, fail(err)
 	}
@@ -412,4 +423,36 @@ func roundTrip(st upgrade.Status) upgrade.Status {
 		panic(fmt.Sprintf("scenario: status does not unmarshal: %v", err))
 	}
 	return out
+}
+
+// stepContract checks what every Step owes its host, by calling it again:
+// the same inputs decide the same (Step is a pure function), a status that
+// went through JSON (a host that restarted) decides the same actions and
+// phase, and a Step that only waits (no actions, no events, a gate) is a
+// fixed point, so a host never writes a status while nothing changes.
+func stepContract(s Strategy, obs upgrade.Observation, prev upgrade.Status, d upgrade.Decision) error {
+	again, err := s.Step(obs, prev)
+	if err != nil || !reflect.DeepEqual(again, d) {
+		return &check.Violation{Rule: "Determinism", Message: fmt.Sprintf("Step decided differently on the same inputs (err %v)", err)}
+	}
+	rt, err := s.Step(obs, roundTrip(prev))
+	if err != nil || upgrade.FormatActions(rt.Actions) != upgrade.FormatActions(d.Actions) || phaseOf(rt.Status) != phaseOf(d.Status) {
+		return &check.Violation{Rule: "RoundTrip", Message: fmt.Sprintf("Step decided differently after the status went through JSON (err %v)", err)}
+	}
+	if len(d.Actions) == 0 && len(d.Events) == 0 && d.Gate != nil {
+		fixed, err := s.Step(obs, d.Status)
+		a, _ := json.Marshal(d.Status)
+		b, _ := json.Marshal(fixed.Status)
+		if err != nil || len(fixed.Actions) != 0 || string(a) != string(b) {
+			return &check.Violation{Rule: "FixedPoint", Message: fmt.Sprintf("a waiting Step is not a fixed point (err %v)", err)}
+		}
+	}
+	return nil
+}
+
+func phaseOf(st upgrade.Status) string {
+	if st.Upgrade == nil {
+		return ""
+	}
+	return st.Upgrade.Phase
 }

@@ -158,3 +158,47 @@ func TestRegressions(t *testing.T) {
 		})
 	}
 }
+
+// A Step that is not a pure function, or that writes while it only waits, is
+// caught by the per-Step contract checks of Run.
+func TestStepContractCatchesImpureSteps(t *testing.T) {
+	base := scenario.Scenario{Cluster: fake.Config{Seed: 1, Replicas: 3, TargetedTransfer: true}, Steps: 5}
+	spec := rolling.Spec{Version: scenario.To, Image: scenario.Image(scenario.To)}
+	calls := 0
+	for name, wrap := range map[string]func(next scenario.StepFunc) scenario.StepFunc{
+		"Determinism": func(next scenario.StepFunc) scenario.StepFunc {
+			return func(obs upgrade.Observation, st upgrade.Status) (upgrade.Decision, error) {
+				d, err := next(obs, st)
+				calls++
+				if calls%2 == 0 {
+					d.RequeueAfter++
+				}
+				return d, err
+			}
+		},
+		"FixedPoint": func(next scenario.StepFunc) scenario.StepFunc {
+			return func(obs upgrade.Observation, st upgrade.Status) (upgrade.Decision, error) {
+				d, err := next(obs, st)
+				if len(d.Actions) == 0 && d.Gate != nil {
+					d.Status.ObservedTerm++ // a waiting Step that keeps writing
+				}
+				return d, err
+			}
+		},
+	} {
+		sc := base
+		sc.Strategy = func() scenario.Strategy { return scenario.Wrap(scenario.Rolling(spec), wrap) }
+		res := scenario.Run(sc)
+		if res.Violation == nil || res.Violation.Rule != name {
+			t.Errorf("%s: violation %v", name, res.Violation)
+		}
+	}
+	// A faithful wrapper passes.
+	sc := base
+	sc.Strategy = func() scenario.Strategy {
+		return scenario.Wrap(scenario.Rolling(spec), func(next scenario.StepFunc) scenario.StepFunc { return next })
+	}
+	if res := scenario.Run(sc); res.Violation != nil {
+		t.Fatalf("identity wrapper: %v", res.Violation)
+	}
+}

@@ -265,3 +265,26 @@ func (s *BlueGreenStrategy) Operate(st upgrade.Status, d upgrade.Decision) bool 
 	}
 	return true
 }
+
+// StepFunc is a Step-shaped function: a strategy's Step with its spec
+// bound, or a host's own function around one.
+type StepFunc func(obs upgrade.Observation, st upgrade.Status) (upgrade.Decision, error)
+
+// Wrap returns s with its Step replaced by wrap(next), where next is s's
+// own Step with the spec as it is at each call (requests edit it). It is how
+// a host tests its own code around a strategy (spec defaults, observation
+// filtering, decorations of the Decision) under every check of Run; the
+// requests, operator answers and rules stay those of s.
+func Wrap(s Strategy, wrap func(next StepFunc) StepFunc) Strategy {
+	return &wrapped{Strategy: s, step: wrap(s.Step)}
+}
+
+type wrapped struct {
+	Strategy
+	step StepFunc
+}
+
+// Step implements Strategy.
+func (w *wrapped) Step(obs upgrade.Observation, st upgrade.Status) (upgrade.Decision, error) {
+	return w.step(obs, st)
+}
