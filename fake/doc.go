@@ -17,6 +17,15 @@
 // are no goroutines and no map-order dependence. The same seed and the same
 // calls give identical observations and histories.
 //
+// # Testing your own host
+//
+// Three packages build on the simulator to test code around the
+// strategies: fake/check holds the safety invariants S1–S7 as functions,
+// written independently of upgrade.Safety; fake/scenario plays whole runs
+// with faults, requests and host crashes and checks every invariant after
+// every Step; fake/proptest draws such runs with rapid for any Step-shaped
+// function (see scenario.Wrap) and shrinks failures to a short schedule.
+//
 // # Usage
 //
 //	c := fake.New(fake.Config{Seed: 1, Replicas: 3, TargetedTransfer: true})
