@@ -57,7 +57,9 @@ func TestFindsAHostThatRestartsTheLeader(t *testing.T) {
 	}
 	cfg := proptest.Config{
 		Replicas: []int{3},
-		Strategy: func(proptest.Cluster) scenario.Strategy { return scenario.Wrap(scenario.Rolling(rollingSpec()), careless) },
+		Strategy: func(proptest.Cluster) scenario.Strategy {
+			return scenario.Wrap(scenario.Rolling(rollingSpec()), careless)
+		},
 	}
 	gen := rapid.Custom(func(rt *rapid.T) scenario.Scenario { return proptest.Draw(rt, cfg) })
 	for seed := range 50 {
