@@ -130,6 +130,7 @@ func (r *run) idle() (Event, error) {
 		r.bg.LastAction = "CreateRevision:" + green
 		r.bg.LastActionAt = t
 	}
+	r.event(upgrade.EventNormal, upgrade.ReasonStarted, "blue-green upgrade of %s from %s to %s started (green %s)", blue, up.FromVersion, up.TargetVersion, green)
 	return EventStart, nil
 }
 
@@ -454,6 +455,7 @@ func (r *run) cleanup() Event {
 	r.st.LastResult = contract.Result(r.up, upgrade.OutcomeSucceeded,
 		fmt.Sprintf("%s serves %s", r.bg.Green, r.up.TargetVersion), r.now)
 	r.ended = r.st.LastResult
+	r.event(upgrade.EventNormal, upgrade.ReasonSucceeded, "%s upgraded from %s to %s: %s", r.bg.Blue, r.up.FromVersion, r.up.TargetVersion, r.ended.Message)
 	return EventCompleted
 }
 

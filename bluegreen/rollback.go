@@ -159,5 +159,6 @@ func (r *run) removeGreen() Event {
 	r.actions = append(r.actions, upgrade.ReleaseLock{Holder: r.up.LockHolder})
 	r.st.LastResult = contract.Result(r.up, outcome, string(r.bg.RollbackReason)+": "+r.bg.RollbackMessage, r.now)
 	r.ended = r.st.LastResult
+	r.event(upgrade.EventWarning, upgrade.OutcomeReason(outcome), "upgrade of %s to %s ended %s: %s", r.bg.Blue, r.up.TargetVersion, outcome, r.ended.Message)
 	return ev
 }

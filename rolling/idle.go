@@ -94,10 +94,10 @@ func (s *stepper) idle() error {
 		s.act(upgrade.SetPartition{Workload: s.w.Name, Partition: s.w.Replicas})
 	}
 	if policy.SameVersion(s.spec.Version, s.st.CurrentVersion) && s.spec.Image == s.st.CurrentImage {
-		s.event(upgrade.EventNormal, ReasonUpgradeStarted, "converging %s on %s after an interrupted decision",
+		s.event(upgrade.EventNormal, upgrade.ReasonStarted, "converging %s on %s after an interrupted decision",
 			s.w.Name, s.spec.Version)
 	} else {
-		s.event(upgrade.EventNormal, ReasonUpgradeStarted, "rolling upgrade of %s from %s to %s started",
+		s.event(upgrade.EventNormal, upgrade.ReasonStarted, "rolling upgrade of %s from %s to %s started",
 			s.w.Name, s.st.CurrentVersion, s.spec.Version)
 	}
 	return nil

@@ -32,7 +32,6 @@ const (
 	ReasonLeadershipMoving     upgrade.Reason = "LeadershipMoving"
 	ReasonTargetChanged        upgrade.Reason = "TargetChanged"
 	ReasonRetryRequested       upgrade.Reason = "RetryRequested"
-	ReasonUpgradeStarted       upgrade.Reason = "UpgradeStarted"
 	ReasonRestartingPod        upgrade.Reason = "RestartingPod"
 	ReasonMovingLeadership     upgrade.Reason = "MovingLeadership"
 	ReasonTemplateDrift        upgrade.Reason = "TemplateDrift"

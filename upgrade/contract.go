@@ -13,6 +13,9 @@ const (
 	ReasonAsExpected Reason = "AsExpected"
 	// ReasonUpgrading: an upgrade is in progress.
 	ReasonUpgrading Reason = "Upgrading"
+	// ReasonStarted: an upgrade started (the event of the Step that
+	// started it, in both strategies).
+	ReasonStarted Reason = "UpgradeStarted"
 	// ReasonSucceeded: the last upgrade reached its target.
 	ReasonSucceeded Reason = "UpgradeSucceeded"
 	// ReasonRolledBack: the last upgrade was rolled back.

@@ -2,13 +2,18 @@ package scenario_test
 
 import (
 	"errors"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/raftshift/raftshift/bluegreen"
 	"github.com/raftshift/raftshift/fake"
+	"github.com/raftshift/raftshift/fake/host"
 	"github.com/raftshift/raftshift/fake/scenario"
 	"github.com/raftshift/raftshift/rolling"
 	"github.com/raftshift/raftshift/upgrade"
@@ -92,6 +97,51 @@ func TestOneContract(t *testing.T) {
 			Strategy: strat, Log: func(string) {}})
 		if res.Violation != nil || len(res.Outcomes) != 1 || res.Outcomes[0] != upgrade.OutcomeSucceeded {
 			t.Errorf("%s: %v %v", name, res.Violation, res.Outcomes)
+		}
+	}
+}
+
+// TestOneContractEventsAndReady: both strategies announce a start and an
+// outcome with the shared reasons, and keep Ready=True UpgradeSucceeded
+// after finishing, without a status write on the next reconcile.
+func TestOneContractEventsAndReady(t *testing.T) {
+	for name, step := range map[string]host.StepFunc{
+		"rolling": func(o upgrade.Observation, st upgrade.Status) (upgrade.Decision, error) {
+			return rolling.Step(rollingSpec(), o, st)
+		},
+		"bluegreen": func(o upgrade.Observation, st upgrade.Status) (upgrade.Decision, error) {
+			return bluegreen.Step(blueGreenSpec(), o, st)
+		},
+	} {
+		c := fake.New(fake.Config{Seed: 3, Replicas: 3, TargetedTransfer: true, Version: scenario.From, Image: scenario.Image(scenario.From)})
+		h := host.New(c, step, current)
+		h.RoundTrip = true
+		if _, err := h.RunUntilIdle(2000); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		var reasons []string
+		for _, e := range h.Entries {
+			for _, ev := range e.Events {
+				reasons = append(reasons, ev.Reason)
+			}
+		}
+		for _, want := range []upgrade.Reason{upgrade.ReasonStarted, upgrade.ReasonSucceeded} {
+			if !slices.Contains(reasons, string(want)) {
+				t.Errorf("%s: no %s event in %v", name, want, reasons)
+			}
+		}
+		before := h.Status
+		c.Tick()
+		e := h.Reconcile()
+		if len(e.Actions) != 0 || len(e.Events) != 0 {
+			t.Errorf("%s: the idle Step after success acted: %v %v", name, e.Actions, e.Events)
+		}
+		ready := meta.FindStatusCondition(h.Status.Conditions, upgrade.ConditionReady)
+		if ready == nil || ready.Status != metav1.ConditionTrue || ready.Reason != string(upgrade.ReasonSucceeded) {
+			t.Errorf("%s: Ready after success %+v", name, ready)
+		}
+		if !reflect.DeepEqual(before, h.Status) {
+			t.Errorf("%s: the status changed on the idle Step after success", name)
 		}
 	}
 }

@@ -92,8 +92,10 @@ type View struct {
 // SetConditions sets the four conditions of st for v, with transition
 // times from now and ObservedGeneration from generation:
 //
-//   - Ready: True while idle and up to date (or right after an upgrade
-//     ended), False while an upgrade runs or a gate refuses to start one;
+//   - Ready: True while idle and up to date (reason UpgradeSucceeded from
+//     the Step that finished an upgrade for as long as the cluster runs
+//     its target, UpToDate or AdoptedRunningVersion otherwise), False while
+//     an upgrade runs or a gate refuses to start one;
 //   - Progressing: True while an upgrade runs (reason: the gate holding it,
 //     else the phase), False while idle or paused;
 //   - Degraded: True during break-glass, a pause, a rollback or another
@@ -125,8 +127,14 @@ func SetConditions(st *upgrade.Status, v View, now time.Time, generation int64) 
 		idleDegraded()
 	case u == nil && g == nil:
 		r, msg := upgrade.ReasonUpToDate, "running "+st.CurrentVersion
-		if v.Adopted {
+		switch lr := st.LastResult; {
+		case v.Adopted:
 			r, msg = upgrade.ReasonAdopted, "adopted running version "+st.CurrentVersion
+		case lr != nil && lr.Outcome == upgrade.OutcomeSucceeded && policy.SameVersion(lr.TargetVersion, st.CurrentVersion):
+			// The reason the ending Step set stays while the cluster runs
+			// what that upgrade reached: no condition flips (and no status
+			// write) on the next reconcile.
+			r, msg = upgrade.ReasonSucceeded, "running "+st.CurrentVersion+", upgraded from "+lr.FromVersion
 		}
 		set(upgrade.ConditionReady, true, r, msg)
 		set(upgrade.ConditionProgressing, false, upgrade.ReasonIdle, "no upgrade in progress")
