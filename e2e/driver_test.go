@@ -109,8 +109,8 @@ func (h *host) observe(ctx context.Context) (upgrade.Observation, error) {
 	return obs, nil
 }
 
-// run steps until done(status) or the timeout, and returns the final
-// status. A Step error fails the test at once: Step refuses its own unsafe
+// run steps until done(status) holds and a Step decides nothing more, or
+// the timeout, and returns the final status. A Step error fails the test at once: Step refuses its own unsafe
 // decisions with an error, so any error is a finding.
 func (h *host) run(ctx context.Context, step stepFunc, st upgrade.Status, done func(upgrade.Status) bool, timeout time.Duration) upgrade.Status {
 	h.t.Helper()
@@ -144,6 +144,11 @@ func (h *host) run(ctx context.Context, step stepFunc, st upgrade.Status, done f
 					h.steps, phase, len(actions), len(d.Actions), map[bool]string{true: "persisted", false: "lost"}[keep]))
 			}
 		}
+		// The host protocol: persist the status (through JSON, as a CRD
+		// status would be), then execute the actions.
+		if keep {
+			st = h.persist(d.Status)
+		}
 		for _, a := range actions {
 			x := executed{Step: h.steps, Phase: phase, Mark: h.rs.Recorder.Mark(), Leader: h.rs.Raft.Leader(), Action: a}
 			x.Err = h.exec.Execute(ctx, &obs, a)
@@ -156,12 +161,11 @@ func (h *host) run(ctx context.Context, step stepFunc, st upgrade.Status, done f
 				break // re-observe, as a host stops at the first failure
 			}
 		}
-		// Persist the status as a CRD status would be: through JSON.
-		if keep {
-			st = h.persist(d.Status)
-		}
 		h.steps++
-		if done(st) {
+		// Done once the persisted status says so and a Step decided nothing
+		// more: a host keeps reconciling, so a lock left held by a crash in
+		// the final decision is released by the next idle Step.
+		if done(st) && len(d.Actions) == 0 {
 			return st
 		}
 		select {
