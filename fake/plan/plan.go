@@ -83,10 +83,14 @@ func Run(obs upgrade.Observation, o Options) (Report, error) {
 	switch o.Strategy {
 	case "", upgrade.StrategyRolling:
 		spec := o.Rolling
-		step = func(ob upgrade.Observation, st upgrade.Status) (upgrade.Decision, error) { return rolling.Step(spec, ob, st) }
+		step = func(ob upgrade.Observation, st upgrade.Status) (upgrade.Decision, error) {
+			return rolling.Step(spec, ob, st)
+		}
 	case upgrade.StrategyBlueGreen:
 		spec := o.BlueGreen
-		step = func(ob upgrade.Observation, st upgrade.Status) (upgrade.Decision, error) { return bluegreen.Step(spec, ob, st) }
+		step = func(ob upgrade.Observation, st upgrade.Status) (upgrade.Decision, error) {
+			return bluegreen.Step(spec, ob, st)
+		}
 	default:
 		return rep, fmt.Errorf("plan: %w: unknown strategy %q", upgrade.ErrInvalidSpec, o.Strategy)
 	}

@@ -55,7 +55,9 @@ func TestPlanPredictsTheRun(t *testing.T) {
 		}
 		real.Run(1)
 		start := len(real.History())
-		h := host.New(real, func(o upgrade.Observation, st upgrade.Status) (upgrade.Decision, error) { return rolling.Step(spec, o, st) },
+		h := host.New(real, func(o upgrade.Observation, st upgrade.Status) (upgrade.Decision, error) {
+			return rolling.Step(spec, o, st)
+		},
 			upgrade.Status{CurrentVersion: from, CurrentImage: "openbao/openbao:" + from})
 		if _, err := h.RunUntilIdle(3600); err != nil {
 			t.Fatal(err)
