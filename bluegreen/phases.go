@@ -220,7 +220,7 @@ func (r *run) syncing() Event {
 		return ""
 	}
 	if r.bg.SyncedSince.IsZero() {
-		r.bg.SyncedSince = upgrade.TimeCeil(r.now)
+		r.bg.SyncedSince = contract.TimeCeil(r.now)
 	}
 	// Green members just joined: their stabilization counts from this
 	// strategy's own first observation of all of them caught up, never from

@@ -88,7 +88,7 @@ func Step(spec Spec, obs upgrade.Observation, status upgrade.Status) (upgrade.De
 	contract.HandleRetry(spec.RetryNonce, &r.st, obs.Now)
 
 	// Stale observations are never acted on.
-	if g := upgrade.CheckFresh(&obs, &status); g != nil {
+	if g := contract.CheckFresh(&obs, &status); g != nil {
 		r.gate = g
 		r.finishConditions()
 		return upgrade.Decision{Status: r.st, Gate: g, RequeueAfter: spec.RequeueAfter.Duration}, nil
@@ -97,12 +97,12 @@ func Step(spec Spec, obs upgrade.Observation, status upgrade.Status) (upgrade.De
 	// decided (or be overdue): until then Step waits, status unchanged. A
 	// membership change the workload applies asynchronously is given its
 	// declared delay.
-	if g, done := upgrade.CheckExpected(&obs, &status, max(spec.RetryAfter.Duration, obs.Capabilities.MembershipDelay)); g != nil {
+	if g, done := contract.CheckExpected(&obs, &status, max(spec.RetryAfter.Duration, obs.Capabilities.MembershipDelay)); g != nil {
 		return upgrade.Decision{Status: *status.DeepCopy(), Gate: g, RequeueAfter: min(spec.RequeueAfter.Duration, time.Second)}, nil
 	} else if done {
 		r.st.Expected = nil
 	}
-	r.st.RecordTerm(&obs)
+	contract.RecordTerm(&r.st, &obs)
 
 	startPhase := r.phase()
 	for i := 0; ; i++ {
@@ -145,10 +145,10 @@ func Step(spec Spec, obs upgrade.Observation, status upgrade.Status) (upgrade.De
 	}
 	acted := len(r.actions) > 0 || r.phase() != startPhase || r.transitions > 0
 	if acted {
-		r.st.RecordStep(&obs)
+		contract.RecordStep(&r.st, &obs)
 	}
 	if len(r.actions) > 0 && r.st.Upgrade != nil {
-		r.st.Expected = upgrade.ExpectationsOf(&obs, r.actions)
+		r.st.Expected = contract.ExpectationsOf(&obs, r.actions)
 	}
 	if r.gate == nil && r.unexpectedlyPromoted() {
 		// reported, though it holds nothing by itself
@@ -156,7 +156,7 @@ func Step(spec Spec, obs upgrade.Observation, status upgrade.Status) (upgrade.De
 	}
 	r.finishConditions()
 	if !acted && len(r.events) == 0 {
-		r.st = upgrade.Unchanged(&status, r.st)
+		r.st = contract.Unchanged(&status, r.st)
 	}
 	d := upgrade.Decision{
 		Actions: r.actions,
@@ -284,7 +284,7 @@ func (r *run) to(ev Event) error {
 	}
 	t := upgrade.Time(r.now)
 	r.up.Phase = string(next)
-	r.up.PhaseStartedAt = upgrade.TimeCeil(r.now) // windows measured from it never end early
+	r.up.PhaseStartedAt = contract.TimeCeil(r.now) // windows measured from it never end early
 	r.up.StepStartedAt = t
 	r.up.Failures = 0
 	r.bg.LastAction = ""

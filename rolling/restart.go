@@ -312,7 +312,7 @@ func (s *stepper) verifying() Event {
 		return ""
 	}
 	if r.HealthySince.IsZero() {
-		r.HealthySince = upgrade.MicroCeil(s.obs.Now)
+		r.HealthySince = contract.MicroCeil(s.obs.Now)
 	}
 	if g := upgrade.CaughtUpAfterRestart(s.obs, *m, s.spec.CatchUp, r.HealthySince.Time); g != nil {
 		s.gate = g

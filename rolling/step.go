@@ -60,7 +60,7 @@ func Step(spec Spec, obs upgrade.Observation, status upgrade.Status) (upgrade.De
 	}
 	// The last Decision's effects must show before anything else is
 	// decided (or be overdue): until then Step waits, status unchanged.
-	if g, done := upgrade.CheckExpected(&obs, &status, s.spec.RetryInterval.Duration); g != nil {
+	if g, done := contract.CheckExpected(&obs, &status, s.spec.RetryInterval.Duration); g != nil {
 		return upgrade.Decision{Status: *status.DeepCopy(), Gate: g, RequeueAfter: ActionRequeue}, nil
 	} else if done {
 		s.st.Expected = nil
@@ -72,15 +72,15 @@ func Step(spec Spec, obs upgrade.Observation, status upgrade.Status) (upgrade.De
 		if err := s.safety.Check(obs, s.actions); err != nil {
 			return upgrade.Decision{Status: *status.DeepCopy()}, fmt.Errorf("rolling: refusing own decision: %w", err)
 		}
-		s.st.RecordStep(&obs)
-		s.st.Expected = upgrade.ExpectationsOf(&obs, s.actions)
+		contract.RecordStep(&s.st, &obs)
+		s.st.Expected = contract.ExpectationsOf(&obs, s.actions)
 		if s.st.Upgrade == nil {
 			// A finished upgrade waits on nothing: its release of the lock
 			// is checked by the idle Steps (a leftover lock is released).
 			s.st.Expected = nil
 		}
 	} else {
-		s.st = upgrade.Unchanged(&status, s.st)
+		s.st = contract.Unchanged(&status, s.st)
 	}
 	return upgrade.Decision{Actions: s.actions, Events: s.events, Status: s.st, RequeueAfter: s.requeue, Gate: s.gate}, nil
 }
@@ -216,10 +216,10 @@ func (s *stepper) event(t upgrade.EventType, r upgrade.Reason, format string, ar
 }
 
 // stale reports (and gates) an observation that must not be acted on
-// (upgrade.CheckFresh: not newer than the last acting Step, or from a lower
+// (contract.CheckFresh: not newer than the last acting Step, or from a lower
 // Raft term).
 func (s *stepper) stale() bool {
-	if g := upgrade.CheckFresh(s.obs, &s.st); g != nil {
+	if g := contract.CheckFresh(s.obs, &s.st); g != nil {
 		s.hold(g.Name, g.Reason, "", "%s", g.Message)
 		return true
 	}

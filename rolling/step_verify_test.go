@@ -7,6 +7,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/raftshift/raftshift/internal/contract"
 	"github.com/raftshift/raftshift/upgrade"
 )
 
@@ -109,7 +110,7 @@ func stepCasesVerifying() []stepCase {
 			}(),
 			status: func() upgrade.Status {
 				s := inflight(3, PhaseVerifying, 2)
-				s.Upgrade.Rolling.HealthySince = upgrade.MicroCeil(t0.Add(-30 * time.Second))
+				s.Upgrade.Rolling.HealthySince = contract.MicroCeil(t0.Add(-30 * time.Second))
 				return s
 			}(),
 			want: []string{"SetPartition", "Event"}, phase: PhaseRestarting,
@@ -137,7 +138,7 @@ func stepCasesVerifying() []stepCase {
 			}(),
 			status: func() upgrade.Status {
 				s := inflight(3, PhaseVerifying, 2)
-				s.Upgrade.Rolling.HealthySince = upgrade.MicroCeil(t0.Add(-30 * time.Second))
+				s.Upgrade.Rolling.HealthySince = contract.MicroCeil(t0.Add(-30 * time.Second))
 				return s
 			}(),
 			gate: "Stabilized/NotStableLongEnough", phase: PhaseVerifying,
@@ -173,7 +174,7 @@ func stepCasesVerifying() []stepCase {
 			}(),
 			status: func() upgrade.Status {
 				s := inflight(3, PhaseVerifying, 2)
-				s.Upgrade.Rolling.HealthySince = upgrade.MicroCeil(t0.Add(-time.Minute)) // even a stale record
+				s.Upgrade.Rolling.HealthySince = contract.MicroCeil(t0.Add(-time.Minute)) // even a stale record
 				return s
 			}(),
 			gate: "Stabilized/NotStableLongEnough", phase: PhaseVerifying,
@@ -195,7 +196,7 @@ func stepCasesVerifying() []stepCase {
 			}(),
 			status: func() upgrade.Status {
 				s := inflight(3, PhaseVerifying, 2)
-				s.Upgrade.Rolling.HealthySince = upgrade.MicroCeil(t0.Add(-2 * time.Second))
+				s.Upgrade.Rolling.HealthySince = contract.MicroCeil(t0.Add(-2 * time.Second))
 				return s
 			}(),
 			gate: "Stabilized/NotStableLongEnough", phase: PhaseVerifying,
@@ -211,7 +212,7 @@ func stepCasesVerifying() []stepCase {
 			}(),
 			status: func() upgrade.Status {
 				s := inflight(3, PhaseVerifying, 2)
-				s.Upgrade.Rolling.HealthySince = upgrade.MicroCeil(t0.Add(-30 * time.Second))
+				s.Upgrade.Rolling.HealthySince = contract.MicroCeil(t0.Add(-30 * time.Second))
 				return s
 			}(),
 			gate: "CaughtUp/LogLag", phase: PhaseVerifying,

@@ -117,7 +117,7 @@ func SetCondition(conds *[]metav1.Condition, typ string, status metav1.Condition
 		return
 	}
 	c := metav1.Condition{Type: typ, Status: status, Reason: string(reason), Message: message,
-		ObservedGeneration: generation, LastTransitionTime: Time(now)}
+		ObservedGeneration: generation, LastTransitionTime: metav1.NewTime(now.UTC().Truncate(time.Second))}
 	if !now.IsZero() {
 		meta.SetStatusCondition(conds, c)
 		return
@@ -136,26 +136,3 @@ func SetCondition(conds *[]metav1.Condition, typ string, status metav1.Condition
 // Time converts an observation time to a status timestamp at the precision
 // that survives a JSON round trip (one second).
 func Time(t time.Time) metav1.Time { return metav1.NewTime(t.UTC().Truncate(time.Second)) }
-
-// MicroCeil is t rounded up to the microsecond, the precision of a
-// metav1.MicroTime in JSON: a window measured from it never ends early and
-// survives a status round trip unchanged.
-func MicroCeil(t time.Time) metav1.MicroTime {
-	tr := t.UTC().Truncate(time.Microsecond)
-	if tr.Before(t.UTC()) {
-		tr = tr.Add(time.Microsecond)
-	}
-	return metav1.NewMicroTime(tr)
-}
-
-// TimeCeil is Time rounded up to the next whole second. Use it for the start
-// of a minimum window (sync duration, stabilization): measured from a
-// rounded-up start, a window never ends early, whereas a truncated start
-// could end it up to a second early.
-func TimeCeil(t time.Time) metav1.Time {
-	tr := t.UTC().Truncate(time.Second)
-	if tr.Before(t.UTC()) {
-		tr = tr.Add(time.Second)
-	}
-	return metav1.NewTime(tr)
-}

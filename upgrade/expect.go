@@ -2,9 +2,6 @@ package upgrade
 
 import (
 	"fmt"
-	"reflect"
-	"strings"
-	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -70,57 +67,6 @@ type Expectations struct {
 	// Since is Observation.Now of the Step that decided (one-second
 	// precision).
 	Since metav1.Time `json:"since"`
-}
-
-// ExpectationsOf returns the effects actions, decided on obs, are expected
-// to have; nil when none (events, hooks and snapshots expect nothing the
-// strategies wait on this way).
-func ExpectationsOf(obs *Observation, actions []Action) *Expectations {
-	var items []Expectation
-	gen := func(w string) int64 {
-		for i := range obs.Workloads {
-			if obs.Workloads[i].Name == w {
-				return obs.Workloads[i].Generation
-			}
-		}
-		return 0
-	}
-	for _, a := range actions {
-		switch a := a.(type) {
-		case SetPartition:
-			items = append(items, Expectation{Kind: ExpectPartition, Workload: a.Workload, Number: int64(a.Partition), Generation: gen(a.Workload)})
-		case UpdateTemplate:
-			items = append(items, Expectation{Kind: ExpectTemplate, Workload: a.Workload, Value: a.Image, Generation: gen(a.Workload)})
-		case DeletePod:
-			items = append(items, Expectation{Kind: ExpectPodReplaced, Member: a.Member, Value: a.UID})
-		case TransferLeadership:
-			items = append(items, Expectation{Kind: ExpectLeaderMoved, Member: a.From, Number: int64(obs.Raft.Term)})
-		case StepDown:
-			items = append(items, Expectation{Kind: ExpectLeaderMoved, Member: a.Member, Number: int64(obs.Raft.Term)})
-		case JoinNonvoter:
-			items = append(items, Expectation{Kind: ExpectMember, Member: a.Member})
-		case Promote:
-			items = append(items, Expectation{Kind: ExpectVoter, Member: a.Member})
-		case Demote:
-			items = append(items, Expectation{Kind: ExpectNonvoter, Member: a.Member})
-		case RemovePeer:
-			items = append(items, Expectation{Kind: ExpectAbsent, Member: a.Member})
-		case SwitchService:
-			items = append(items, Expectation{Kind: ExpectService, Workload: a.Workload})
-		case CreateRevision:
-			items = append(items, Expectation{Kind: ExpectWorkload, Workload: a.Workload})
-		case DeleteRevision:
-			items = append(items, Expectation{Kind: ExpectNoWorkload, Workload: a.Workload})
-		case AcquireLock:
-			items = append(items, Expectation{Kind: ExpectLock, Value: a.Holder})
-		case ReleaseLock:
-			items = append(items, Expectation{Kind: ExpectUnlocked, Value: a.Holder})
-		}
-	}
-	if len(items) == 0 {
-		return nil
-	}
-	return &Expectations{Items: items, Since: Time(obs.Now)}
 }
 
 // Met reports whether obs shows the effect.
@@ -209,55 +155,3 @@ func (e Expectation) String() string {
 // ReasonAwaitingEffects: the last acting Decision's effects are not
 // observed yet; the Step waits (GateStaleObservation).
 const ReasonAwaitingEffects Reason = "AwaitingEffects"
-
-// CheckExpected decides what a Step does about the expectations the
-// persisted status carries: wait (a gate, the status returned unchanged),
-// or go on (done is true when they were met or are overdue after timeout,
-// and the status must drop them). Without expectations it returns nil,
-// false. Decisions act only on observations that show their predecessor's
-// effects, so an observation from before them (a stale cache) is never
-// acted on, and no clock granularity limits how soon a Step may act.
-func CheckExpected(obs *Observation, st *Status, timeout time.Duration) (wait *Gate, done bool) {
-	e := st.Expected
-	if e == nil {
-		return nil, false
-	}
-	var pending []string
-	for _, x := range e.Items {
-		if !x.Met(obs) {
-			pending = append(pending, x.String())
-		}
-	}
-	if len(pending) == 0 || obs.Now.Sub(e.Since.Time) >= timeout {
-		return nil, true
-	}
-	return &Gate{Name: GateStaleObservation, Reason: ReasonAwaitingEffects,
-		Message: "waiting to observe the effects of the last decision: " + strings.Join(pending, "; ")}, false
-}
-
-// Unchanged returns *in when out, the status a waiting Step (no actions)
-// produced from it, differs only in its conditions' messages (same types,
-// statuses and reasons, so the same transition times), and out otherwise.
-// A Step that only waits thereby returns the very status it was given, and
-// a host never writes status while nothing changes; a changed reason or
-// status, or any other field, is a change and is kept.
-func Unchanged(in *Status, out Status) Status {
-	if len(in.Conditions) != len(out.Conditions) {
-		return out
-	}
-	for i := range out.Conditions {
-		c, p := &out.Conditions[i], &in.Conditions[i]
-		if c.Type != p.Type || c.Status != p.Status || c.Reason != p.Reason ||
-			!c.LastTransitionTime.Equal(&p.LastTransitionTime) || c.ObservedGeneration != p.ObservedGeneration {
-			return out
-		}
-	}
-	conds := out.Conditions
-	out.Conditions = in.Conditions
-	same := reflect.DeepEqual(&out, in)
-	out.Conditions = conds
-	if !same {
-		return out
-	}
-	return *in.DeepCopy()
-}

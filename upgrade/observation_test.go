@@ -228,10 +228,4 @@ func TestTimeRounding(t *testing.T) {
 	if got := upgrade.Time(frac).Time; !got.Equal(whole) {
 		t.Errorf("Time(%v) = %v, want %v", frac, got, whole)
 	}
-	if got := upgrade.TimeCeil(frac).Time; !got.Equal(whole.Add(time.Second)) {
-		t.Errorf("TimeCeil(%v) = %v, want %v", frac, got, whole.Add(time.Second))
-	}
-	if got := upgrade.TimeCeil(whole).Time; !got.Equal(whole) {
-		t.Errorf("TimeCeil(%v) = %v, want unchanged", whole, got)
-	}
 }

@@ -1,9 +1,10 @@
-package upgrade_test
+package contract_test
 
 import (
 	"testing"
 	"time"
 
+	"github.com/raftshift/raftshift/internal/contract"
 	"github.com/raftshift/raftshift/upgrade"
 )
 
@@ -29,7 +30,7 @@ func TestCheckFresh(t *testing.T) {
 		{"higher term", t0.Add(time.Second), 9, true, acted, ""},
 	} {
 		obs := upgrade.Observation{Now: tc.now, Raft: upgrade.RaftView{Known: tc.known, Term: tc.term}}
-		g := upgrade.CheckFresh(&obs, &tc.status)
+		g := contract.CheckFresh(&obs, &tc.status)
 		switch {
 		case tc.want == "" && g != nil:
 			t.Errorf("%s: refused: %v", tc.name, g)
@@ -42,13 +43,24 @@ func TestCheckFresh(t *testing.T) {
 func TestRecordStep(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 10, 500, time.UTC)
 	var st upgrade.Status
-	st.RecordStep(&upgrade.Observation{Now: t0, Raft: upgrade.RaftView{Known: true, Term: 7}})
+	contract.RecordStep(&st, &upgrade.Observation{Now: t0, Raft: upgrade.RaftView{Known: true, Term: 7}})
 	if !st.LastStepTime.Time.Equal(t0.Truncate(time.Second)) || st.ObservedTerm != 7 {
 		t.Fatalf("status %+v", st)
 	}
-	st.RecordTerm(&upgrade.Observation{Raft: upgrade.RaftView{Known: true, Term: 3}})
-	st.RecordTerm(&upgrade.Observation{Raft: upgrade.RaftView{Known: false, Term: 99}})
+	contract.RecordTerm(&st, &upgrade.Observation{Raft: upgrade.RaftView{Known: true, Term: 3}})
+	contract.RecordTerm(&st, &upgrade.Observation{Raft: upgrade.RaftView{Known: false, Term: 99}})
 	if st.ObservedTerm != 7 {
 		t.Fatalf("term went backwards or took an unknown view: %d", st.ObservedTerm)
+	}
+}
+
+func TestTimeCeil(t *testing.T) {
+	whole := time.Date(2026, 1, 1, 0, 0, 10, 0, time.UTC)
+	frac := whole.Add(800 * time.Millisecond)
+	if got := contract.TimeCeil(frac).Time; !got.Equal(whole.Add(time.Second)) {
+		t.Errorf("TimeCeil(%v) = %v, want %v", frac, got, whole.Add(time.Second))
+	}
+	if got := contract.TimeCeil(whole).Time; !got.Equal(whole) {
+		t.Errorf("TimeCeil(%v) = %v, want unchanged", whole, got)
 	}
 }

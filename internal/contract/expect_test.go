@@ -1,10 +1,11 @@
-package upgrade_test
+package contract_test
 
 import (
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/raftshift/raftshift/internal/contract"
 	"github.com/raftshift/raftshift/upgrade"
 )
 
@@ -19,7 +20,7 @@ func TestExpectations(t *testing.T) {
 		upgrade.SwitchService{Service: "openbao", Workload: "green"},
 		upgrade.AcquireLock{Holder: "me"},
 	}
-	e := upgrade.ExpectationsOf(&before, acts)
+	e := contract.ExpectationsOf(&before, acts)
 	if e == nil || len(e.Items) != 7 || !e.Since.Time.Equal(now) {
 		t.Fatalf("expectations %+v", e)
 	}
@@ -27,7 +28,7 @@ func TestExpectations(t *testing.T) {
 	// Nothing happened yet: wait, saying what for.
 	soon := *before.DeepCopy()
 	soon.Now = now.Add(10 * time.Millisecond)
-	g, done := upgrade.CheckExpected(&soon, &st, time.Minute)
+	g, done := contract.CheckExpected(&soon, &st, time.Minute)
 	if g == nil || done || g.Reason != upgrade.ReasonAwaitingEffects || !strings.Contains(g.Message, "pod raft-2 (uid-raft-2) replaced") {
 		t.Fatalf("CheckExpected = %v, %v", g, done)
 	}
@@ -40,32 +41,32 @@ func TestExpectations(t *testing.T) {
 	member(&after, "green-0").Raft.Suffrage = upgrade.Voter
 	after.Service.Workload = "green"
 	after.Lock.Holder = "me"
-	if g, done := upgrade.CheckExpected(&after, &st, time.Minute); g != nil || !done {
+	if g, done := contract.CheckExpected(&after, &st, time.Minute); g != nil || !done {
 		t.Fatalf("all effects observed: %v, %v", g, done)
 	}
 	// A stale cache showing the old partition value with an old generation
 	// does not count: the generation must have moved.
 	stale := *after.DeepCopy()
 	stale.Workloads[1].Generation = before.Workloads[1].Generation
-	if g, _ := upgrade.CheckExpected(&stale, &st, time.Minute); g == nil {
+	if g, _ := contract.CheckExpected(&stale, &st, time.Minute); g == nil {
 		t.Fatal("an old generation satisfied the partition expectation")
 	}
 	// Overdue: go on and re-derive.
 	late := *soon.DeepCopy()
 	late.Now = now.Add(2 * time.Minute)
-	if g, done := upgrade.CheckExpected(&late, &st, time.Minute); g != nil || !done {
+	if g, done := contract.CheckExpected(&late, &st, time.Minute); g != nil || !done {
 		t.Fatalf("overdue: %v, %v", g, done)
 	}
 	// An unknown view shows no membership effect.
 	unknown := *after.DeepCopy()
 	unknownView(&unknown)
-	if upgrade.ExpectationsOf(&before, []upgrade.Action{upgrade.Promote{Member: "green-0"}}).Items[0].Met(&unknown) {
+	if contract.ExpectationsOf(&before, []upgrade.Action{upgrade.Promote{Member: "green-0"}}).Items[0].Met(&unknown) {
 		t.Fatal("an unknown view showed a promotion")
 	}
-	if upgrade.ExpectationsOf(&before, []upgrade.Action{upgrade.RunHook{Hook: "h"}}) != nil {
+	if contract.ExpectationsOf(&before, []upgrade.Action{upgrade.RunHook{Hook: "h"}}) != nil {
 		t.Fatal("hooks expect nothing")
 	}
-	if g, done := upgrade.CheckExpected(&after, &upgrade.Status{}, time.Minute); g != nil || done {
+	if g, done := contract.CheckExpected(&after, &upgrade.Status{}, time.Minute); g != nil || done {
 		t.Fatal("no expectations: nothing to do")
 	}
 }
