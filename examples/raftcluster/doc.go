@@ -9,6 +9,16 @@
 //	go run . -nodes 3 -strategy both -compare
 //	go run . -nodes 5 -strategy rolling -timeline
 //	go run . -strategy both -bad-target   # target crash-loops: rollback / abort
+//	go run . -strategy rolling -ordering ondelete -leader all -runs 3
+//	go run . -strategy rolling -compare -ordering ondelete -handoff -targeted=false
+//
+// -ordering ondelete makes the workload an OnDelete StatefulSet (the
+// strategy deletes pods one at a time, the leader last); -handoff makes a
+// leading node hand leadership over when its pod is deleted (OpenBao on
+// SIGTERM); -targeted=false removes targeted leadership transfer (OpenBao):
+// strategies step the leader down instead; -leader chooses the ordinal
+// leading at the start ("all": one run per ordinal); -runs repeats every
+// configuration and prints the median and range of each.
 //
 // For each run it prints leader changes, elections, the longest write gap,
 // the longest leaderless period, acknowledged and lost writes (every

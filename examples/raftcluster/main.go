@@ -9,12 +9,14 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/raftshift/raftshift/examples/raftcluster/harness"
+	"github.com/raftshift/raftshift/rolling"
 )
 
 func main() {
@@ -40,11 +42,46 @@ func run(args []string, stdout, stderr io.Writer) error {
 	timeline := fs.Bool("timeline", false, "print each run's timeline (actions, phases, gates, leader changes)")
 	asJSON := fs.Bool("json", false, "print the reports as JSON")
 	verbose := fs.Bool("v", false, "print Raft's warnings")
+	ordering := fs.String("ordering", "partition", "rolling ordering and the workload's update strategy: partition (RollingUpdate) or ondelete (OnDelete)")
+	handoff := fs.Bool("handoff", false, "a leading node hands leadership over when its pod is deleted (OpenBao on SIGTERM)")
+	targeted := fs.Bool("targeted", true, "targeted leadership transfer is available (false: StepDown only, like OpenBao)")
+	leader := fs.String("leader", "", "ordinal of the member leading when the upgrade starts, or \"all\" for one run per ordinal (default: whoever wins the first election)")
+	runs := fs.Int("runs", 1, "runs of each configuration; more than one adds the median and range per configuration")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
 	if *nodes != 3 && *nodes != 5 {
 		return fmt.Errorf("-nodes must be 3 or 5, not %d", *nodes)
+	}
+	if *runs < 1 || *runs > 50 {
+		return fmt.Errorf("-runs must be between 1 and 50, not %d", *runs)
+	}
+	var order rolling.Ordering
+	switch strings.ToLower(*ordering) {
+	case "partition":
+		order = rolling.OrderingPartition
+	case "ondelete":
+		order = rolling.OrderingOnDelete
+	default:
+		return fmt.Errorf("-ordering must be partition or ondelete, not %q", *ordering)
+	}
+	leaders := []string{""}
+	switch *leader {
+	case "":
+	case "all":
+		leaders = nil
+		for i := range *nodes {
+			leaders = append(leaders, fmt.Sprintf("raft-%d", i))
+		}
+	default:
+		i, err := strconv.Atoi(*leader)
+		if err != nil || i < 0 || i >= *nodes {
+			return fmt.Errorf("-leader must be an ordinal below %d or \"all\", not %q", *nodes, *leader)
+		}
+		leaders = []string{fmt.Sprintf("raft-%d", i)}
 	}
 	var strategies []harness.Strategy
 	switch strings.ToLower(*strategy) {
@@ -81,20 +118,38 @@ func run(args []string, stdout, stderr io.Writer) error {
 
 	var reports []harness.Report
 	var failures []string
-	for i, st := range strategies {
-		fmt.Fprintf(stderr, "running %s with %d nodes...\n", st, *nodes)
-		rep, err := harness.Run(ctx, harness.Scenario{
-			Strategy: st, Nodes: *nodes, From: *from, To: *to, Timeout: *timeout,
-			Dir: filepath.Join(base, fmt.Sprintf("%d-%s", i, st)), StartDelay: *startDelay, NoSync: *noSync, Logger: logger, BadTarget: *badTarget,
-		})
-		reports = append(reports, rep)
-		if err != nil {
-			failures = append(failures, fmt.Sprintf("%s: %v", st, err))
-		} else if rep.WritesLost > 0 {
-			failures = append(failures, fmt.Sprintf("%s: %d acknowledged writes lost", st, rep.WritesLost))
-		}
-		if *timeline && !*asJSON {
-			fmt.Fprintf(stdout, "== %s, %d nodes\n%s\n\n", st, *nodes, strings.Join(rep.Timeline, "\n"))
+	i := 0
+	for run := range *runs {
+		for _, l := range leaders {
+			for _, st := range strategies {
+				if ctx.Err() != nil {
+					break
+				}
+				i++
+				sc := harness.Scenario{
+					Strategy: st, Nodes: *nodes, From: *from, To: *to, Timeout: *timeout,
+					Dir: filepath.Join(base, fmt.Sprintf("%d-%s", i, st)), StartDelay: *startDelay, NoSync: *noSync, Logger: logger, BadTarget: *badTarget,
+					Ordering: order, HandoffOnShutdown: *handoff, NoTargetedTransfer: !*targeted, Leader: l,
+				}
+				what := fmt.Sprintf("%s with %d nodes", st, *nodes)
+				if l != "" {
+					what += ", " + l + " leading"
+				}
+				if *runs > 1 {
+					what += fmt.Sprintf(", run %d/%d", run+1, *runs)
+				}
+				fmt.Fprintf(stderr, "running %s...\n", what)
+				rep, err := harness.Run(ctx, sc)
+				reports = append(reports, rep)
+				if err != nil {
+					failures = append(failures, fmt.Sprintf("%s: %v", what, err))
+				} else if rep.WritesLost > 0 {
+					failures = append(failures, fmt.Sprintf("%s: %d acknowledged writes lost", what, rep.WritesLost))
+				}
+				if *timeline && !*asJSON {
+					fmt.Fprintf(stdout, "== %s (%s)\n%s\n\n", what, rep.Variant(), strings.Join(rep.Timeline, "\n"))
+				}
+			}
 		}
 	}
 	if *asJSON {
@@ -111,6 +166,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 				outcome = "-"
 			}
 			fmt.Fprintf(stdout, "%s: outcome %s, leaders %s\n", r.Strategy, outcome, strings.Join(r.Leaders, " -> "))
+		}
+		if len(reports) > len(strategies) {
+			fmt.Fprintf(stdout, "\nmedian [min, max] per configuration:\n%s", harness.FormatSummary(reports))
 		}
 	}
 	if len(failures) > 0 {

@@ -13,6 +13,13 @@ func TestRunRejectsBadFlags(t *testing.T) {
 		{"-strategy", "baseline"},
 		{"-no-such-flag"},
 		{"-compare", "-bad-target"},
+		{"-ordering", "random"},
+		{"-leader", "3"},
+		{"-leader", "-1"},
+		{"-nodes", "5", "-leader", "first"},
+		{"-runs", "0"},
+		{"-targeted=maybe"},
+		{"rolling"},
 	} {
 		var out, errOut bytes.Buffer
 		if err := run(args, &out, &errOut); err == nil {

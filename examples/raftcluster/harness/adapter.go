@@ -7,7 +7,6 @@ import (
 	"hash/fnv"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -73,6 +72,26 @@ type Options struct {
 	// that crashes on start: their pods stay Pending and report
 	// CrashLooping after three failed starts (each after StartDelay).
 	BadVersions []string
+	// UpdateStrategy is the update strategy of every workload's emulated
+	// controller: RollingUpdate (the default) restarts the outdated pods
+	// at or above the partition by itself, highest ordinal first, one at a
+	// time; OnDelete never restarts a pod by itself and recreates a deleted
+	// pod at the template's (update) revision.
+	UpdateStrategy upgrade.UpdateStrategy
+	// HandoffOnShutdown makes a node shut down gracefully (its pod deleted,
+	// by DeletePod, the controller or RestartNow) hand leadership over
+	// first when it leads, as OpenBao does on SIGTERM: an untargeted
+	// LeadershipTransfer, then Shutdown. Observations then report
+	// Capabilities.HandoffOnShutdown. Crashes and Close never hand over.
+	HandoffOnShutdown bool
+	// NoTargetedTransfer emulates a workload without targeted leadership
+	// transfer (OpenBao): observations report TargetedTransfer false and
+	// Execute refuses TransferLeadership; StepDown still works.
+	NoTargetedTransfer bool
+	// Leader, when set, names the member that must lead once the cluster
+	// has started: New moves leadership to it (a targeted transfer, before
+	// any client write) and waits until it leads.
+	Leader string
 	// Logf, when set, receives one line per adapter event.
 	Logf func(format string, args ...any)
 }
@@ -108,6 +127,13 @@ func (o Options) withDefaults() (Options, error) {
 	if o.ControllerInterval <= 0 {
 		o.ControllerInterval = 20 * time.Millisecond
 	}
+	switch o.UpdateStrategy {
+	case "":
+		o.UpdateStrategy = upgrade.UpdateRollingUpdate
+	case upgrade.UpdateRollingUpdate, upgrade.UpdateOnDelete:
+	default:
+		return o, fmt.Errorf("harness: update strategy %q is neither %s nor %s", o.UpdateStrategy, upgrade.UpdateRollingUpdate, upgrade.UpdateOnDelete)
+	}
 	return o, nil
 }
 
@@ -126,6 +152,7 @@ type template struct{ image, version string }
 // workload is a StatefulSet-like controller.
 type workload struct {
 	name       string
+	strategy   upgrade.UpdateStrategy
 	replicas   int32
 	partition  int32
 	current    string
@@ -163,8 +190,9 @@ type pod struct {
 // Adapter runs a real hashicorp/raft cluster in this process, one node per
 // emulated pod, and maps it to the raftshift vocabulary: Observe builds an
 // upgrade.Observation, Execute carries out upgrade.Actions, and a small
-// StatefulSet controller loop (partitioned rolling updates, recreation of
-// deleted pods) runs in the background. It is safe for concurrent use.
+// StatefulSet controller loop (partitioned rolling updates under
+// RollingUpdate, recreation of deleted pods under either update strategy)
+// runs in the background. It is safe for concurrent use.
 type Adapter struct {
 	opts Options
 	book *raftnode.AddressBook
@@ -217,6 +245,12 @@ func New(ctx context.Context, opts Options) (*Adapter, error) {
 	if _, err := a.WaitLeader(ctx, 20*time.Second); err != nil {
 		a.shutdownAll()
 		return nil, err
+	}
+	if opts.Leader != "" {
+		if err := a.pinLeader(ctx, opts.Leader, 20*time.Second); err != nil {
+			a.shutdownAll()
+			return nil, err
+		}
 	}
 	cctx, cancel := context.WithCancel(context.Background())
 	a.cancel, a.done = cancel, make(chan struct{})
@@ -284,7 +318,7 @@ func revisionName(workload, image, version string) string {
 // newWorkload adds a workload; a.mu must be held (or a not shared yet).
 func (a *Adapter) newWorkload(name, image, version string, replicas int32) *workload {
 	rev := revisionName(name, image, version)
-	w := &workload{name: name, replicas: replicas, current: rev, update: rev,
+	w := &workload{name: name, strategy: a.opts.UpdateStrategy, replicas: replicas, current: rev, update: rev,
 		revisions: map[string]template{rev: {image: image, version: version}}, generation: 1, observed: 1}
 	i, _ := slices.BinarySearchFunc(a.workloads, name, func(w *workload, n string) int { return strings.Compare(w.name, n) })
 	a.workloads = slices.Insert(a.workloads, i, w)
@@ -332,11 +366,12 @@ func (a *Adapter) dropPod(p *pod) {
 }
 
 // incarnate creates a new pod incarnation of p from w's revisions
-// (StatefulSet semantics: ordinals >= partition get the update revision)
-// and returns the node configuration to start; a.mu must be held.
+// (StatefulSet semantics: under RollingUpdate, ordinals >= partition get
+// the update revision; under OnDelete, every new pod does) and returns the
+// node configuration to start; a.mu must be held.
 func (a *Adapter) incarnate(p *pod, w *workload) raftnode.Config {
 	rev := w.current
-	if p.ordinal >= w.partition {
+	if p.ordinal >= w.partition || w.strategy == upgrade.UpdateOnDelete {
 		rev = w.update
 	}
 	return a.incarnateAt(p, rev, w.revisions[rev])
@@ -364,484 +399,3 @@ func (a *Adapter) running(p *pod, n *raftnode.Node) {
 	p.failures = 0
 	a.event("pod %s ready: %s at %s runs %s", p.name, p.id, n.Addr(), n.Version())
 }
-
-// ---------------------------------------------------------------- controller
-
-func (a *Adapter) controller(ctx context.Context) {
-	defer close(a.done)
-	t := time.NewTicker(a.opts.ControllerInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			a.reconcile()
-		}
-	}
-}
-
-// reconcile is one pass of the emulated StatefulSet controllers: pods being
-// deleted are stopped, deleted pods are recreated (from the revision their
-// ordinal gets under the partition), and a partitioned rolling update
-// deletes the highest outdated ordinal at or above the partition once every
-// pod is ready — one pod at a time.
-func (a *Adapter) reconcile() {
-	a.mu.Lock()
-	for _, w := range a.workloads {
-		w.observed = w.generation
-	}
-	var stop []*pod
-	type start struct {
-		p   *pod
-		uid string
-		cfg raftnode.Config
-	}
-	var starts []start
-	for _, p := range slices.Clone(a.pods) {
-		w := a.findWorkload(p.workload)
-		switch {
-		case p.state == podTerminating && p.recreate:
-			stop = append(stop, p)
-		case p.state == podAbsent && p.recreate:
-			if w == nil || p.ordinal >= w.replicas {
-				continue
-			}
-			cfg := a.incarnate(p, w)
-			p.inflight = true
-			starts = append(starts, start{p: p, uid: p.uid, cfg: cfg})
-		case p.state == podStarting && p.node == nil && p.failures > 0 && !p.inflight && w != nil:
-			// Retry a failed start with the same incarnation.
-			p.inflight = true
-			starts = append(starts, start{p: p, uid: p.uid, cfg: raftnode.Config{ID: string(p.id), Dir: p.dir,
-				Version: p.version, Bind: p.bind, Book: a.book, Timing: a.opts.Timing, Logger: a.opts.Logger, NoSync: a.opts.NoSync}})
-		}
-	}
-	for _, w := range a.workloads {
-		if v := a.victim(w); v != nil {
-			v.state, v.recreate = podTerminating, true
-			a.event("controller %s deletes %s (%s) for update to %s", w.name, v.name, v.version, w.revisions[w.update].version)
-			stop = append(stop, v)
-		}
-		updated := int32(0)
-		for _, p := range a.pods {
-			if p.workload == w.name && p.state != podAbsent && p.revision == w.update && p.ordinal < w.replicas {
-				updated++
-			}
-		}
-		if updated == w.replicas && w.current != w.update {
-			w.current = w.update
-			a.event("workload %s: current revision is now %s", w.name, w.update)
-		}
-	}
-	a.mu.Unlock()
-
-	for _, p := range stop {
-		a.stopPod(p, podAbsent)
-	}
-	for _, s := range starts {
-		// Pods start in parallel, like a StatefulSet with the Parallel
-		// pod management policy; the rolling update still restarts one
-		// pod at a time because it waits for every pod to be ready.
-		a.starts.Add(1)
-		go func() {
-			defer a.starts.Done()
-			a.startPod(s.p, s.uid, s.cfg)
-		}()
-	}
-}
-
-// startPod starts the node of incarnation uid of p after the start delay.
-func (a *Adapter) startPod(p *pod, uid string, cfg raftnode.Config) {
-	if !a.delay() {
-		a.mu.Lock()
-		if p.uid == uid {
-			p.inflight = false
-		}
-		a.mu.Unlock()
-		return
-	}
-	n, err := a.startNode(cfg)
-	a.mu.Lock()
-	if p.uid == uid {
-		p.inflight = false
-	}
-	switch {
-	case a.closed || a.findPod(p.name) != p || p.uid != uid || p.state != podStarting:
-		// Deleted while starting.
-		a.mu.Unlock()
-		if n != nil {
-			_ = n.Shutdown()
-		}
-		return
-	case err != nil:
-		p.failures++
-		a.event("pod %s failed to start: %v", p.name, err)
-	default:
-		a.running(p, n)
-	}
-	a.mu.Unlock()
-}
-
-// startNode starts a node, or fails like a crashing container when its
-// version is one of Options.BadVersions.
-func (a *Adapter) startNode(cfg raftnode.Config) (*raftnode.Node, error) {
-	if slices.Contains(a.opts.BadVersions, cfg.Version) {
-		return nil, fmt.Errorf("version %s crashes on start", cfg.Version)
-	}
-	return raftnode.Start(cfg)
-}
-
-// delay waits StartDelay; false when the adapter closed meanwhile.
-func (a *Adapter) delay() bool {
-	if a.opts.StartDelay <= 0 {
-		return true
-	}
-	t := time.NewTimer(a.opts.StartDelay)
-	defer t.Stop()
-	select {
-	case <-a.stopped:
-		return false
-	case <-t.C:
-		return true
-	}
-}
-
-// victim returns the pod a rolling update of w deletes now; a.mu must be
-// held.
-func (a *Adapter) victim(w *workload) *pod {
-	var v *pod
-	ready := int32(0)
-	for _, p := range a.pods {
-		if p.workload != w.name || p.ordinal >= w.replicas {
-			continue
-		}
-		if p.state == podRunning {
-			ready++
-		}
-		if p.state != podAbsent && p.revision != w.update && p.ordinal >= w.partition && p.state == podRunning {
-			v = p // sorted by ordinal: the highest wins
-		}
-	}
-	if ready < w.replicas {
-		return nil
-	}
-	return v
-}
-
-// stopPod shuts p's node down and leaves p in state to.
-func (a *Adapter) stopPod(p *pod, to podState) {
-	a.mu.Lock()
-	n := p.node
-	a.mu.Unlock()
-	if n != nil {
-		if err := n.Shutdown(); err != nil {
-			a.mu.Lock()
-			a.event("pod %s: %v", p.name, err)
-			a.mu.Unlock()
-		}
-	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if p.node == n {
-		p.node = nil
-	}
-	p.state = to
-	p.downSince = time.Now()
-	p.healthy = false // StableSince restarts when it is seen healthy again
-	if to == podAbsent {
-		p.uid = ""
-	}
-	a.event("pod %s stopped", p.name)
-}
-
-// RestartNow restarts the named member synchronously at version (which
-// becomes the workload's update revision when it differs from the
-// template), bypassing the controller, and returns once the new node runs.
-// It is the naive baseline's restart: no leadership or catch-up checks.
-func (a *Adapter) RestartNow(name, version string) error {
-	a.mu.Lock()
-	p := a.findPod(name)
-	if p == nil || p.state == podAbsent {
-		a.mu.Unlock()
-		return fmt.Errorf("harness: restart %s: %w: no such pod", name, ErrPrecondition)
-	}
-	w := a.findWorkload(p.workload)
-	if w == nil {
-		a.mu.Unlock()
-		return fmt.Errorf("harness: restart %s: %w: its workload is gone", name, ErrPrecondition)
-	}
-	p.state, p.recreate = podTerminating, false
-	a.mu.Unlock()
-	a.stopPod(p, podAbsent)
-
-	a.mu.Lock()
-	rev := revisionName(w.name, Image(version), version)
-	if _, ok := w.revisions[rev]; !ok {
-		w.revisions[rev] = template{image: Image(version), version: version}
-		w.update = rev
-		w.generation++
-	}
-	cfg := a.incarnateAt(p, rev, w.revisions[rev])
-	a.mu.Unlock()
-	if !a.delay() {
-		return fmt.Errorf("harness: restart %s: %w: adapter closed", name, ErrRejected)
-	}
-	n, err := a.startNode(cfg)
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if err != nil {
-		p.failures++
-		return fmt.Errorf("harness: restart %s: %w", name, err)
-	}
-	a.running(p, n)
-	return nil
-}
-
-// ---------------------------------------------------------------- leader
-
-// Leader returns the node currently leading (the highest term wins when
-// two claim it), or nil.
-func (a *Adapter) Leader() *raftnode.Node {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	p := a.leaderPod()
-	if p == nil {
-		return nil
-	}
-	return p.node
-}
-
-// LeaderInfo returns the leading member's name and its term.
-func (a *Adapter) LeaderInfo() (name string, term uint64, ok bool) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	p := a.leaderPod()
-	if p == nil {
-		return "", 0, false
-	}
-	return p.name, p.node.Raft.CurrentTerm(), true
-}
-
-func (a *Adapter) leaderPod() *pod {
-	var best *pod
-	var bestTerm uint64
-	for _, p := range a.pods {
-		if p.node == nil || p.state != podRunning || p.node.Raft.State() != raft.Leader {
-			continue
-		}
-		if t := p.node.Raft.CurrentTerm(); best == nil || t > bestTerm {
-			best, bestTerm = p, t
-		}
-	}
-	return best
-}
-
-// WaitLeader waits up to timeout for a leader.
-func (a *Adapter) WaitLeader(ctx context.Context, timeout time.Duration) (*raftnode.Node, error) {
-	deadline := time.Now().Add(timeout)
-	for {
-		if n := a.Leader(); n != nil {
-			return n, nil
-		}
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("harness: no leader after %s", timeout)
-		}
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("harness: waiting for a leader: %w", ctx.Err())
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-}
-
-// Nodes returns the running nodes by member name.
-func (a *Adapter) Nodes() map[string]*raftnode.Node {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	out := map[string]*raftnode.Node{}
-	for _, p := range a.pods {
-		if p.node != nil && p.state == podRunning {
-			out[p.name] = p.node
-		}
-	}
-	return out
-}
-
-// ---------------------------------------------------------------- observe
-
-type raftView struct {
-	running   bool
-	state     raft.RaftState
-	term      uint64
-	lastIndex uint64
-	lastTerm  uint64
-	commit    uint64
-	contact   time.Duration
-	cfgIndex  uint64
-	cfg       raft.Configuration
-}
-
-func parseUint(s string) uint64 {
-	v, _ := strconv.ParseUint(s, 10, 64)
-	return v
-}
-
-func parseContact(s string) time.Duration {
-	switch s {
-	case "0":
-		return 0
-	case "never", "":
-		return time.Hour
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil {
-		return time.Hour
-	}
-	return d
-}
-
-// Observe builds the observation of the cluster at now (the host's clock).
-// Pod state comes from the node processes, Raft state from each node's
-// Stats, LastIndex and configuration; Healthy is running, in the leader's
-// configuration, recently contacted and at most MaxLag entries behind;
-// StableSince is when a member last became healthy, tracked here.
-func (a *Adapter) Observe(now time.Time) upgrade.Observation {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	views := make([]raftView, len(a.pods))
-	leader := -1
-	for i, p := range a.pods {
-		if p.node == nil || p.state != podRunning {
-			continue
-		}
-		r := p.node.Raft
-		st := r.Stats()
-		v := raftView{running: true, state: r.State(), term: parseUint(st["term"]), lastIndex: r.LastIndex(),
-			lastTerm: parseUint(st["last_log_term"]), commit: parseUint(st["commit_index"]), contact: parseContact(st["last_contact"])}
-		cf := r.GetConfiguration()
-		if cf.Error() == nil {
-			v.cfg, v.cfgIndex = cf.Configuration(), cf.Index()
-		}
-		if v.state == raft.Leader {
-			v.contact = 0
-			if leader < 0 || v.term > views[leader].term {
-				leader = i
-			}
-		}
-		views[i] = v
-	}
-	// The configuration: the leader's, else the newest one a node knows.
-	var conf raft.Configuration
-	if leader >= 0 {
-		conf = views[leader].cfg
-	} else {
-		var best uint64
-		for _, v := range views {
-			if v.running && v.cfgIndex >= best && len(v.cfg.Servers) > 0 {
-				conf, best = v.cfg, v.cfgIndex
-			}
-		}
-	}
-	inConf := map[raft.ServerID]raft.Server{}
-	for _, s := range conf.Servers {
-		inConf[s.ID] = s
-	}
-
-	obs := upgrade.Observation{Now: now}
-	for _, w := range a.workloads {
-		t := w.revisions[w.update]
-		ow := upgrade.Workload{Name: w.name, Replicas: w.replicas, Partition: w.partition, CurrentRevision: w.current,
-			UpdateRevision: w.update, Generation: w.generation, ObservedGeneration: w.observed, Image: t.image, Version: t.version}
-		for _, p := range a.pods {
-			if p.workload != w.name || p.state == podAbsent || p.ordinal >= w.replicas {
-				continue
-			}
-			if p.state == podRunning {
-				ow.ReadyReplicas++
-			}
-			if p.revision == w.update {
-				ow.UpdatedReplicas++
-			}
-		}
-		obs.Workloads = append(obs.Workloads, ow)
-	}
-	obs.Service = upgrade.Service{Name: a.opts.Service, Selector: map[string]string{SelectorKey: a.service}}
-	if a.findWorkload(a.service) != nil {
-		obs.Service.Workload = a.service
-	}
-
-	voters, healthyVoters := 0, 0
-	var leaderLast uint64
-	if leader >= 0 {
-		leaderLast = views[leader].lastIndex
-	}
-	for i, p := range a.pods {
-		v := views[i]
-		srv, present := inConf[p.id]
-		m := upgrade.Member{Name: p.name, Workload: p.workload, Ordinal: p.ordinal}
-		m.Raft = upgrade.MemberRaft{ID: string(p.id), Address: p.bind, Present: present, Leader: i == leader,
-			LastIndex: v.lastIndex, LastTerm: v.lastTerm, LastContact: v.contact}
-		if present {
-			m.Raft.Address = string(srv.Address)
-			m.Raft.Suffrage = upgrade.Nonvoter
-			if srv.Suffrage == raft.Voter {
-				m.Raft.Suffrage = upgrade.Voter
-			}
-		}
-		if !v.running {
-			m.Raft.LastContact = time.Hour
-			if !p.downSince.IsZero() {
-				m.Raft.LastContact = now.Sub(p.downSince)
-			}
-		}
-		healthy := v.running && present && v.contact <= a.opts.HealthyContact
-		if healthy && leader >= 0 && i != leader && leaderLast > v.lastIndex && leaderLast-v.lastIndex > a.opts.MaxLag {
-			healthy = false
-		}
-		if healthy && !p.healthy {
-			p.stableSince = now
-		}
-		p.healthy = healthy
-		m.Raft.Healthy = healthy
-		m.Raft.StableSince = p.stableSince
-		if p.state != podAbsent {
-			m.Revision, m.Version, m.Image = p.revision, p.version, p.image
-			m.Pod = upgrade.PodStatus{Exists: true, UID: p.uid, StartedAt: p.startedAt}
-			switch p.state {
-			case podStarting:
-				m.Pod.Phase = upgrade.PodPending
-				m.Pod.CrashLooping = p.failures >= 3
-				m.Pod.Restarts = p.failures
-			case podRunning:
-				m.Pod.Phase, m.Pod.Ready = upgrade.PodRunning, true
-			case podTerminating:
-				m.Pod.Phase, m.Pod.Terminating = upgrade.PodRunning, true
-			case podStopped:
-				m.Pod.Phase = upgrade.PodSucceeded
-			}
-		}
-		if m.IsVoter() {
-			voters++
-			if healthy {
-				healthyVoters++
-			}
-		}
-		obs.Members = append(obs.Members, m)
-	}
-	if leader >= 0 {
-		l := views[leader]
-		a.term = max(a.term, l.term)
-		obs.Raft = upgrade.RaftView{Known: true, LeaderID: string(a.pods[leader].id), Term: a.term, CommitIndex: l.commit,
-			FailureTolerance: int32(max(0, healthyVoters-upgrade.Quorum(voters))), AutopilotHealthy: voters > 0 && healthyVoters == voters}
-	}
-	obs.Backup = a.backup
-	obs.Lock = a.lock
-	obs.Capabilities = upgrade.Capabilities{TargetedTransfer: true, NonVoters: true, Snapshots: true}
-	obs.Hooks = slices.Clone(a.hooks)
-	return obs
-}
-
-// timeNow is the adapter's clock (the host may read the clock; the core
-// never does).
-func timeNow() time.Time { return time.Now() }

@@ -27,7 +27,10 @@ func rejected(format string, args ...any) error {
 // Raft actions go to the current leader: TransferLeadership is
 // LeadershipTransferToServer (refused unless the target is a running voter:
 // a transfer to a non-voter leaves the cluster leaderless until an
-// election), StepDown is LeadershipTransfer, JoinNonvoter is AddNonvoter
+// election; refused altogether with Options.NoTargetedTransfer), StepDown is
+// an untargeted LeadershipTransfer (hashicorp/raft hands leadership to the
+// most up-to-date voter: what OpenBao's sys/step-down ends with, its HA
+// lock's Unlock), JoinNonvoter is AddNonvoter
 // with the member's real address, Promote is AddVoter, Demote is
 // DemoteVoter and RemovePeer is RemoveServer followed by a shutdown of the
 // removed node (a removed follower does not stop by itself). Demote and
@@ -50,13 +53,21 @@ func (a *Adapter) Execute(ctx context.Context, actions []upgrade.Action) (int, e
 			a.mu.Unlock()
 			return i, fmt.Errorf("harness: action %d (%s): %w", i, act.Kind(), err)
 		}
-		if _, ok := act.(upgrade.RecordEvent); !ok {
-			a.mu.Lock()
-			a.event("executed %s", act)
-			a.mu.Unlock()
-		}
+		a.mu.Lock()
+		a.event("executed %s", act)
+		a.mu.Unlock()
 	}
 	return len(actions), nil
+}
+
+// Emit records a Decision's events in the adapter's event log; events are
+// best-effort and never fail.
+func (a *Adapter) Emit(events []upgrade.Event) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, ev := range events {
+		a.event("event %s %s: %s", ev.Type, ev.Reason, ev.Message)
+	}
 }
 
 // member finds a pod by name and checks its Raft ID; a.mu must be held.
@@ -155,6 +166,9 @@ func (a *Adapter) apply(act upgrade.Action) error {
 			w.generation++
 		}
 	case upgrade.TransferLeadership:
+		if a.opts.NoTargetedTransfer {
+			return rejected("targeted leadership transfer is not available (use StepDown)")
+		}
 		l, t, err := a.raftTarget(act.To, act.ToID)
 		if err != nil {
 			return err
@@ -334,10 +348,6 @@ func (a *Adapter) apply(act upgrade.Action) error {
 		}
 		a.hooks = append(a.hooks, upgrade.HookStatus{Hook: act.Hook, Phase: act.Phase, Attempt: act.Attempt,
 			Done: true, Succeeded: true, Message: "hook " + act.Hook + " succeeded"})
-	case upgrade.RecordEvent:
-		a.mu.Lock()
-		a.event("event %s %s: %s", act.Type, act.Reason, act.Message)
-		a.mu.Unlock()
 	default:
 		return rejected("unsupported action %T", act)
 	}

@@ -1,6 +1,8 @@
 package harness
 
 import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"context"
 	"errors"
 	"fmt"
@@ -185,7 +187,7 @@ func TestObservation(t *testing.T) {
 			t.Errorf("member %d = %+v", i, m)
 		}
 	}
-	if g := upgrade.CaughtUp(&obs, leader, upgrade.CatchUp{Stabilization: -1}); g != nil {
+	if g := upgrade.CaughtUp(&obs, leader, upgrade.CatchUp{Stabilization: metav1.Duration{Duration: -1}}); g != nil {
 		t.Errorf("leader not caught up: %v", g)
 	}
 }

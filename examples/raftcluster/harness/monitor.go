@@ -108,3 +108,64 @@ func (m *Monitor) Stats() MonitorStats {
 	s.Changes = append([]LeaderEvent(nil), m.stats.Changes...)
 	return s
 }
+
+// Window returns the statistics of the changes between from and to, as a
+// Monitor started at from and stopped at to would have measured them: the
+// leader seen last before from is the first of Leaders (a change to
+// another is a leader change), a leaderless period under way at from counts
+// from from, one still under way at to ends at to. Samples is not
+// recomputed.
+func (s MonitorStats) Window(from, to time.Time) MonitorStats {
+	out := MonitorStats{Samples: s.Samples}
+	var leader string
+	var term uint64
+	var none time.Time // start of the leaderless period under way
+	i := 0
+	for ; i < len(s.Changes) && s.Changes[i].At.Before(from); i++ {
+		c := s.Changes[i]
+		if c.Leader == "" {
+			if none.IsZero() {
+				none = c.At
+			}
+			continue
+		}
+		none, leader, term = time.Time{}, c.Leader, max(term, c.Term)
+	}
+	if !none.IsZero() {
+		none = from
+	}
+	if leader != "" {
+		out.Leaders = append(out.Leaders, leader)
+	}
+	for _, c := range s.Changes[i:] {
+		if c.At.After(to) {
+			break
+		}
+		out.Changes = append(out.Changes, c)
+		if c.Leader == "" {
+			if none.IsZero() {
+				none = c.At
+			}
+			continue
+		}
+		if !none.IsZero() {
+			out.LongestLeaderless = max(out.LongestLeaderless, c.At.Sub(none))
+			none = time.Time{}
+		}
+		switch {
+		case leader == "":
+			out.Leaders = append(out.Leaders, c.Leader)
+		case c.Leader != leader:
+			out.LeaderChanges++
+			out.Leaders = append(out.Leaders, c.Leader)
+		}
+		if term != 0 && c.Term > term {
+			out.Elections++
+		}
+		leader, term = c.Leader, max(term, c.Term)
+	}
+	if !none.IsZero() {
+		out.LongestLeaderless = max(out.LongestLeaderless, to.Sub(none))
+	}
+	return out
+}

@@ -1,6 +1,8 @@
 package harness
 
 import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"context"
 	"encoding/json"
 	"errors"
@@ -77,6 +79,21 @@ type Scenario struct {
 	StartDelay time.Duration
 	// NoSync skips fsync in the bolt stores.
 	NoSync bool
+	// Ordering is the rolling ordering (rolling.Spec.Ordering) and chooses
+	// the workload's update strategy: OrderingOnDelete gives an OnDelete
+	// workload (nothing restarts a pod but DeletePod), anything else a
+	// RollingUpdate workload driven by its partition (the default,
+	// OrderingPartition). Blue-green and the baseline run on either.
+	Ordering rolling.Ordering
+	// HandoffOnShutdown makes a leading node hand leadership over when its
+	// pod is deleted, as OpenBao does on SIGTERM (Options.HandoffOnShutdown).
+	HandoffOnShutdown bool
+	// NoTargetedTransfer emulates OpenBao, which has no targeted leadership
+	// transfer: strategies then use StepDown (Options.NoTargetedTransfer).
+	NoTargetedTransfer bool
+	// Leader, when set, names the member that leads when the writes and the
+	// upgrade start ("raft-2"); default: whoever wins the first election.
+	Leader string
 	// Logger receives Raft's logs (silent when nil).
 	Logger hclog.Logger
 	// Logf, when set, receives the timeline as it happens.
@@ -95,6 +112,13 @@ func (sc Scenario) withDefaults() (Scenario, error) {
 	}
 	if sc.BadTarget && sc.Strategy == Baseline {
 		return sc, errors.New("harness: the baseline does not support BadTarget")
+	}
+	switch sc.Ordering {
+	case "":
+		sc.Ordering = rolling.OrderingPartition
+	case rolling.OrderingPartition, rolling.OrderingOnDelete:
+	default:
+		return sc, fmt.Errorf("harness: ordering %q is neither %s nor %s", sc.Ordering, rolling.OrderingPartition, rolling.OrderingOnDelete)
 	}
 	if sc.Nodes <= 0 {
 		sc.Nodes = 3
@@ -129,84 +153,29 @@ func (sc Scenario) withDefaults() (Scenario, error) {
 	return sc, nil
 }
 
-// Report is what a scenario measured.
-type Report struct {
-	// Strategy, Nodes, From and To describe the scenario.
-	Strategy Strategy `json:"strategy"`
-	Nodes    int      `json:"nodes"`
-	From     string   `json:"from"`
-	To       string   `json:"to"`
-	// BadTarget is true when the target version crash-looped on purpose.
-	BadTarget bool `json:"badTarget,omitempty"`
-	// Completed is true when the upgrade reached the target (a strategy's
-	// status idle at To with a succeeded result; the baseline's last node
-	// running).
-	Completed bool `json:"completed"`
-	// Outcome is the strategy's last result ("" for the baseline).
-	Outcome string `json:"outcome,omitempty"`
-	// Duration is how long the upgrade took.
-	Duration time.Duration `json:"duration"`
-	// Steps counts Step calls, Actions executed actions (events excluded)
-	// and ActionErrors actions the cluster refused.
-	Steps        int `json:"steps"`
-	Actions      int `json:"actions"`
-	ActionErrors int `json:"actionErrors"`
-	// WritesAcked counts acknowledged writes, WritesLost those missing from
-	// the final leader's FSM afterwards (must be 0).
-	WritesAcked int `json:"writesAcked"`
-	WritesLost  int `json:"writesLost"`
-	// WriteAttempts and WriteFailures count the client's Apply calls.
-	WriteAttempts int `json:"writeAttempts"`
-	WriteFailures int `json:"writeFailures"`
-	// WriteErrors counts failed attempts by error.
-	WriteErrors map[string]int `json:"writeErrors,omitempty"`
-	// LongestWriteGap is the longest time between acknowledged writes.
-	LongestWriteGap time.Duration `json:"longestWriteGap"`
-	// LeaderChanges counts changes of the leading member, Elections new
-	// terms with a leader, LongestLeaderless the longest time without one.
-	LeaderChanges     int           `json:"leaderChanges"`
-	Elections         int           `json:"elections"`
-	LongestLeaderless time.Duration `json:"longestLeaderless"`
-	// Leaders lists the successive leaders.
-	Leaders []string `json:"leaders,omitempty"`
-	// FinalLeader is the leader the writes were verified against.
-	FinalLeader string `json:"finalLeader"`
-	// FinalMembers lists "name version suffrage" of the final members.
-	FinalMembers []string `json:"finalMembers,omitempty"`
-	// ReplicasConsistent is true when every running member's FSM holds
-	// every acknowledged write too.
-	ReplicasConsistent bool `json:"replicasConsistent"`
-	// Timeline lists the executed actions and phase/gate changes.
-	Timeline []string `json:"timeline,omitempty"`
-}
-
-// Summary renders the headline figures on one line.
-func (r Report) Summary() string {
-	return fmt.Sprintf("%-9s nodes=%d completed=%-5v duration=%-8s leaderChanges=%d elections=%d longestWriteGap=%-8s longestLeaderless=%-8s writesAcked=%d writesLost=%d",
-		r.Strategy, r.Nodes, r.Completed, r.Duration.Round(time.Millisecond), r.LeaderChanges, r.Elections,
-		r.LongestWriteGap.Round(time.Millisecond), r.LongestLeaderless.Round(time.Millisecond), r.WritesAcked, r.WritesLost)
-}
-
 // CatchUp is the catch-up definition the scenarios give the strategies:
 // autopilot's lag, a contact bound suited to sub-second heartbeats and a
 // one-second stabilization.
 func CatchUp() upgrade.CatchUp {
-	return upgrade.CatchUp{MaxLag: 1000, MaxContact: 2 * time.Second, Stabilization: time.Second}
+	return upgrade.CatchUp{MaxLag: 1000, MaxContact: metav1.Duration{Duration: 2 * time.Second}, Stabilization: metav1.Duration{Duration: time.Second}}
 }
 
 // RollingSpec is the rolling spec of a scenario.
 func RollingSpec(to, workload string) rolling.Spec {
 	return rolling.Spec{Version: to, Image: Image(to), Workload: workload, CatchUp: CatchUp(),
-		RetryInterval: 3 * time.Second, StepTimeout: 2 * time.Minute, PollInterval: 100 * time.Millisecond}
+		RetryInterval: metav1.Duration{Duration: 3 * time.Second}, StepTimeout: metav1.Duration{Duration: 2 * time.Minute}, PollInterval: metav1.Duration{Duration: 100 * time.Millisecond}}
 }
 
 // BlueGreenSpec is the blue-green spec of a scenario.
 func BlueGreenSpec(to, workload, service string) bluegreen.Spec {
 	return bluegreen.Spec{Version: to, Image: Image(to), Workload: workload, Service: service, AutoPromote: true,
-		CatchUp: CatchUp(), MinSyncDuration: time.Second, StabilizationWindow: time.Second,
-		RetryAfter: 2 * time.Second, RequeueAfter: 100 * time.Millisecond,
-		Timeouts: bluegreen.Timeouts{Step: 2 * time.Minute, Rollback: 2 * time.Minute}}
+		CatchUp: CatchUp(), MinSyncDuration: metav1.Duration{Duration: time.Second}, StabilizationWindow: metav1.Duration{Duration: time.Second},
+		RetryAfter: metav1.Duration{Duration: 2 * time.Second}, RequeueAfter: metav1.Duration{Duration: 100 * time.Millisecond},
+		Timeouts: bluegreen.Timeouts{Step: metav1.Duration{Duration: 2 * time.Minute}, Rollback: metav1.Duration{Duration: 2 * time.Minute}}}
 }
+
+// monitorInterval is how often Run samples the leader.
+const monitorInterval = 10 * time.Millisecond
 
 // stepFunc is a strategy's Step with its spec bound.
 type stepFunc func(obs upgrade.Observation, status upgrade.Status) (upgrade.Decision, error)
@@ -221,21 +190,33 @@ func Run(ctx context.Context, sc Scenario) (Report, error) {
 	if err != nil {
 		return Report{}, err
 	}
-	rep := Report{Strategy: sc.Strategy, Nodes: sc.Nodes, From: sc.From, To: sc.To, BadTarget: sc.BadTarget}
+	rep := Report{Strategy: sc.Strategy, Nodes: sc.Nodes, From: sc.From, To: sc.To, BadTarget: sc.BadTarget,
+		Ordering: string(sc.Ordering), HandoffOnShutdown: sc.HandoffOnShutdown, TargetedTransfer: !sc.NoTargetedTransfer,
+		LeaderChosen: sc.Leader != ""}
 	var bad []string
 	if sc.BadTarget {
 		bad = []string{sc.To}
 	}
+	us := upgrade.UpdateRollingUpdate
+	if sc.Ordering == rolling.OrderingOnDelete {
+		us = upgrade.UpdateOnDelete
+	}
+	tl := &timeline{logf: sc.Logf}
 	const workload, service = "raft", "raft"
 	a, err := New(ctx, Options{Nodes: sc.Nodes, Version: sc.From, Workload: workload, Service: service, Dir: sc.Dir,
-		Timing: sc.Timing, Logger: sc.Logger, NoSync: sc.NoSync, StartDelay: sc.StartDelay, BadVersions: bad})
+		Timing: sc.Timing, Logger: sc.Logger, NoSync: sc.NoSync, StartDelay: sc.StartDelay, BadVersions: bad,
+		UpdateStrategy: us, HandoffOnShutdown: sc.HandoffOnShutdown, NoTargetedTransfer: sc.NoTargetedTransfer,
+		Leader: sc.Leader, Logf: tl.adapterEvent})
 	if err != nil {
 		return rep, err
 	}
 	defer a.Close()
+	if name, _, ok := a.LeaderInfo(); ok {
+		rep.StartLeader = name
+	}
 
 	mctx, stopMonitor := context.WithCancel(ctx)
-	mon := NewMonitor(a, 10*time.Millisecond)
+	mon := NewMonitor(a, monitorInterval)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); mon.Run(mctx) }()
@@ -258,7 +239,7 @@ func Run(ctx context.Context, sc Scenario) (Report, error) {
 		time.Sleep(10 * time.Millisecond)
 	}
 
-	tl := &timeline{start: time.Now(), logf: sc.Logf}
+	tl.begin()
 	// The version the cluster must run when the upgrade ends, and the
 	// outcomes that count as a correct end.
 	want, outcomes := sc.To, []upgrade.Outcome{upgrade.OutcomeSucceeded}
@@ -268,12 +249,17 @@ func Run(ctx context.Context, sc Scenario) (Report, error) {
 	var upErr error
 	switch sc.Strategy {
 	case Rolling:
-		spec := RollingSpec(sc.To, workload)
+		specFor := func(v string) rolling.Spec {
+			s := RollingSpec(v, workload)
+			s.Ordering = sc.Ordering
+			return s
+		}
+		spec := specFor(sc.To)
 		react := func(st upgrade.Status) {
 			// The operator's answer to a crash-looping target: set the spec
 			// back to the running version (the pause message says so).
 			if u := st.Upgrade; u != nil && u.Paused != nil && u.Paused.Gate == upgrade.GateCrashLoop && spec.Version != sc.From {
-				spec = RollingSpec(sc.From, workload)
+				spec = specFor(sc.From)
 				tl.add("operator: %s crash-loops; spec set back to %s", u.Paused.Member, sc.From)
 			}
 		}
@@ -289,14 +275,19 @@ func Run(ctx context.Context, sc Scenario) (Report, error) {
 		upErr = baseline(ctx, a, sc, &rep, tl, workload)
 	}
 	rep.Duration = time.Since(tl.start)
+	tl.end() // the adapter's events after the upgrade are left out
 
 	// Tail: writes go on for a while after the upgrade.
 	sleepCtx(ctx, sc.Tail)
+	stop := time.Now()
 	stopWriter()
 	<-wdone
 	stopMonitor()
 	wg.Wait()
 
+	// The figures cover the upgrade and the tail: what happened during the
+	// warm-up (the first write, an election right after start-up) is not
+	// the upgrade's doing.
 	ws := wr.Stats()
 	acks := wr.Acks()
 	rep.WritesAcked, rep.WriteAttempts, rep.WriteFailures = ws.Acked, ws.Attempts, ws.Failed+ws.NoLeader
@@ -304,17 +295,20 @@ func Run(ctx context.Context, sc Scenario) (Report, error) {
 	if ws.NoLeader > 0 {
 		rep.WriteErrors["no leader known"] = ws.NoLeader
 	}
-	rep.LongestWriteGap = ws.LongestGap
-	if !ws.LongestGapEnd.IsZero() {
+	gap, gapEnd := longestGap(acks, tl.start, stop)
+	rep.LongestWriteGap = gap
+	if !gapEnd.IsZero() {
 		tl.lines = append(tl.lines, fmt.Sprintf("%7s (longest write gap, %s, ends)",
-			ws.LongestGapEnd.Sub(tl.start).Round(time.Millisecond), ws.LongestGap.Round(time.Millisecond)))
+			gapEnd.Sub(tl.start).Round(time.Millisecond), gap.Round(time.Millisecond)))
 	}
-	ms := mon.Stats()
+	ms := mon.Stats().Window(tl.start, stop)
 	rep.LeaderChanges, rep.Elections, rep.LongestLeaderless, rep.Leaders = ms.LeaderChanges, ms.Elections, ms.LongestLeaderless, ms.Leaders
+	var changed []time.Time
 	for _, c := range ms.Changes {
-		if c.At.Before(tl.start) && c.Leader != "" {
-			continue
-		}
+		changed = append(changed, c.At)
+	}
+	rep.LeaderChangeWriteGap = gapAround(acks, changed, monitorInterval, stop)
+	for _, c := range ms.Changes {
 		who := "none"
 		if c.Leader != "" {
 			who = fmt.Sprintf("%s (term %d)", c.Leader, c.Term)
@@ -336,65 +330,6 @@ func Run(ctx context.Context, sc Scenario) (Report, error) {
 	return rep, errors.Join(upErr, verr)
 }
 
-// verify checks every acknowledged write against the final leader's FSM
-// after a barrier, then against every other running member.
-func verify(ctx context.Context, a *Adapter, acks []raftnode.Ack, rep *Report) error {
-	// A barrier makes the leader apply everything committed before it
-	// answers reads. An election during verification (a loaded machine)
-	// fails the barrier: find the new leader and try again.
-	var leader *raftnode.Node
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		l, err := a.WaitLeader(ctx, time.Until(deadline))
-		if err != nil {
-			rep.WritesLost = len(acks)
-			return fmt.Errorf("harness: verify: %w", err)
-		}
-		err = l.Raft.Barrier(5 * time.Second).Error()
-		if err == nil {
-			leader = l
-			break
-		}
-		if time.Now().After(deadline) {
-			rep.WritesLost = len(acks)
-			return fmt.Errorf("harness: verify: barrier on %s: %w", l.ID(), err)
-		}
-		sleepCtx(ctx, 50*time.Millisecond)
-	}
-	rep.FinalLeader = string(leader.ID())
-	rep.WritesLost = len(raftnode.Verify(leader.FSM, acks))
-	target := leader.Raft.AppliedIndex()
-	rep.ReplicasConsistent = true
-	for name, n := range a.Nodes() {
-		deadline := time.Now().Add(10 * time.Second)
-		for n.Raft.AppliedIndex() < target && time.Now().Before(deadline) {
-			time.Sleep(10 * time.Millisecond)
-		}
-		if lost := raftnode.Verify(n.FSM, acks); len(lost) > 0 {
-			rep.ReplicasConsistent = false
-			rep.Timeline = append(rep.Timeline, fmt.Sprintf("member %s misses %d acknowledged writes", name, len(lost)))
-		}
-	}
-	return nil
-}
-
-type timeline struct {
-	start time.Time
-	logf  func(format string, args ...any)
-	lines []string
-	last  string
-}
-
-func (t *timeline) add(format string, args ...any) {
-	line := fmt.Sprintf("%7s ", time.Since(t.start).Round(time.Millisecond)) + fmt.Sprintf(format, args...)
-	t.lines = append(t.lines, line)
-	if t.logf != nil {
-		t.logf("%s", line)
-	}
-}
-
-// drive calls step every StepInterval with a fresh observation, persists
-// the status through JSON (as a CRD status would be) and executes the
 // actions, until the status is idle at version want with a last result,
 // which must be one of outcomes. react, when set, sees every new status.
 func drive(ctx context.Context, a *Adapter, sc Scenario, rep *Report, tl *timeline, step stepFunc, status upgrade.Status,
@@ -431,11 +366,10 @@ func drive(ctx context.Context, a *Adapter, sc Scenario, rep *Report, tl *timeli
 		}
 		n, err := a.Execute(ctx, d.Actions)
 		for _, act := range d.Actions[:n] {
-			if _, ok := act.(upgrade.RecordEvent); !ok {
-				rep.Actions++
-				tl.add("  %s", act)
-			}
+			rep.Actions++
+			tl.add("  %s", act)
 		}
+		a.Emit(d.Events)
 		if err != nil {
 			rep.ActionErrors++
 			tl.add("  FAILED %v", err)
@@ -455,16 +389,6 @@ func drive(ctx context.Context, a *Adapter, sc Scenario, rep *Report, tl *timeli
 		}
 		sleepCtx(ctx, sc.StepInterval)
 	}
-}
-
-// lineTime parses the offset a timeline line starts with.
-func lineTime(line string) time.Duration {
-	f := strings.Fields(line)
-	if len(f) == 0 {
-		return 0
-	}
-	d, _ := time.ParseDuration(f[0])
-	return d
 }
 
 func roundTrip(s upgrade.Status) (upgrade.Status, error) {
@@ -518,17 +442,4 @@ func sleepCtx(ctx context.Context, d time.Duration) {
 	case <-ctx.Done():
 	case <-t.C:
 	}
-}
-
-// FormatTable renders reports as an aligned table, one row per report.
-func FormatTable(reports []Report) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%-10s %5s %9s %10s %9s %9s %12s %11s %10s %9s\n",
-		"strategy", "nodes", "completed", "duration", "leaderChg", "elections", "longest gap", "leaderless", "acked", "lost")
-	for _, r := range reports {
-		fmt.Fprintf(&b, "%-10s %5d %9v %10s %9d %9d %12s %11s %10d %9d\n",
-			r.Strategy, r.Nodes, r.Completed, r.Duration.Round(time.Millisecond), r.LeaderChanges, r.Elections,
-			r.LongestWriteGap.Round(time.Millisecond), r.LongestLeaderless.Round(time.Millisecond), r.WritesAcked, r.WritesLost)
-	}
-	return b.String()
 }
