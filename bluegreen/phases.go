@@ -3,6 +3,7 @@ package bluegreen
 import (
 	"fmt"
 	"slices"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -212,22 +213,23 @@ func (r *run) greenSynced() bool {
 
 func (r *run) syncing() Event {
 	if _, ok := r.leader(); !ok {
-		r.bg.SyncedSince = metav1.Time{}
+		r.bg.SyncedSince, r.bg.WindowSince = metav1.Time{}, metav1.MicroTime{}
 		return ""
 	}
 	if !r.greenSynced() {
-		r.bg.SyncedSince = metav1.Time{}
+		r.bg.SyncedSince, r.bg.WindowSince = metav1.Time{}, metav1.MicroTime{}
 		return ""
 	}
 	if r.bg.SyncedSince.IsZero() {
 		r.bg.SyncedSince = contract.TimeCeil(r.now)
+		r.bg.WindowSince = contract.MicroCeil(r.now)
 	}
 	// Green members just joined: their stabilization counts from this
 	// strategy's own first observation of all of them caught up, never from
 	// autopilot's stable_since. The sync window is the longer of the
 	// minimum sync duration and the catch-up stabilization.
 	window := max(r.spec.MinSyncDuration.Duration, r.spec.CatchUp.WithDefaults().Stabilization.Duration)
-	if left := window - r.now.Sub(r.bg.SyncedSince.Time); left > 0 {
+	if left := window - r.now.Sub(r.windowStart(r.bg.SyncedSince)); left > 0 {
 		r.hold(upgrade.GateSync, ReasonMinSyncDuration, "green in sync since %s; waiting %s more",
 			r.bg.SyncedSince.UTC().Format("15:04:05"), left)
 		r.requeue = left
@@ -392,7 +394,7 @@ func (r *run) stabilizing() Event {
 			return ""
 		}
 	}
-	if left := r.spec.StabilizationWindow.Duration - r.now.Sub(r.up.PhaseStartedAt.Time); left > 0 {
+	if left := r.spec.StabilizationWindow.Duration - r.now.Sub(r.windowStart(r.up.PhaseStartedAt)); left > 0 {
 		r.hold(upgrade.GateStabilized, ReasonStabilizationWindow, "green serving; %s of the stabilization window left", left)
 		r.requeue = left
 		return ""
@@ -464,4 +466,13 @@ func (r *run) serviceName() string {
 		return r.spec.Service
 	}
 	return r.obs.Service.Name
+}
+
+// windowStart is when the current phase's window began: WindowSince, or
+// fallback (second precision) for a status written before it existed.
+func (r *run) windowStart(fallback metav1.Time) time.Time {
+	if !r.bg.WindowSince.IsZero() {
+		return r.bg.WindowSince.Time
+	}
+	return fallback.Time
 }

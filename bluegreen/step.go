@@ -292,6 +292,10 @@ func (r *run) to(ev Event) error {
 	r.bg.HookAttempt = 0
 	r.bg.HookRequestedAt = metav1.Time{}
 	r.bg.HookPassed = false
+	r.bg.WindowSince = metav1.MicroTime{}
+	if next == PhaseStabilizing {
+		r.bg.WindowSince = contract.MicroCeil(r.now)
+	}
 	if ev != EventLeaderLost {
 		r.bg.LeaderMoves = 0
 		r.bg.LeaderMoveTerm = 0

@@ -29,6 +29,13 @@ type BlueGreenProgress struct {
 	// SyncedSince is when every green member was first seen caught up in the
 	// current sync streak (zero when not in sync).
 	SyncedSince metav1.Time `json:"syncedSince,omitempty"`
+	// WindowSince is when the window the current phase waits out began, at
+	// microsecond precision (rounded up, so a window never ends early): the
+	// sync window from the first observation of green in sync, the
+	// stabilization window from entering Stabilizing. Zero when the phase
+	// has no window running; statuses written before it existed fall back
+	// to SyncedSince and PhaseStartedAt (second precision).
+	WindowSince metav1.MicroTime `json:"windowSince,omitempty"`
 	// HookAttempt is the attempt number of the hook run of the current phase
 	// (0 when none was requested).
 	HookAttempt int32 `json:"hookAttempt,omitempty"`

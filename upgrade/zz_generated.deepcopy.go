@@ -27,6 +27,7 @@ func (in *AcquireLock) DeepCopy() *AcquireLock {
 func (in *BlueGreenProgress) DeepCopyInto(out *BlueGreenProgress) {
 	*out = *in
 	in.SyncedSince.DeepCopyInto(&out.SyncedSince)
+	in.WindowSince.DeepCopyInto(&out.WindowSince)
 	in.HookRequestedAt.DeepCopyInto(&out.HookRequestedAt)
 	in.LastActionAt.DeepCopyInto(&out.LastActionAt)
 }
