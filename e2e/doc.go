@@ -8,6 +8,7 @@
 //	cd e2e && go test ./...
 //
 // The first run compiles the kube-apiserver (about 10 minutes on the
-// project's 2-core machine); later runs take about a minute. Set
-// E2E_VERBOSE=1 to see the control plane's logs.
+// project's 2-core machine); later runs take about three minutes. Set
+// E2E_VERBOSE=1 to see the control plane's logs, E2E_SEED=<n> to vary the
+// simulated Raft's seeds (catch-up lags, election delays and winners).
 package e2e

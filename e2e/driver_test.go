@@ -3,7 +3,9 @@ package e2e_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -25,6 +27,8 @@ type executed struct {
 	// Mark is the number of pod events recorded before it ran: every pod
 	// event it caused has a sequence number >= Mark.
 	Mark int
+	// At is when it ran.
+	At time.Time
 	// Leader is the simulated Raft leader when it ran.
 	Leader string
 	Action upgrade.Action
@@ -79,6 +83,54 @@ type host struct {
 	crashEvery int
 	decisions  int
 	crashes    []string
+
+	// expected names the action failures the test expects (none by
+	// default): run fails the test at the first failure no expectation
+	// matches, checkFailures when a count differs.
+	expected []expectedFailure
+}
+
+// expectedFailure names failures a test expects: exactly Count failed
+// actions of kind Kind whose error wraps Is (nil: any error).
+type expectedFailure struct {
+	Kind  upgrade.ActionKind
+	Is    error
+	Count int
+}
+
+func (f expectedFailure) matches(x executed) bool {
+	return x.Err != nil && x.Action.Kind() == f.Kind && (f.Is == nil || errors.Is(x.Err, f.Is))
+}
+
+// unexpected returns the failed actions of the log no expectation names.
+func (h *host) unexpected() []executed {
+	var out []executed
+	for _, x := range h.log {
+		if x.Err != nil && !slices.ContainsFunc(h.expected, func(f expectedFailure) bool { return f.matches(x) }) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// checkFailures asserts that the failed actions are exactly the expected
+// ones: none unless the test named some, each expectation met exactly.
+func (h *host) checkFailures(t *testing.T) {
+	t.Helper()
+	for _, x := range h.unexpected() {
+		t.Errorf("failed action: %s", x)
+	}
+	for _, f := range h.expected {
+		n := 0
+		for _, x := range h.log {
+			if f.matches(x) {
+				n++
+			}
+		}
+		if n != f.Count {
+			t.Errorf("%d failed %s actions (error %v), want exactly %d", n, f.Kind, f.Is, f.Count)
+		}
+	}
 }
 
 func newHost(t *testing.T, rs *cluster.RaftSet) *host {
@@ -115,7 +167,6 @@ func (h *host) observe(ctx context.Context) (upgrade.Observation, error) {
 func (h *host) run(ctx context.Context, step stepFunc, st upgrade.Status, done func(upgrade.Status) bool, timeout time.Duration) upgrade.Status {
 	h.t.Helper()
 	deadline := time.Now().Add(timeout)
-	failures := 0
 	for {
 		if time.Now().After(deadline) {
 			h.t.Fatalf("no completion within %s; phase %s, gate %v\nactions:\n%s\nraft:\n%s", timeout, phaseOf(st),
@@ -150,13 +201,12 @@ func (h *host) run(ctx context.Context, step stepFunc, st upgrade.Status, done f
 			st = h.persist(d.Status)
 		}
 		for _, a := range actions {
-			x := executed{Step: h.steps, Phase: phase, Mark: h.rs.Recorder.Mark(), Leader: h.rs.Raft.Leader(), Action: a}
+			x := executed{Step: h.steps, Phase: phase, Mark: h.rs.Recorder.Mark(), At: time.Now(), Leader: h.rs.Raft.Leader(), Action: a}
 			x.Err = h.exec.Execute(ctx, &obs, a)
 			h.log = append(h.log, x)
 			if x.Err != nil {
-				failures++
-				if failures > 20 {
-					h.t.Fatalf("too many failed actions:\n%s", formatExecuted(h.log))
+				if u := h.unexpected(); len(u) > 0 {
+					h.t.Fatalf("failed action no expectation names: %s\nactions:\n%s\nraft:\n%s", u[0], formatExecuted(h.log), h.rs.Raft.FormatHistory())
 				}
 				break // re-observe, as a host stops at the first failure
 			}

@@ -1,8 +1,6 @@
 package e2e_test
 
 import (
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
 	"context"
 	"maps"
 	"slices"
@@ -11,11 +9,9 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
-	coordinationv1 "k8s.io/api/coordination/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	kadapter "github.com/raftshift/raftshift/adapters/kubernetes"
 	"github.com/raftshift/raftshift/e2e/internal/cluster"
 	"github.com/raftshift/raftshift/rolling"
 	"github.com/raftshift/raftshift/upgrade"
@@ -132,9 +128,10 @@ func checkOnDeleteOutcome(t *testing.T, ctx context.Context, rs *cluster.RaftSet
 		t.Error(err)
 	}
 	events := rs.Recorder.Since(mark)
+	sets := rs.Recorder.SetEvents()
 	t.Logf("actions:\n%s", formatExecuted(h.log))
 	t.Logf("pod events:\n%s", cluster.FormatEvents(events))
-	t.Logf("raft:\n%s", rs.Raft.FormatHistory())
+	t.Logf("raft (seed %d):\n%s", rs.Raft.Seed(), rs.Raft.FormatHistory())
 
 	// (a) Idle at the target, succeeded.
 	if !st.Idle() || st.CurrentVersion != newVersion || st.CurrentImage != newImage {
@@ -144,13 +141,17 @@ func checkOnDeleteOutcome(t *testing.T, ctx context.Context, rs *cluster.RaftSet
 		t.Errorf("last result = %+v, want Succeeded", st.LastResult)
 	}
 
-	// (d) No action failed, and the strategy never touched the partition.
+	// (d) No action failed (none is expected), and the strategy never
+	// touched the partition: no SetPartition ran, and the StatefulSet's
+	// watch shows no change of its update strategy or partition.
+	h.checkFailures(t)
+	allow := hostAllowances(h.log)
+	if changes := checkPartitionWatch(t, sets, mark, allow); len(changes) != 0 {
+		t.Errorf("statefulset update strategy or partition changed in OnDelete ordering:\n%s", cluster.FormatSetEvents(changes))
+	}
 	deletes := map[string]executed{} // "pod/uid" -> the DeletePod that ran
 	moves := 0
 	for _, x := range h.log {
-		if x.Err != nil {
-			t.Errorf("failed action: %s", x)
-		}
 		switch a := x.Action.(type) {
 		case upgrade.SetPartition:
 			t.Errorf("partition set in OnDelete ordering: %s", x)
@@ -168,43 +169,57 @@ func checkOnDeleteOutcome(t *testing.T, ctx context.Context, rs *cluster.RaftSet
 		}
 	}
 
-	// (b) The controller restarted nothing on its own: every deletion in
-	// the watch is a DeletePod the strategy issued before it (same name and
-	// UID), and every new pod replaces one of those deletions.
+	// (b) The controller restarted nothing on its own: every termination
+	// in the watch (deletion requested: the pod turns Terminating) and
+	// every deletion is a DeletePod the strategy issued before it (same
+	// name and UID, executed before the event was recorded), and every new
+	// pod replaces one of those deletions.
 	dels := cluster.Deletions(events)
 	var order []string
 	for _, e := range dels {
 		order = append(order, e.Pod)
+	}
+	terms := cluster.Terminations(events)
+	var termOrder []string
+	for _, e := range terms {
+		termOrder = append(termOrder, e.Pod)
 		x, ok := deletes[e.Pod+"/"+string(e.UID)]
 		switch {
 		case !ok:
-			t.Errorf("deletion #%d of %s (uid %s) matches no DeletePod the strategy issued", e.Seq, e.Pod, e.UID)
+			t.Errorf("termination #%d of %s (uid %s) matches no DeletePod the strategy issued", e.Seq, e.Pod, e.UID)
 		case x.Mark > e.Seq:
-			t.Errorf("deletion #%d of %s happened before its DeletePod (mark #%d)", e.Seq, e.Pod, x.Mark)
+			t.Errorf("termination #%d of %s happened before its DeletePod (mark #%d)", e.Seq, e.Pod, x.Mark)
 		case e.UID != oldUIDs[e.Pod]:
-			t.Errorf("deletion #%d of %s: uid %s is not the pre-upgrade incarnation %s", e.Seq, e.Pod, e.UID, oldUIDs[e.Pod])
+			t.Errorf("termination #%d of %s: uid %s is not the pre-upgrade incarnation %s", e.Seq, e.Pod, e.UID, oldUIDs[e.Pod])
 		}
 	}
-	if !slices.Equal(order, wantOrder) {
-		t.Errorf("deletion order = %v, want %v", order, wantOrder)
+	if !slices.Equal(order, wantOrder) || !slices.Equal(termOrder, wantOrder) {
+		t.Errorf("deletion order = %v, termination order = %v, want %v", order, termOrder, wantOrder)
+	}
+	by := checkDisruptions(t, events, sets, allow)
+	for uid, d := range by {
+		if d.Why != "DeletePod" {
+			t.Errorf("%s (uid %s) terminated by %s (%s), want a DeletePod", d.Event.Pod, uid, d.By, d.Why)
+		}
 	}
 	if len(deletes) != len(dels) {
 		t.Errorf("%d distinct DeletePod actions ran, %d deletions seen", len(deletes), len(dels))
 	}
 	recs := cluster.Recreations(events)
 	replaced := map[types.UID]bool{}
-	for i, r := range recs {
+	for _, r := range recs {
 		if _, ok := deletes[r.Pod+"/"+string(r.OldUID)]; !ok {
 			t.Errorf("recreation %v without a DeletePod of that incarnation", r)
 		}
 		if r.Ready < 0 || r.Image != newImage {
 			t.Errorf("recreation %v: want a ready pod at %s", r, newImage)
 		}
-		if i > 0 && r.Deleted < recs[i-1].Ready {
-			t.Errorf("%s deleted (#%d) before %s's replacement was ready (#%d)", r.Pod, r.Deleted, recs[i-1].Pod, recs[i-1].Ready)
-		}
 		replaced[r.NewUID] = true
 	}
+	// One at a time: each DeletePod (and termination) only after the
+	// previous replacement was ready and its server caught up, never of
+	// the pod leading.
+	checkOneAtATime(t, rs, recs, by)
 	for _, a := range cluster.Additions(events) {
 		if !replaced[a.UID] {
 			t.Errorf("pod %s (uid %s, event #%d) created without a DeletePod of its predecessor", a.Pod, a.UID, a.Seq)
@@ -216,12 +231,12 @@ func checkOnDeleteOutcome(t *testing.T, ctx context.Context, rs *cluster.RaftSet
 
 	// (c) The leader's pod went last, after exactly one leadership move
 	// away from it.
-	if n := len(dels); n == 0 || dels[n-1].Pod != initialLeader {
-		t.Errorf("last deletion = %v, want the leader %s", order, initialLeader)
+	if n := len(terms); n == 0 || terms[n-1].Pod != initialLeader {
+		t.Errorf("last deletion = %v, want the leader %s", termOrder, initialLeader)
 	} else {
 		movedBefore := false
 		for _, x := range h.log {
-			if x.Err != nil || x.Mark > dels[n-1].Seq {
+			if x.Err != nil || x.Mark > terms[n-1].Seq {
 				continue
 			}
 			switch a := x.Action.(type) {
@@ -239,10 +254,14 @@ func checkOnDeleteOutcome(t *testing.T, ctx context.Context, rs *cluster.RaftSet
 		t.Errorf("%d leadership moves, want exactly 1", moves)
 	}
 
-	// Raft safety held throughout.
+	// Raft safety held throughout (a voter catching up counts as down);
+	// every restarted server caught up after the lag, every election won
+	// after its delay.
 	if v := rs.Raft.Violations(); len(v) != 0 {
 		t.Errorf("raft safety violations:\n%s", strings.Join(v, "\n"))
 	}
+	checkCatchUps(t, rs, 3)
+	checkElections(t, rs)
 	if got := rs.Raft.MaxVotersDown(); got != 1 {
 		t.Errorf("max voters down at once = %d, want 1", got)
 	}
@@ -257,10 +276,9 @@ func checkOnDeleteOutcome(t *testing.T, ctx context.Context, rs *cluster.RaftSet
 
 	// The objects: pods at the target, the StatefulSet still OnDelete at
 	// the new template, the lock free.
-	for _, p := range pods {
-		if p.Labels[cluster.LabelVersion] != newVersion {
-			t.Errorf("%s version label = %q, want %s", p.Name, p.Labels[cluster.LabelVersion], newVersion)
-		}
+	checkPodsAt(t, pods, 3, newImage, newVersion)
+	if last, ok := rs.Recorder.LastSet(rs.Spec.Name); !ok || last.Strategy != appsv1.OnDeleteStatefulSetStrategyType || last.Partition != -1 {
+		t.Errorf("statefulset at the end (watch): %+v, want OnDelete without a partition", last)
 	}
 	if s, err := rs.StatefulSet(ctx); err != nil {
 		t.Error(err)
@@ -268,9 +286,5 @@ func checkOnDeleteOutcome(t *testing.T, ctx context.Context, rs *cluster.RaftSet
 		s.Spec.Template.Spec.Containers[0].Image != newImage {
 		t.Errorf("statefulset: update strategy %+v, image %s", us, s.Spec.Template.Spec.Containers[0].Image)
 	}
-	var lease coordinationv1.Lease
-	key := client.ObjectKey{Namespace: rs.Namespace, Name: rs.Spec.Name + kadapter.DefaultLockSuffix}
-	if err := rs.CP.Runtime.Get(ctx, key, &lease); err == nil && lease.Spec.HolderIdentity != nil && *lease.Spec.HolderIdentity != "" {
-		t.Errorf("operation lock still held by %q", *lease.Spec.HolderIdentity)
-	}
+	checkLockReleased(t, ctx, rs)
 }

@@ -15,7 +15,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	appsv1 "k8s.io/api/apps/v1"
-	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
@@ -34,7 +33,6 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/yaml"
 
-	kadapter "github.com/raftshift/raftshift/adapters/kubernetes"
 	"github.com/raftshift/raftshift/adapters/kubernetes/api/v1alpha1"
 	"github.com/raftshift/raftshift/adapters/kubernetes/controller"
 	"github.com/raftshift/raftshift/bluegreen"
@@ -273,9 +271,11 @@ func testCRDValidation(t *testing.T, cp *cluster.ControlPlane, c client.Client) 
 // opEntry is one write the reconciler made to the cluster (through its
 // client) or one Raft action it executed (through the RaftCluster).
 type opEntry struct {
-	// Mark is the number of pod events recorded before the write: every
-	// pod event it caused has a sequence number >= Mark.
+	// Mark is the recorder's mark before the write: every watch event it
+	// caused has a sequence number >= Mark.
 	Mark int
+	// At is when the write was made.
+	At time.Time
 	// Leader is the simulated Raft leader when the write was made.
 	Leader string
 	// Manager numbers the manager that made it (1, then 2 after a
@@ -285,6 +285,8 @@ type opEntry struct {
 	Verb string
 	// Kind and Name identify the Kubernetes object.
 	Kind, Name string
+	// UID is a delete's UID precondition.
+	UID types.UID
 	// Partition is the StatefulSet's partition after a patch that set it
 	// (-1 otherwise).
 	Partition int32
@@ -325,7 +327,7 @@ type opLog struct {
 func (l *opLog) begin() opEntry {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return opEntry{Mark: l.rs.Recorder.Mark(), Leader: l.rs.Raft.Leader(), Manager: l.manager, Partition: -1}
+	return opEntry{Mark: l.rs.Recorder.Mark(), At: time.Now(), Leader: l.rs.Raft.Leader(), Manager: l.manager, Partition: -1}
 }
 
 func (l *opLog) add(e opEntry) {
@@ -397,6 +399,9 @@ func (c loggingClient) Update(ctx context.Context, obj client.Object, opts ...cl
 
 func (c loggingClient) Delete(ctx context.Context, obj client.Object, opts ...client.DeleteOption) error {
 	e := c.log.begin()
+	if o := (&client.DeleteOptions{}).ApplyOptions(opts); o.Preconditions != nil && o.Preconditions.UID != nil {
+		e.UID = *o.Preconditions.UID
+	}
 	err := c.Client.Delete(ctx, obj, opts...)
 	c.note(e, "delete", obj, err)
 	return err
@@ -815,33 +820,31 @@ func testReconcilerRolling(t *testing.T, cp *cluster.ControlPlane, c client.Clie
 	events := rs.Recorder.Since(mark)
 	t.Logf("writes:\n%s", log)
 	t.Logf("pod events:\n%s", cluster.FormatEvents(events))
-	t.Logf("raft:\n%s", rs.Raft.FormatHistory())
+	t.Logf("raft (seed %d):\n%s", rs.Raft.Seed(), rs.Raft.FormatHistory())
 
 	checkFinalStatus(t, ru)
-	checkRollingRecreations(t, rs, events, log.ok(), oldUIDs, initialLeader)
+	checkNoFailedWrites(t, log)
+	checkRollingRecreations(t, rs, mark, events, log.ok(), oldUIDs, initialLeader, newImage)
 
-	// Raft safety held throughout.
+	// Raft safety held throughout (a voter catching up counts as down);
+	// every restarted server caught up after the lag, every election won
+	// after its delay.
 	if v := rs.Raft.Violations(); len(v) != 0 {
 		t.Errorf("raft safety violations:\n%s", strings.Join(v, "\n"))
 	}
 	if got := rs.Raft.MaxVotersDown(); got != 1 {
 		t.Errorf("max voters down at once = %d, want 1", got)
 	}
-	if l := rs.Raft.Leader(); l == "" {
-		t.Error("no leader at the end")
-	}
 	for _, name := range []string{"bao-0", "bao-1", "bao-2"} {
 		if n := rs.Raft.Restarts(name); n != 1 {
 			t.Errorf("raft server %s restarted %d times, want 1", name, n)
 		}
 	}
+	checkCatchUps(t, rs, 3)
+	checkElections(t, rs)
 
 	// Objects at the target, partition back to 0, lock released.
-	for _, p := range pods {
-		if p.Labels[cluster.LabelVersion] != newVersion {
-			t.Errorf("%s version label = %q, want %s", p.Name, p.Labels[cluster.LabelVersion], newVersion)
-		}
-	}
+	checkPodsAt(t, pods, 3, newImage, newVersion)
 	set, err := rs.StatefulSet(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -866,10 +869,13 @@ func testReconcilerRolling(t *testing.T, cp *cluster.ControlPlane, c client.Clie
 }
 
 // checkRollingRecreations asserts that the pods were recreated exactly
-// once each, highest ordinal first, one at a time, each after a partition
-// write that allowed it and never while it led, and that leadership moved
-// away from the initial leader before its pod went.
-func checkRollingRecreations(t *testing.T, rs *cluster.RaftSet, events []cluster.PodEvent, ops []opEntry, oldUIDs map[string]types.UID, initialLeader string) {
+// once each, highest ordinal first, one at a time, each terminated by the
+// partition in force (from the StatefulSet's watch) that the reconciler's
+// partition writes set, each write made after the previous replacement was
+// ready and caught up and never while the pod led; that every partition
+// change the watch showed was such a write; and that leadership moved away
+// from the initial leader before its pod went.
+func checkRollingRecreations(t *testing.T, rs *cluster.RaftSet, mark int, events []cluster.PodEvent, ops []opEntry, oldUIDs map[string]types.UID, initialLeader, image string) {
 	t.Helper()
 	recs := cluster.Recreations(events)
 	var order []string
@@ -882,35 +888,26 @@ func checkRollingRecreations(t *testing.T, rs *cluster.RaftSet, events []cluster
 	if del := cluster.DeletedPods(events); len(del) != 3 {
 		t.Errorf("deleted pods = %v, want the three recreations only", del)
 	}
-	for i, r := range recs {
-		if r.OldUID != oldUIDs[r.Pod] || r.NewUID == "" || r.Ready < 0 || r.Image != newImage {
-			t.Errorf("recreation %v: want old uid %s replaced by a ready pod at %s", r, oldUIDs[r.Pod], newImage)
-		}
-		if i > 0 && r.Deleted < recs[i-1].Ready {
-			t.Errorf("%s deleted (#%d) before %s's replacement was ready (#%d)", r.Pod, r.Deleted, recs[i-1].Pod, recs[i-1].Ready)
-		}
-		// The reconciler allowed it: the last partition write before the
-		// deletion was at or below the ordinal.
-		ord, _ := strconv.Atoi(strings.TrimPrefix(r.Pod, rs.Spec.Name+"-"))
-		allowed := -1
-		for j, x := range ops {
-			if x.Mark > r.Deleted || x.Kind != "StatefulSet" || x.Partition < 0 {
-				continue
-			}
-			allowed = j
-		}
-		if allowed < 0 || ops[allowed].Partition > int32(ord) {
-			t.Errorf("%s recreated (event #%d) without a partition write allowing it", r.Pod, r.Deleted)
-			continue
-		}
-		a := ops[allowed]
-		if i > 0 && a.Mark < recs[i-1].Ready {
-			t.Errorf("partition %d released %s before %s was ready", a.Partition, r.Pod, recs[i-1].Pod)
-		}
-		if a.Leader == r.Pod {
-			t.Errorf("%s released by partition %d while it led", r.Pod, a.Partition)
+	for _, r := range recs {
+		if r.OldUID != oldUIDs[r.Pod] || r.NewUID == "" || r.Ready < 0 || r.Image != image {
+			t.Errorf("recreation %v: want old uid %s replaced by a ready pod at %s", r, oldUIDs[r.Pod], image)
 		}
 	}
+	sets := rs.Recorder.SetEvents()
+	allow := opAllowances(ops)
+	changes := checkPartitionWatch(t, sets, mark, allow)
+	t.Logf("partition changes (statefulset watch):\n%s", cluster.FormatSetEvents(changes))
+	by := checkDisruptions(t, events, sets, allow)
+	for _, r := range recs {
+		if d, ok := by[r.OldUID]; ok {
+			t.Logf("%s terminated at #%d: %s, allowed by %s", r.Pod, r.Terminating, d.Why, d.By)
+			if d.By.Partition < 0 {
+				t.Errorf("%s released by %s, want a partition write (Partition ordering)", r.Pod, d.By)
+			}
+		}
+	}
+	checkOneAtATime(t, rs, recs, by)
+
 	var leaderRec cluster.Recreation
 	for _, r := range recs {
 		if r.Pod == initialLeader {
@@ -919,7 +916,7 @@ func checkRollingRecreations(t *testing.T, rs *cluster.RaftSet, events []cluster
 	}
 	moved := false
 	for _, x := range ops {
-		if x.Verb != "raft" || x.Mark > leaderRec.Deleted {
+		if x.Verb != "raft" || x.Mark > leaderRec.Terminating {
 			continue
 		}
 		switch a := x.Action.(type) {
@@ -934,12 +931,16 @@ func checkRollingRecreations(t *testing.T, rs *cluster.RaftSet, events []cluster
 	}
 }
 
-func checkLockReleased(t *testing.T, ctx context.Context, rs *cluster.RaftSet) {
+// checkNoFailedWrites asserts that none of the reconcilers' logged writes
+// and Raft actions failed (none is expected).
+func checkNoFailedWrites(t *testing.T, log *opLog) {
 	t.Helper()
-	var lease coordinationv1.Lease
-	key := client.ObjectKey{Namespace: rs.Namespace, Name: rs.Spec.Name + kadapter.DefaultLockSuffix}
-	if err := rs.CP.Runtime.Get(ctx, key, &lease); err == nil && lease.Spec.HolderIdentity != nil && *lease.Spec.HolderIdentity != "" {
-		t.Errorf("operation lock still held by %q", *lease.Spec.HolderIdentity)
+	log.mu.Lock()
+	defer log.mu.Unlock()
+	for _, e := range log.entries {
+		if e.Err != nil {
+			t.Errorf("failed write: %s", e)
+		}
 	}
 }
 
@@ -950,7 +951,11 @@ func testReconcilerBlueGreen(t *testing.T, cp *cluster.ControlPlane, c client.Cl
 	begin := time.Now()
 	ctx, cancel := context.WithTimeout(cp.Context(), 150*time.Second)
 	defer cancel()
-	rs := cp.NewRaftSet(t, cluster.SetSpec{Image: oldImage, Version: oldVersion, InitialLeader: 1, TargetedTransfer: true})
+	// Green servers catch up for longer than the sync window and the
+	// validation take without the lag: the catch-up gate (Syncing) is
+	// what holds the promotions.
+	rs := cp.NewRaftSet(t, cluster.SetSpec{Image: oldImage, Version: oldVersion, InitialLeader: 1, TargetedTransfer: true,
+		CatchUpLag: blueGreenCatchUpLag})
 	before, err := rs.WaitReady(ctx, rs.Spec.Name, 3, oldImage, time.Minute)
 	if err != nil {
 		t.Fatal(err)
@@ -997,21 +1002,26 @@ func testReconcilerBlueGreen(t *testing.T, cp *cluster.ControlPlane, c client.Cl
 
 	ru := waitUpgrade(t, ctx, c, rs, log, "blue-green upgrade done", 100*time.Second, upgraded)
 	t.Logf("upgrade took %s", time.Since(begin).Round(time.Millisecond))
-	if _, err := rs.WaitReady(ctx, green, 3, newImage, 10*time.Second); err != nil {
+	greenPods, err := rs.WaitReady(ctx, green, 3, newImage, 10*time.Second)
+	if err != nil {
 		t.Error(err)
 	}
 	if _, err := rs.WaitReady(ctx, rs.Spec.Name, 0, "", 10*time.Second); err != nil {
 		t.Errorf("blue pods not reaped: %v", err)
 	}
 	events := rs.Recorder.Since(mark)
+	sets := rs.Recorder.SetEvents()
 	ops := log.ok()
 	t.Logf("writes:\n%s", log)
 	t.Logf("pod events:\n%s", cluster.FormatEvents(events))
-	t.Logf("raft:\n%s", rs.Raft.FormatHistory())
+	t.Logf("raft (seed %d):\n%s", rs.Raft.Seed(), rs.Raft.FormatHistory())
 
 	checkFinalStatus(t, ru)
+	checkNoFailedWrites(t, log)
 
-	// Raft: no voter ever down; votes and leadership all green.
+	// Raft: no voter ever down (nor catching up); votes and leadership all
+	// green; every green server caught up after the lag before it was
+	// promoted.
 	if v := rs.Raft.Violations(); len(v) != 0 {
 		t.Errorf("raft safety violations:\n%s", strings.Join(v, "\n"))
 	}
@@ -1030,22 +1040,44 @@ func testReconcilerBlueGreen(t *testing.T, cp *cluster.ControlPlane, c client.Cl
 			t.Errorf("blue server %s restarted %d times, want 0", name, n)
 		}
 	}
+	checkCatchUps(t, rs, 3)
+	checkElections(t, rs)
+	var promotions []allowance
+	for _, x := range ops {
+		if a, ok := x.Action.(upgrade.Promote); ok && x.Verb == "raft" {
+			promotions = append(promotions, allowance{At: x.At, Pod: a.Member, What: x.Action.String()})
+		}
+	}
+	checkPromotedCaughtUp(t, rs, promotions)
 
-	// No pod recreated; only the blue pods deleted.
+	// No pod recreated; only the blue pods deleted, each through the
+	// deletion of the blue StatefulSet written before it (its deletion
+	// shown by the watch before the pod's); no partition changed.
 	if recs := cluster.Recreations(events); len(recs) != 0 {
 		t.Errorf("pods recreated during blue-green: %v", recs)
 	}
-	for _, e := range events {
-		if e.Type == cluster.EventDeleted {
-			if uid, blue := blueUIDs[e.Pod]; !blue || e.UID != uid {
-				t.Errorf("unexpected pod deletion %v", e)
-			}
+	for _, e := range cluster.Terminations(events) {
+		if uid, blue := blueUIDs[e.Pod]; !blue || e.UID != uid {
+			t.Errorf("unexpected pod deletion %v", e)
+		}
+	}
+	if n := len(cluster.Deletions(events)); n != len(blueUIDs) {
+		t.Errorf("%d pod deletions, want the %d blue pods", n, len(blueUIDs))
+	}
+	allow := opAllowances(ops)
+	if changes := checkPartitionWatch(t, sets, mark, allow); len(changes) != 0 {
+		t.Errorf("partition changed during blue-green:\n%s", cluster.FormatSetEvents(changes))
+	}
+	for uid, d := range checkDisruptions(t, events, sets, allow) {
+		if d.Why != "DeleteRevision" || d.By.Set != rs.Spec.Name {
+			t.Errorf("%s (uid %s) terminated by %s (%s), want the blue StatefulSet's deletion", d.Event.Pod, uid, d.By, d.Why)
 		}
 	}
 
 	// Write order: every join before any promotion, promotions before the
-	// leadership move to green, blue removed before the Service switch,
-	// blue deleted last.
+	// leadership move to green, the move before any demotion, every blue
+	// voter demoted before any removal, blue removed before the Service
+	// switch, blue deleted last.
 	index := func(last bool, pred func(opEntry) bool) int {
 		i := -1
 		for j, x := range ops {
@@ -1068,20 +1100,26 @@ func testReconcilerBlueGreen(t *testing.T, cp *cluster.ControlPlane, c client.Cl
 		a, ok := x.Action.(upgrade.TransferLeadership)
 		return x.Verb == "raft" && ok && isGreen(a.ToID)
 	})
-	lastRemove := index(true, raftKind(upgrade.KindRemovePeer))
+	firstDemote, lastDemote := index(false, raftKind(upgrade.KindDemote)), index(true, raftKind(upgrade.KindDemote))
+	firstRemove, lastRemove := index(false, raftKind(upgrade.KindRemovePeer)), index(true, raftKind(upgrade.KindRemovePeer))
 	switchSvc := index(false, func(x opEntry) bool { return x.Verb == "patch" && x.Kind == "Service" && x.Selects == green })
 	deleteBlue := index(false, func(x opEntry) bool { return x.Verb == "delete" && x.Kind == "StatefulSet" && x.Name == rs.Spec.Name })
-	t.Logf("write indexes: create green %d, last join %d, first promote %d, last promote %d, leader move %d, last remove %d, switch %d, delete blue %d",
-		createGreen, lastJoin, firstPromote, lastPromote, move, lastRemove, switchSvc, deleteBlue)
-	if !(createGreen >= 0 && createGreen < lastJoin && lastJoin < firstPromote && lastPromote < move && move < lastRemove && lastRemove < switchSvc && switchSvc < deleteBlue) {
+	t.Logf("write indexes: create green %d, last join %d, first promote %d, last promote %d, leader move %d, first demote %d, last demote %d, first remove %d, last remove %d, switch %d, delete blue %d",
+		createGreen, lastJoin, firstPromote, lastPromote, move, firstDemote, lastDemote, firstRemove, lastRemove, switchSvc, deleteBlue)
+	if !(createGreen >= 0 && createGreen < lastJoin && lastJoin < firstPromote && lastPromote < move && move < firstDemote &&
+		lastDemote < firstRemove && lastRemove < switchSvc && switchSvc < deleteBlue) {
 		t.Errorf("writes out of the blue-green order")
 	}
-	var joined, removed []string
+	var joined, demoted, removed []string
 	for _, x := range ops {
 		switch a := x.Action.(type) {
 		case upgrade.JoinNonvoter:
 			if !slices.Contains(joined, a.Member) {
 				joined = append(joined, a.Member)
+			}
+		case upgrade.Demote:
+			if !slices.Contains(demoted, a.Member) {
+				demoted = append(demoted, a.Member)
 			}
 		case upgrade.RemovePeer:
 			if !slices.Contains(removed, a.Member) {
@@ -1090,9 +1128,13 @@ func testReconcilerBlueGreen(t *testing.T, cp *cluster.ControlPlane, c client.Cl
 		}
 	}
 	slices.Sort(joined)
+	slices.Sort(demoted)
 	slices.Sort(removed)
 	if !slices.Equal(joined, wantVoters) {
 		t.Errorf("joined %v, want %v", joined, wantVoters)
+	}
+	if want := []string{"bao-0", "bao-1", "bao-2"}; !slices.Equal(demoted, want) {
+		t.Errorf("demoted %v, want %v", demoted, want)
 	}
 	if want := []string{"bao-0", "bao-1", "bao-2"}; !slices.Equal(removed, want) {
 		t.Errorf("removed %v, want %v", removed, want)
@@ -1109,6 +1151,7 @@ func testReconcilerBlueGreen(t *testing.T, cp *cluster.ControlPlane, c client.Cl
 	if got := svc.Spec.Selector[cluster.LabelRevision]; got != green {
 		t.Errorf("service selects revision %q, want %q", got, green)
 	}
+	checkPodsAt(t, greenPods, 3, newImage, newVersion)
 	checkLockReleased(t, ctx, rs)
 
 	// Both strategies report a start and an outcome with the shared

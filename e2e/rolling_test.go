@@ -1,20 +1,16 @@
 package e2e_test
 
 import (
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
 	"context"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	coordinationv1 "k8s.io/api/coordination/v1"
-	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/controller-runtime/pkg/client"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	kadapter "github.com/raftshift/raftshift/adapters/kubernetes"
+	"k8s.io/apimachinery/pkg/types"
+
 	"github.com/raftshift/raftshift/e2e/internal/cluster"
 	"github.com/raftshift/raftshift/rolling"
 	"github.com/raftshift/raftshift/upgrade"
@@ -68,12 +64,13 @@ func TestRollingUpgrade(t *testing.T) {
 			mark := rs.Recorder.Mark()
 
 			spec := rolling.Spec{
-				Version:      newVersion,
-				Image:        newImage,
-				Workload:     rs.Spec.Name,
-				CatchUp:      upgrade.CatchUp{Stabilization: metav1.Duration{Duration: 500 * time.Millisecond}},
-				PollInterval: metav1.Duration{Duration: 100 * time.Millisecond},
-				Snapshot:     tc.snapshot,
+				Version:       newVersion,
+				Image:         newImage,
+				Workload:      rs.Spec.Name,
+				CatchUp:       upgrade.CatchUp{Stabilization: metav1.Duration{Duration: 500 * time.Millisecond}},
+				PollInterval:  metav1.Duration{Duration: 100 * time.Millisecond},
+				RetryInterval: metav1.Duration{Duration: time.Second},
+				Snapshot:      tc.snapshot,
 			}
 			h := newHost(t, rs)
 			h.crashEvery = tc.crash
@@ -113,8 +110,9 @@ func testRollingStuckPod(t *testing.T, cp *cluster.ControlPlane) {
 
 	spec := rolling.Spec{
 		Version: newVersion, Image: newImage, Workload: rs.Spec.Name,
-		CatchUp:      upgrade.CatchUp{Stabilization: metav1.Duration{Duration: 500 * time.Millisecond}},
-		PollInterval: metav1.Duration{Duration: 100 * time.Millisecond},
+		CatchUp:       upgrade.CatchUp{Stabilization: metav1.Duration{Duration: 500 * time.Millisecond}},
+		PollInterval:  metav1.Duration{Duration: 100 * time.Millisecond},
+		RetryInterval: metav1.Duration{Duration: time.Second},
 	}
 	step := func(obs upgrade.Observation, st upgrade.Status) (upgrade.Decision, error) {
 		return rolling.Step(spec, obs, st)
@@ -165,9 +163,10 @@ func checkRollingOutcome(t *testing.T, ctx context.Context, rs *cluster.RaftSet,
 		t.Error(err)
 	}
 	events := rs.Recorder.Since(mark)
+	sets := rs.Recorder.SetEvents()
 	t.Logf("actions:\n%s", formatExecuted(h.log))
 	t.Logf("pod events:\n%s", cluster.FormatEvents(events))
-	t.Logf("raft:\n%s", rs.Raft.FormatHistory())
+	t.Logf("raft (seed %d):\n%s", rs.Raft.Seed(), rs.Raft.FormatHistory())
 
 	// Final status: idle at the target, succeeded (S5).
 	if !st.Idle() || st.CurrentVersion != newVersion || st.CurrentImage != newImage {
@@ -176,9 +175,10 @@ func checkRollingOutcome(t *testing.T, ctx context.Context, rs *cluster.RaftSet,
 	if st.LastResult == nil || st.LastResult.Outcome != upgrade.OutcomeSucceeded {
 		t.Errorf("last result = %+v, want Succeeded", st.LastResult)
 	}
+	// No action failed (none is expected).
+	h.checkFailures(t)
 
-	// Each pod recreated exactly once, highest ordinal first, each after the
-	// previous replacement was ready (never two at a time).
+	// Each pod recreated exactly once, highest ordinal first.
 	recs := cluster.Recreations(events)
 	var order []string
 	for _, r := range recs {
@@ -187,50 +187,36 @@ func checkRollingOutcome(t *testing.T, ctx context.Context, rs *cluster.RaftSet,
 	if want := []string{"bao-2", "bao-1", "bao-0"}; !slices.Equal(order, want) {
 		t.Fatalf("recreation order = %v, want %v", order, want)
 	}
-	for i, r := range recs {
+	for _, r := range recs {
 		if r.OldUID != oldUIDs[r.Pod] || r.NewUID == "" || r.Ready < 0 || r.Image != newImage {
 			t.Errorf("recreation %v: want old uid %s replaced by a ready pod at %s", r, oldUIDs[r.Pod], newImage)
-		}
-		if i > 0 && r.Deleted < recs[i-1].Ready {
-			t.Errorf("%s deleted (#%d) before %s's replacement was ready (#%d)", r.Pod, r.Deleted, recs[i-1].Pod, recs[i-1].Ready)
-		}
-		// The FSM allowed this recreation before it happened: a partition
-		// at or below the ordinal, or a DeletePod of this pod.
-		ord, _ := strconv.Atoi(strings.TrimPrefix(r.Pod, "bao-"))
-		allowed := -1
-		for j, x := range h.log {
-			if x.Err != nil || x.Mark > r.Deleted {
-				continue
-			}
-			switch a := x.Action.(type) {
-			case upgrade.SetPartition:
-				if a.Partition <= int32(ord) {
-					allowed = j
-				}
-			case upgrade.DeletePod:
-				if a.Member == r.Pod {
-					allowed = j
-				}
-			}
-		}
-		if allowed < 0 {
-			t.Errorf("%s recreated (event #%d) without an action allowing it", r.Pod, r.Deleted)
-			continue
-		}
-		// The allowance was given only once the previous pod was back.
-		if i > 0 && h.log[allowed].Mark < recs[i-1].Ready {
-			if a, ok := h.log[allowed].Action.(upgrade.SetPartition); ok && a.Partition <= int32(ord) {
-				t.Errorf("partition %d released %s before %s was ready", a.Partition, r.Pod, recs[i-1].Pod)
-			}
-		}
-		// The pod was never the leader when the FSM released it.
-		if h.log[allowed].Leader == r.Pod {
-			t.Errorf("%s released by %s while it led", r.Pod, h.log[allowed].Action)
 		}
 	}
 	// No other pod deleted.
 	if del := cluster.DeletedPods(events); len(del) != 3 {
 		t.Errorf("deleted pods = %v, want the three recreations only", del)
+	}
+
+	// The StatefulSet's real partition changes (from its watch) each made
+	// by an executed SetPartition, and each pod termination allowed by the
+	// action in force: the partition at or below its ordinal, set by the
+	// SetPartitions executed before it. Each allowed only after the
+	// previous replacement was ready and caught up, never while it led.
+	allow := hostAllowances(h.log)
+	changes := checkPartitionWatch(t, sets, mark, allow)
+	t.Logf("partition changes (statefulset watch):\n%s", cluster.FormatSetEvents(changes))
+	by := checkDisruptions(t, events, sets, allow)
+	for _, r := range recs {
+		if d, ok := by[r.OldUID]; ok {
+			t.Logf("%s terminated at #%d: %s, allowed by %s", r.Pod, r.Terminating, d.Why, d.By)
+			if d.By.Partition < 0 {
+				t.Errorf("%s released by %s, want a partition change (Partition ordering)", r.Pod, d.By)
+			}
+		}
+	}
+	checkOneAtATime(t, rs, recs, by)
+	if last, ok := rs.Recorder.LastSet(rs.Spec.Name); !ok || last.Partition != 0 || last.Image != newImage {
+		t.Errorf("statefulset at the end (watch): %+v, want partition 0 at %s", last, newImage)
 	}
 
 	// Leadership moved away from the initial leader before its pod went.
@@ -242,7 +228,7 @@ func checkRollingOutcome(t *testing.T, ctx context.Context, rs *cluster.RaftSet,
 	}
 	moved := false
 	for _, x := range h.log {
-		if x.Err != nil || x.Mark > leaderRec.Deleted {
+		if x.Err != nil || x.Mark > leaderRec.Terminating {
 			continue
 		}
 		switch a := x.Action.(type) {
@@ -257,31 +243,24 @@ func checkRollingOutcome(t *testing.T, ctx context.Context, rs *cluster.RaftSet,
 	}
 
 	// Raft safety held throughout: never the leader down, never two voters
-	// down, quorum kept.
+	// down (a voter catching up counts as down), quorum kept; every
+	// restarted server caught up after the lag, every election won after
+	// its delay.
 	if v := rs.Raft.Violations(); len(v) != 0 {
 		t.Errorf("raft safety violations:\n%s", strings.Join(v, "\n"))
 	}
 	if got := rs.Raft.MaxVotersDown(); got != 1 {
 		t.Errorf("max voters down at once = %d, want 1", got)
 	}
-	if l := rs.Raft.Leader(); l == "" {
-		t.Error("no leader at the end")
-	}
 	for _, name := range []string{"bao-0", "bao-1", "bao-2"} {
 		if n := rs.Raft.Restarts(name); n != 1 {
 			t.Errorf("raft server %s restarted %d times, want 1", name, n)
 		}
 	}
+	checkCatchUps(t, rs, 3)
+	checkElections(t, rs)
 
 	// The cluster's objects are at the target and the lock is free.
-	for _, p := range pods {
-		if p.Labels[cluster.LabelVersion] != newVersion {
-			t.Errorf("%s version label = %q, want %s", p.Name, p.Labels[cluster.LabelVersion], newVersion)
-		}
-	}
-	var lease coordinationv1.Lease
-	key := client.ObjectKey{Namespace: rs.Namespace, Name: rs.Spec.Name + kadapter.DefaultLockSuffix}
-	if err := rs.CP.Runtime.Get(ctx, key, &lease); err == nil && lease.Spec.HolderIdentity != nil && *lease.Spec.HolderIdentity != "" {
-		t.Errorf("operation lock still held by %q", *lease.Spec.HolderIdentity)
-	}
+	checkPodsAt(t, pods, 3, newImage, newVersion)
+	checkLockReleased(t, ctx, rs)
 }

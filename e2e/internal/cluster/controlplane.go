@@ -38,12 +38,31 @@ type ControlPlane struct {
 	sets atomic.Int32
 }
 
+// Option configures a control plane.
+type Option func(*options)
+
+type options struct {
+	flags []string
+}
+
+// WithRBAC makes the kube-apiserver authorize requests with RBAC
+// (--authorization-mode=RBAC) instead of allowing everything. Config stays
+// privileged (system:masters); a rest config impersonating another user is
+// held to that user's RBAC grants.
+func WithRBAC() Option {
+	return func(o *options) { o.flags = append(o.flags, "--authorization-mode=RBAC") }
+}
+
 // Start starts etcd, the kube-apiserver and the StatefulSet controller for
 // one test. Everything is stopped by t.Cleanup, the controller first.
-func Start(t *testing.T) *ControlPlane {
+func Start(t *testing.T, opts ...Option) *ControlPlane {
 	t.Helper()
 	begin := time.Now()
 	quietLogs()
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 
 	etcdURL, err := startEtcd(t)
 	if err != nil {
@@ -52,15 +71,15 @@ func Start(t *testing.T) *ControlPlane {
 	storage := storagebackend.NewDefaultConfig(path.Join("/e2e", strconv.FormatInt(time.Now().UnixNano(), 36), "registry"), nil)
 	storage.Transport.ServerList = []string{etcdURL}
 
-	opts := kubeapiservertesting.NewDefaultTestServerOptions()
-	opts.DisableInvariantChecks = true
-	server := kubeapiservertesting.StartTestServerOrDie(t, opts, []string{
+	serverOpts := kubeapiservertesting.NewDefaultTestServerOptions()
+	serverOpts.DisableInvariantChecks = true
+	server := kubeapiservertesting.StartTestServerOrDie(t, serverOpts, append([]string{
 		// No endpoints reconciler: the loopback "external" address is not
 		// a valid endpoint.
 		"--endpoint-reconciler-type=none",
 		// No service-account controller runs, so no token can be mounted.
 		"--disable-admission-plugins=ServiceAccount",
-	}, storage)
+	}, o.flags...), storage)
 	t.Cleanup(server.TearDownFn)
 
 	cfg := rest.CopyConfig(server.ClientConfig)

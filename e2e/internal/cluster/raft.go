@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -23,8 +24,31 @@ var ErrRaft = errors.New("simulated raft")
 type RaftEvent struct {
 	// At is the wall-clock time of the event.
 	At time.Time
-	// What describes it ("leader bao-2 -> bao-0 (StepDown)", "bao-2 down").
+	// What describes it ("leader bao-2 elected ...", "bao-2 down").
 	What string
+}
+
+// CatchUp is one catch-up of a server that came back (a restarted pod) or
+// joined the configuration: from Up, when it started serving (or joined),
+// to CaughtUp, when it had replayed the leader's log.
+type CatchUp struct {
+	Server string
+	UID    types.UID
+	// Up is when it started catching up, CaughtUp when it had.
+	Up, CaughtUp time.Time
+}
+
+// Election is one leader election of the simulated Raft.
+type Election struct {
+	// Why it was held ("StepDown", "leader lost", "quorum regained").
+	Why string
+	// Lost is when the cluster lost its leader, At when the election was
+	// decided: At-Lost is the seeded election delay.
+	Lost, At time.Time
+	// Winner is the new leader ("" when the election failed for want of
+	// a quorum of healthy voters), Term the new term.
+	Winner string
+	Term   uint64
 }
 
 // server is the simulated Raft server of one pod name.
@@ -32,30 +56,52 @@ type server struct {
 	name     string
 	workload string
 	uid      types.UID
-	exists   bool
-	ready    bool
-	present  bool
-	voter    bool
+	// exists, ready and terminating follow the pod incarnation uid.
+	exists, ready, terminating bool
+	present, voter             bool
+	// caughtUp: the server has replayed the leader's log since it last
+	// came up or joined.
+	caughtUp bool
+	// catchUp numbers the server's catch-ups, to drop a stale timer.
+	catchUp  int
 	last     uint64
+	lastTerm uint64
 	stable   time.Time
 	restarts int
 }
 
-func (s *server) up() bool { return s.exists && s.ready }
+// up reports whether the server process serves: its pod incarnation exists,
+// is ready and is not shutting down.
+func (s *server) up() bool { return s.exists && s.ready && !s.terminating }
+
+// healthy reports whether the server serves and has caught up with the
+// leader's log (autopilot's "healthy").
+func (s *server) healthy() bool { return s.up() && s.caughtUp }
 
 // Raft simulates the Raft cluster of a RaftSet's pods: one server per pod
-// name, up while its pod exists and is ready. A recreated pod (new UID) is a
+// name, serving while its pod exists, is ready and is not terminating (a
+// pod with a deletion timestamp has received SIGTERM: its server is
+// shutting down and no longer counts). A recreated pod (new UID) is a
 // server restart: the member is down until the new incarnation is ready,
-// then it is caught up at once. The cluster forms when all the initial
-// StatefulSet's replicas are first ready, every one a voter, with
-// SetSpec.InitialLeader leading.
+// then catching up — serving but not healthy, its log behind the leader's —
+// for a seeded random lag (SetSpec.CatchUpLag), and only then healthy. A
+// server joining the configuration catches up the same way. The cluster
+// forms when all the initial StatefulSet's replicas are first ready, every
+// one a voter, with SetSpec.InitialLeader leading.
+//
+// Elections take time: when the leader steps down, goes down or loses its
+// quorum, the cluster has no leader for a seeded random delay
+// (SetSpec.ElectionTimeout) and then a seeded random healthy voter wins
+// (not the one that stepped down); no voter can win while fewer than a
+// quorum are healthy. A targeted transfer is immediate.
 //
 // Every change is checked against the Raft safety invariants of the design
 // (S1 quorum, S2 one voter disrupted at a time, S3 the leader never goes
-// down while leading); breaches are kept in Violations. If the leader does
-// go down, a new one is elected among the healthy voters, as Raft would.
+// down while leading), counting a voter that is catching up as disrupted;
+// breaches are kept in Violations.
 type Raft struct {
 	mu         sync.Mutex
+	ctx        context.Context
 	workload   string
 	replicas   int32
 	initial    string
@@ -71,16 +117,33 @@ type Raft struct {
 	violations []string
 	maxDown    int
 	inS1, inS2 bool
+
+	seed       uint64
+	rng        *rand.Rand
+	lag        time.Duration
+	electMin   time.Duration
+	electing   bool
+	electGen   int
+	leaderLost time.Time
+	catchUps   []CatchUp
+	elections  []Election
 }
 
-func newRaft(spec SetSpec) *Raft {
-	return &Raft{
+func newRaft(ctx context.Context, spec SetSpec, seed uint64) *Raft {
+	r := &Raft{
+		ctx:      ctx,
 		workload: spec.Name,
 		replicas: spec.Replicas,
 		initial:  spec.Name + "-" + fmt.Sprint(spec.InitialLeader),
 		targeted: spec.TargetedTransfer,
 		servers:  map[string]*server{},
+		seed:     seed,
+		rng:      rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15)),
+		lag:      max(spec.CatchUpLag, 0),
+		electMin: max(spec.ElectionTimeout, 0),
 	}
+	r.logf("seed %d: catch-up lag in [%s, %s), election delay in [%s, %s)", seed, r.lag, 2*r.lag, r.electMin, 2*r.electMin)
+	return r
 }
 
 func (r *Raft) logf(format string, args ...any) {
@@ -91,6 +154,26 @@ func (r *Raft) violate(format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
 	r.violations = append(r.violations, msg)
 	r.logf("VIOLATION: %s", msg)
+}
+
+// draw returns a seeded random duration in [d, 2d) (0 when d is 0).
+func (r *Raft) draw(d time.Duration) time.Duration {
+	if d <= 0 {
+		return 0
+	}
+	return d + time.Duration(r.rng.Int64N(int64(d)))
+}
+
+// after runs f under the lock after d, unless the RaftSet has ended.
+func (r *Raft) after(d time.Duration, f func()) {
+	time.AfterFunc(d, func() {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if r.ctx.Err() != nil {
+			return
+		}
+		f()
+	})
 }
 
 // names returns the server names, sorted.
@@ -105,30 +188,38 @@ func (r *Raft) onPod(pod *corev1.Pod, deleted bool) {
 		s = &server{name: pod.Name, workload: pod.Labels[LabelRevision]}
 		r.servers[pod.Name] = s
 	}
-	wasUp := s.up()
+	wasUp, wasTerminating := s.up(), s.terminating
 	switch {
 	case deleted:
-		if s.uid == pod.UID {
+		if s.uid == pod.UID && s.exists {
 			s.exists, s.ready = false, false
+			r.logf("%s gone (pod %s deleted)", s.name, short(pod.UID))
 		}
 	case s.uid != pod.UID:
 		if s.uid != "" {
 			s.restarts++
 			r.logf("%s restarted as %s", s.name, short(pod.UID))
 		}
-		s.uid, s.exists = pod.UID, true
-		s.ready = PodReady(pod) && pod.DeletionTimestamp == nil
+		s.uid, s.exists, wasTerminating = pod.UID, true, false
+		s.ready, s.terminating = PodReady(pod), pod.DeletionTimestamp != nil
 	default:
 		s.exists = true
-		s.ready = PodReady(pod) && pod.DeletionTimestamp == nil
+		s.ready, s.terminating = PodReady(pod), pod.DeletionTimestamp != nil
+	}
+	if s.terminating && !wasTerminating && s.exists {
+		r.logf("%s shutting down (pod %s terminating)", s.name, short(s.uid))
 	}
 	r.index++
 	switch up := s.up(); {
 	case up && !wasUp:
-		s.stable = time.Now()
-		s.last = r.index
-		r.logf("%s up", s.name)
+		if r.formed && s.present {
+			r.startCatchUp(s, "up")
+		} else {
+			r.logf("%s up", s.name)
+		}
 	case !up && wasUp:
+		s.caughtUp = false
+		s.catchUp++ // a pending catch-up is void
 		r.logf("%s down", s.name)
 	}
 	r.advance()
@@ -139,11 +230,37 @@ func (r *Raft) onPod(pod *corev1.Pod, deleted bool) {
 	r.check(s.name)
 }
 
+// startCatchUp makes s catch up with the leader's log for a seeded random
+// lag: it serves but is not healthy, and its log stays where it was.
+func (r *Raft) startCatchUp(s *server, why string) {
+	s.caughtUp = false
+	s.catchUp++
+	gen, uid, begin := s.catchUp, s.uid, time.Now()
+	lag := r.draw(r.lag)
+	r.logf("%s %s, catching up (%s)", s.name, why, lag.Round(time.Millisecond))
+	done := func() {
+		if s.catchUp != gen || s.uid != uid || !s.up() || !s.present {
+			return
+		}
+		s.caughtUp = true
+		s.stable = time.Now()
+		s.last, s.lastTerm = r.index, r.term
+		r.catchUps = append(r.catchUps, CatchUp{Server: s.name, UID: uid, Up: begin, CaughtUp: s.stable})
+		r.logf("%s caught up after %s", s.name, s.stable.Sub(begin).Round(time.Millisecond))
+		r.check(s.name)
+	}
+	if lag == 0 {
+		done()
+		return
+	}
+	r.after(lag, done)
+}
+
 // advance lets the healthy members of the configuration follow the log.
 func (r *Raft) advance() {
 	for _, s := range r.servers {
-		if s.up() && s.present {
-			s.last = r.index
+		if s.healthy() && s.present {
+			s.last, s.lastTerm = r.index, r.term
 		}
 	}
 }
@@ -159,10 +276,12 @@ func (r *Raft) tryForm() {
 	if int32(len(members)) < r.replicas {
 		return
 	}
-	for _, s := range members {
-		s.present, s.voter = true, true
-	}
 	r.formed, r.term = true, 1
+	now := time.Now()
+	for _, s := range members {
+		s.present, s.voter, s.caughtUp, s.stable = true, true, true, now
+		s.last, s.lastTerm = r.index, r.term
+	}
 	r.leader = r.initial
 	if s := r.servers[r.leader]; s == nil || !s.up() {
 		r.leader = members[0].name
@@ -185,7 +304,7 @@ func (r *Raft) counts() (voters, healthy, quorum int) {
 	for _, s := range r.servers {
 		if s.present && s.voter {
 			voters++
-			if s.up() {
+			if s.healthy() {
 				healthy++
 			}
 		}
@@ -193,8 +312,9 @@ func (r *Raft) counts() (voters, healthy, quorum int) {
 	return voters, healthy, voters/2 + 1
 }
 
-// check verifies the invariants after server changed, and elects a new
-// leader if the leader went down.
+// check verifies the invariants after server changed, and starts an
+// election when the leader went down, lost its quorum, or when the cluster
+// has none and could elect one.
 func (r *Raft) check(changed string) {
 	voters, healthy, quorum := r.counts()
 	down := voters - healthy
@@ -215,32 +335,82 @@ func (r *Raft) check(changed string) {
 	r.inS1 = noQuorum
 	if l := r.servers[r.leader]; r.leader != "" && (l == nil || !l.up() || !l.present || !l.voter) {
 		r.violate("S3: leader %s went down while leading", r.leader)
-		r.elect("leader lost")
+		r.loseLeader("leader lost", "")
 	}
 	switch {
 	case r.leader != "" && noQuorum:
 		// A leader that cannot reach a quorum steps down (CheckQuorum).
-		r.elect("quorum lost")
+		r.loseLeader("quorum lost", "")
 	case r.leader == "" && !noQuorum:
-		r.elect("quorum regained")
+		r.scheduleElection("quorum regained", "")
 	}
 }
 
-// elect makes the first healthy voter (by name) leader, or none.
-func (r *Raft) elect(why string) {
+// loseLeader leaves the cluster without a leader and schedules an election
+// that exclude may not win.
+func (r *Raft) loseLeader(why, exclude string) {
 	old := r.leader
 	r.leader = ""
+	r.leaderLost = time.Now()
+	r.logf("leader %s lost (%s), term %d", orNone(old), why, r.term)
+	r.electing = false // a pending election is for the old state
+	r.electGen++
+	r.scheduleElection(why, exclude)
+}
+
+// scheduleElection decides an election after a seeded random delay,
+// unless one is pending.
+func (r *Raft) scheduleElection(why, exclude string) {
+	if r.electing || r.leader != "" {
+		return
+	}
+	if r.leaderLost.IsZero() {
+		r.leaderLost = time.Now()
+	}
+	r.electing = true
+	r.electGen++
+	gen := r.electGen
+	d := r.draw(r.electMin)
+	elect := func() {
+		if gen != r.electGen {
+			return
+		}
+		r.electing = false
+		r.elect(why, exclude)
+	}
+	if d == 0 {
+		elect()
+		return
+	}
+	r.after(d, elect)
+}
+
+// elect picks a seeded random healthy voter other than exclude as leader,
+// if a quorum of voters is healthy.
+func (r *Raft) elect(why, exclude string) {
+	if r.leader != "" {
+		return
+	}
 	_, healthy, quorum := r.counts()
-	if healthy >= quorum {
-		for _, n := range r.names() {
-			if s := r.servers[n]; s.present && s.voter && s.up() && n != old {
-				r.leader = n
-				break
-			}
+	var candidates []string
+	for _, n := range r.names() {
+		if s := r.servers[n]; s.present && s.voter && s.healthy() && n != exclude {
+			candidates = append(candidates, n)
 		}
 	}
 	r.term++
-	r.logf("leader %s -> %s (%s), term %d", orNone(old), orNone(r.leader), why, r.term)
+	e := Election{Why: why, Lost: r.leaderLost, At: time.Now(), Term: r.term}
+	if healthy < quorum || len(candidates) == 0 {
+		r.elections = append(r.elections, e)
+		r.logf("election for term %d failed (%s): %d of quorum %d voters healthy", r.term, why, healthy, quorum)
+		return // retried by check once a quorum is healthy
+	}
+	r.leader = candidates[r.rng.IntN(len(candidates))]
+	e.Winner = r.leader
+	r.elections = append(r.elections, e)
+	r.leaderLost = time.Time{}
+	r.logf("leader %s elected (%s) after %s, term %d", r.leader, why, e.At.Sub(e.Lost).Round(time.Millisecond), r.term)
+	r.advance()
 }
 
 func orNone(name string) string {
@@ -271,6 +441,15 @@ func (r *Raft) Voters() []string {
 	return r.voterNames()
 }
 
+// Healthy reports whether every voter serves and is caught up and the
+// cluster has a leader.
+func (r *Raft) Healthy() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	voters, healthy, _ := r.counts()
+	return r.formed && r.leader != "" && voters == healthy
+}
+
 // Restarts returns how many times the named server restarted (its pod was
 // recreated) since the harness first saw it.
 func (r *Raft) Restarts(name string) int {
@@ -282,6 +461,23 @@ func (r *Raft) Restarts(name string) int {
 	return 0
 }
 
+// Seed returns the seed of the simulated Raft's generator.
+func (r *Raft) Seed() uint64 { return r.seed }
+
+// CatchUps returns the catch-ups completed so far, in order.
+func (r *Raft) CatchUps() []CatchUp {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.catchUps)
+}
+
+// Elections returns the elections decided so far, in order.
+func (r *Raft) Elections() []Election {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.elections)
+}
+
 // Violations returns the safety violations seen so far.
 func (r *Raft) Violations() []string {
 	r.mu.Lock()
@@ -289,8 +485,8 @@ func (r *Raft) Violations() []string {
 	return slices.Clone(r.violations)
 }
 
-// MaxVotersDown is the largest number of voters seen down at once since
-// the cluster formed.
+// MaxVotersDown is the largest number of voters seen down (or catching
+// up) at once since the cluster formed.
 func (r *Raft) MaxVotersDown() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -317,7 +513,8 @@ func (r *Raft) FormatHistory() string {
 
 // Fill adds the simulated Raft view to an observation built by the
 // Kubernetes adapter: obs.Raft, each member's Raft state, the
-// capabilities, backup readiness and hook reports.
+// capabilities, backup readiness and hook reports. Without a leader (during
+// an election) the Raft view is unknown.
 func (r *Raft) Fill(obs *upgrade.Observation) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -348,12 +545,13 @@ func (r *Raft) Fill(obs *upgrade.Observation) {
 			m.Raft.Suffrage = upgrade.Voter
 		}
 		m.Raft.Leader = s.name == r.leader
-		m.Raft.Healthy = s.up()
+		m.Raft.Healthy = s.healthy()
 		m.Raft.LastIndex = s.last
-		m.Raft.LastTerm = r.term
-		if s.up() {
+		m.Raft.LastTerm = s.lastTerm
+		switch {
+		case s.healthy():
 			m.Raft.StableSince = s.stable
-		} else {
+		case !s.up():
 			m.Raft.LastContact = time.Hour
 		}
 	}
@@ -364,8 +562,8 @@ func (r *Raft) Fill(obs *upgrade.Observation) {
 
 // Execute carries out a Raft action on the simulated cluster (it
 // implements the Kubernetes adapter's ActionExecutor). Actions already done
-// succeed; impossible ones (moving leadership to a down server, demoting
-// or removing the leader) fail.
+// succeed; impossible ones (moving leadership to a server that is down or
+// not caught up, demoting or removing the leader) fail.
 func (r *Raft) Execute(_ context.Context, _ *upgrade.Observation, a upgrade.Action) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -379,21 +577,21 @@ func (r *Raft) Execute(_ context.Context, _ *upgrade.Observation, a upgrade.Acti
 	switch a := a.(type) {
 	case upgrade.StepDown:
 		if r.leader != a.ID {
-			r.logf("step down %s: not leader (%s leads), nothing to do", a.ID, r.leader)
+			r.logf("step down %s: not leader (%s leads), nothing to do", a.ID, orNone(r.leader))
 			return nil
 		}
-		old := r.leader
+		other := false
 		for _, n := range r.names() {
-			if s := r.servers[n]; n != old && s.present && s.voter && s.up() {
-				r.leader = n
-				break
+			if s := r.servers[n]; n != r.leader && s.present && s.voter && s.healthy() {
+				other = true
 			}
 		}
-		if r.leader == old {
+		if !other {
 			return fmt.Errorf("%w: %s: no other healthy voter", ErrRaft, a)
 		}
-		r.term++
-		r.logf("leader %s -> %s (StepDown), term %d", old, r.leader, r.term)
+		// The leader steps down; an election follows after a delay, which
+		// it does not stand in.
+		r.loseLeader("StepDown by "+a.ID, a.ID)
 	case upgrade.TransferLeadership:
 		if !r.targeted {
 			return fmt.Errorf("%w: %s: targeted transfer unsupported", ErrRaft, a)
@@ -402,19 +600,20 @@ func (r *Raft) Execute(_ context.Context, _ *upgrade.Observation, a upgrade.Acti
 			return nil
 		}
 		if r.leader != a.FromID {
-			return fmt.Errorf("%w: %s: %s is not the leader (%s is)", ErrRaft, a, a.FromID, r.leader)
+			return fmt.Errorf("%w: %s: %s is not the leader (%s is)", ErrRaft, a, a.FromID, orNone(r.leader))
 		}
 		to, err := get(a.ToID)
 		if err != nil {
 			return err
 		}
-		if !to.present || !to.voter || !to.up() {
-			return fmt.Errorf("%w: %s: target is not a healthy voter", ErrRaft, a)
+		if !to.present || !to.voter || !to.healthy() {
+			return fmt.Errorf("%w: %s: target is not a healthy, caught-up voter", ErrRaft, a)
 		}
 		old := r.leader
 		r.leader = a.ToID
 		r.term++
 		r.logf("leader %s -> %s (TransferLeadership), term %d", old, r.leader, r.term)
+		r.advance()
 	case upgrade.JoinNonvoter:
 		s, err := get(a.ID)
 		if err != nil {
@@ -426,8 +625,9 @@ func (r *Raft) Execute(_ context.Context, _ *upgrade.Observation, a upgrade.Acti
 		if !s.up() {
 			return fmt.Errorf("%w: %s: server is down", ErrRaft, a)
 		}
-		s.present, s.voter, s.last = true, false, r.index
+		s.present, s.voter, s.last, s.lastTerm = true, false, 0, 0
 		r.logf("%s joined as non-voter", s.name)
+		r.startCatchUp(s, "joined")
 	case upgrade.Promote:
 		s, err := get(a.ID)
 		if err != nil {
@@ -443,7 +643,11 @@ func (r *Raft) Execute(_ context.Context, _ *upgrade.Observation, a upgrade.Acti
 			return fmt.Errorf("%w: %s: server is down", ErrRaft, a)
 		}
 		s.voter = true
-		r.logf("%s promoted to voter", s.name)
+		caught := ""
+		if !s.caughtUp {
+			caught = " (not caught up)"
+		}
+		r.logf("%s promoted to voter%s", s.name, caught)
 	case upgrade.Demote:
 		s, err := get(a.ID)
 		if err != nil {
@@ -469,6 +673,7 @@ func (r *Raft) Execute(_ context.Context, _ *upgrade.Observation, a upgrade.Acti
 			return fmt.Errorf("%w: %s: cannot remove the leader", ErrRaft, a)
 		}
 		s.present, s.voter = false, false
+		s.catchUp++ // a pending catch-up is void
 		r.logf("%s removed from the configuration", s.name)
 	case upgrade.TakeSnapshot:
 		r.backup = time.Now()

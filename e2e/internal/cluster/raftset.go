@@ -3,6 +3,8 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
+	"os"
 	"strconv"
 	"sync"
 	"testing"
@@ -61,7 +63,35 @@ type SetSpec struct {
 	// TargetedTransfer sets Capabilities.TargetedTransfer of the simulated
 	// Raft (TransferLeadership available); false offers only StepDown.
 	TargetedTransfer bool
+	// TerminationDelay is how long a deleted pod stays Terminating before
+	// the kubelet stand-in removes it (its server's shutdown, default
+	// 300ms, well inside the template's TerminationGracePeriod).
+	TerminationDelay time.Duration
+	// CatchUpLag: a server that comes back (restarted pod) or joins the
+	// configuration catches up with the leader's log for a seeded random
+	// lag in [CatchUpLag, 2*CatchUpLag) before it is healthy (default
+	// 800ms, longer than the strategies' other waits after a
+	// restart, so that their catch-up gates are what holds them; negative:
+	// at once).
+	CatchUpLag time.Duration
+	// ElectionTimeout: an election (the leader stepped down, went down or
+	// lost its quorum) is decided after a seeded random delay in
+	// [ElectionTimeout, 2*ElectionTimeout) (default 150ms; negative: at
+	// once).
+	ElectionTimeout time.Duration
+	// Seed seeds the simulated Raft (catch-up lags, election delays and
+	// winners). 0: derived from the namespace and E2E_SEED (default 1).
+	Seed uint64
 }
+
+// TerminationGracePeriod is the pods' terminationGracePeriodSeconds: a
+// deletion marks a pod Terminating for up to this long; the kubelet
+// stand-in removes it after SetSpec.TerminationDelay.
+const TerminationGracePeriod = 30 * time.Second
+
+// NodeName is the node the scheduler stand-in binds every pod to (no Node
+// object exists: nothing needs one).
+const NodeName = "e2e-node"
 
 func (s SetSpec) withDefaults() SetSpec {
 	if s.Name == "" {
@@ -85,13 +115,23 @@ func (s SetSpec) withDefaults() SetSpec {
 	if s.ReadyDelay == 0 {
 		s.ReadyDelay = 300 * time.Millisecond
 	}
+	if s.TerminationDelay == 0 {
+		s.TerminationDelay = 300 * time.Millisecond
+	}
+	if s.CatchUpLag == 0 {
+		s.CatchUpLag = 800 * time.Millisecond
+	}
+	if s.ElectionTimeout == 0 {
+		s.ElectionTimeout = 150 * time.Millisecond
+	}
 	return s
 }
 
 // RaftSet is one simulated Raft cluster on the control plane: a namespace
 // with a StatefulSet, a headless governing Service, a client Service, a
-// readiness loop standing in for the kubelet, a watch recorder and a
-// simulated Raft kept in step with the pods.
+// scheduler and a kubelet stand-in (binding, readiness, graceful
+// termination), a watch recorder of pods and StatefulSets and a simulated
+// Raft kept in step with the pods.
 type RaftSet struct {
 	// CP is the control plane.
 	CP *ControlPlane
@@ -104,16 +144,33 @@ type RaftSet struct {
 	// Recorder records the namespace's pod watch events.
 	Recorder *Recorder
 
-	ctx     context.Context
-	mu      sync.Mutex
-	booting map[types.UID]bool
-	hold    map[string]bool
+	ctx         context.Context
+	mu          sync.Mutex
+	binding     map[types.UID]bool
+	booting     map[types.UID]bool
+	terminating map[types.UID]bool
+	hold        map[string]bool
+}
+
+// seedFor derives the simulated Raft's seed of a namespace: SetSpec.Seed,
+// else E2E_SEED (default 1) mixed with the namespace name.
+func seedFor(spec SetSpec, ns string) uint64 {
+	if spec.Seed != 0 {
+		return spec.Seed
+	}
+	base := uint64(1)
+	if v, err := strconv.ParseUint(os.Getenv("E2E_SEED"), 10, 64); err == nil {
+		base = v
+	}
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(ns))
+	return base ^ h.Sum64()
 }
 
 // NewRaftSet creates a namespace, the StatefulSet (RollingUpdate with
 // spec.Partition, or OnDelete), its headless Service and the client
-// Service, and starts the readiness loop, the recorder and the simulated
-// Raft.
+// Service, and starts the scheduler and kubelet stand-ins, the recorder and
+// the simulated Raft.
 func (cp *ControlPlane) NewRaftSet(t *testing.T, spec SetSpec) *RaftSet {
 	t.Helper()
 	spec = spec.withDefaults()
@@ -126,14 +183,16 @@ func (cp *ControlPlane) NewRaftSet(t *testing.T, spec SetSpec) *RaftSet {
 		t.Fatalf("create namespace: %v", err)
 	}
 	rs := &RaftSet{
-		CP:        cp,
-		Spec:      spec,
-		Namespace: ns,
-		Recorder:  &Recorder{},
-		Raft:      newRaft(spec),
-		ctx:       ctx,
-		booting:   map[types.UID]bool{},
-		hold:      map[string]bool{},
+		CP:          cp,
+		Spec:        spec,
+		Namespace:   ns,
+		Recorder:    &Recorder{},
+		Raft:        newRaft(ctx, spec, seedFor(spec, ns)),
+		ctx:         ctx,
+		binding:     map[types.UID]bool{},
+		booting:     map[types.UID]bool{},
+		terminating: map[types.UID]bool{},
+		hold:        map[string]bool{},
 	}
 
 	factory := informers.NewSharedInformerFactoryWithOptions(cp.Client, 0, informers.WithNamespace(ns))
@@ -146,7 +205,11 @@ func (cp *ControlPlane) NewRaftSet(t *testing.T, spec SetSpec) *RaftSet {
 		t.Fatalf("pod event handler: %v", err)
 	}
 	sets := factory.Apps().V1().StatefulSets().Informer()
-	if _, err := sets.AddEventHandler(cache.ResourceEventHandlerFuncs{DeleteFunc: rs.reap}); err != nil {
+	if _, err := sets.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { rs.onSet(EventAdded, obj) },
+		UpdateFunc: func(_, obj any) { rs.onSet(EventModified, obj) },
+		DeleteFunc: func(obj any) { rs.onSet(EventDeleted, obj) },
+	}); err != nil {
 		t.Fatalf("statefulset event handler: %v", err)
 	}
 	factory.Start(ctx.Done())
@@ -169,9 +232,9 @@ func (cp *ControlPlane) NewRaftSet(t *testing.T, spec SetSpec) *RaftSet {
 	return rs
 }
 
-// reap stands in for the garbage collector, which does not run: when a
-// StatefulSet is deleted it deletes the pods it controlled.
-func (rs *RaftSet) reap(obj any) {
+// onSet is the StatefulSet informer's handler: it records the event and
+// reaps the pods of a deleted StatefulSet.
+func (rs *RaftSet) onSet(typ EventType, obj any) {
 	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 		obj = d.Obj
 	}
@@ -179,6 +242,16 @@ func (rs *RaftSet) reap(obj any) {
 	if !ok {
 		return
 	}
+	rs.Recorder.recordSet(typ, set)
+	if typ == EventDeleted {
+		rs.reap(set)
+	}
+}
+
+// reap stands in for the garbage collector, which does not run: when a
+// StatefulSet is deleted it deletes the pods it controlled (gracefully:
+// they terminate as any deleted pod).
+func (rs *RaftSet) reap(set *appsv1.StatefulSet) {
 	ctx := rs.ctx
 	pods, err := rs.CP.Client.CoreV1().Pods(rs.Namespace).List(ctx, metav1.ListOptions{})
 	if err != nil {
@@ -225,6 +298,7 @@ func (rs *RaftSet) clientService() *corev1.Service {
 func (rs *RaftSet) statefulSet() *appsv1.StatefulSet {
 	s := rs.Spec
 	replicas, partition := s.Replicas, s.Partition
+	grace := int64(TerminationGracePeriod / time.Second)
 	podLabels := map[string]string{LabelApp: s.Name, LabelRevision: s.Name, LabelVersion: s.Version}
 	strategy := appsv1.StatefulSetUpdateStrategy{Type: s.UpdateStrategy}
 	if s.UpdateStrategy == appsv1.RollingUpdateStatefulSetStrategyType {
@@ -241,6 +315,7 @@ func (rs *RaftSet) statefulSet() *appsv1.StatefulSet {
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: podLabels},
 				Spec: corev1.PodSpec{
+					TerminationGracePeriodSeconds: &grace,
 					Containers: []corev1.Container{{
 						Name:  ContainerName,
 						Image: s.Image,
@@ -253,7 +328,8 @@ func (rs *RaftSet) statefulSet() *appsv1.StatefulSet {
 }
 
 // onPod is the pod informer's handler: it records the event, updates the
-// simulated Raft and schedules unready pods to become ready.
+// simulated Raft, binds new pods, schedules unready pods to become ready and
+// terminating pods to go.
 func (rs *RaftSet) onPod(typ EventType, obj any) {
 	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 		obj = d.Obj
@@ -265,9 +341,77 @@ func (rs *RaftSet) onPod(typ EventType, obj any) {
 	// Raft first: once the recorder holds an event, Raft has seen it too.
 	rs.Raft.onPod(pod, typ == EventDeleted)
 	rs.Recorder.record(typ, pod)
-	if typ != EventDeleted {
-		rs.maybeBoot(pod)
+	if typ == EventDeleted {
+		return
 	}
+	if pod.DeletionTimestamp != nil {
+		rs.maybeTerminate(pod)
+		return
+	}
+	rs.maybeBind(pod)
+	rs.maybeBoot(pod)
+}
+
+// maybeBind binds a new pod incarnation to NodeName once, as the scheduler
+// would: a bound pod is deleted gracefully (an unbound one would vanish at
+// once).
+func (rs *RaftSet) maybeBind(pod *corev1.Pod) {
+	if pod.Spec.NodeName != "" {
+		return
+	}
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if rs.binding[pod.UID] {
+		return
+	}
+	rs.binding[pod.UID] = true
+	name, uid := pod.Name, pod.UID
+	go func() {
+		b := &corev1.Binding{
+			ObjectMeta: metav1.ObjectMeta{Name: name, UID: uid},
+			Target:     corev1.ObjectReference{Kind: "Node", Name: NodeName},
+		}
+		_ = rs.CP.Client.CoreV1().Pods(rs.Namespace).Bind(rs.ctx, b, metav1.CreateOptions{})
+	}()
+}
+
+// maybeTerminate starts the shutdown of a terminating pod incarnation once.
+func (rs *RaftSet) maybeTerminate(pod *corev1.Pod) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if rs.terminating[pod.UID] {
+		return
+	}
+	rs.terminating[pod.UID] = true
+	go rs.terminate(pod.Name, pod.UID)
+}
+
+// terminate stands in for the kubelet killing a deleted pod: the server
+// stops serving at once (the pod turns unready), its container exits
+// within TerminationDelay, and the pod object is then removed (a delete
+// with grace period 0, as the kubelet does once the containers are gone).
+func (rs *RaftSet) terminate(name string, uid types.UID) {
+	ctx := rs.ctx
+	pods := rs.CP.Client.CoreV1().Pods(rs.Namespace)
+	_ = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		pod, err := pods.Get(ctx, name, metav1.GetOptions{})
+		if err != nil || pod.UID != uid || !PodReady(pod) {
+			return nil
+		}
+		markUnready(pod, time.Now())
+		_, err = pods.UpdateStatus(ctx, pod, metav1.UpdateOptions{})
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return err
+	})
+	select {
+	case <-ctx.Done():
+		return
+	case <-time.After(rs.Spec.TerminationDelay):
+	}
+	zero := int64(0)
+	_ = pods.Delete(ctx, name, metav1.DeleteOptions{GracePeriodSeconds: &zero, Preconditions: &metav1.Preconditions{UID: &uid}})
 }
 
 // maybeBoot starts booting an unready pod incarnation once.
@@ -360,6 +504,21 @@ func markReady(pod *corev1.Pod, now time.Time) {
 			RestartCount: 0,
 			State:        corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: t}},
 		})
+	}
+}
+
+// markUnready sets the status a kubelet reports once a deleted pod's
+// container has been sent SIGTERM and stopped serving.
+func markUnready(pod *corev1.Pod, now time.Time) {
+	t := metav1.NewTime(now)
+	for i := range pod.Status.Conditions {
+		c := &pod.Status.Conditions[i]
+		if c.Type == corev1.PodReady || c.Type == corev1.ContainersReady {
+			c.Status, c.LastTransitionTime, c.Reason = corev1.ConditionFalse, t, "Terminating"
+		}
+	}
+	for i := range pod.Status.ContainerStatuses {
+		pod.Status.ContainerStatuses[i].Ready = false
 	}
 }
 
