@@ -57,8 +57,7 @@ func (a *Adapter) reconcile() {
 		case p.state == podStarting && p.node == nil && p.failures > 0 && !p.inflight && w != nil:
 			// Retry a failed start with the same incarnation.
 			p.inflight = true
-			starts = append(starts, start{p: p, uid: p.uid, cfg: raftnode.Config{ID: string(p.id), Dir: p.dir,
-				Version: p.version, Bind: p.bind, Book: a.book, Timing: a.opts.Timing, Logger: a.opts.Logger, NoSync: a.opts.NoSync}})
+			starts = append(starts, start{p: p, uid: p.uid, cfg: a.sameIncarnation(p)})
 		}
 	}
 	for _, w := range a.workloads {
@@ -181,12 +180,16 @@ func (a *Adapter) victim(w *workload) *pod {
 // RestartNow, RemovePeer, DeleteRevision): with Options.HandoffOnShutdown a
 // leading node first hands leadership over, as OpenBao does on SIGTERM.
 // Close is the only stop without a hand-over.
-func (a *Adapter) stopPod(p *pod, to podState) {
+func (a *Adapter) stopPod(p *pod, to podState) { a.stopNode(p, to, a.opts.HandoffOnShutdown) }
+
+// stopNode shuts p's node down (after a hand-over when handoff is set and it
+// leads) and leaves the pod in state to.
+func (a *Adapter) stopNode(p *pod, to podState, handoff bool) {
 	a.mu.Lock()
 	n := p.node
 	a.mu.Unlock()
 	if n != nil {
-		if a.opts.HandoffOnShutdown && n.IsLeader() {
+		if handoff && n.IsLeader() {
 			a.handoff(p, n)
 		}
 		if err := n.Shutdown(); err != nil {

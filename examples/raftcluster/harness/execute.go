@@ -33,7 +33,9 @@ func rejected(format string, args ...any) error {
 // lock's Unlock), JoinNonvoter is AddNonvoter
 // with the member's real address, Promote is AddVoter, Demote is
 // DemoteVoter and RemovePeer is RemoveServer followed by a shutdown of the
-// removed node (a removed follower does not stop by itself). Demote and
+// removed node (a removed follower does not stop by itself). The four
+// membership actions succeed without effect when the configuration already
+// shows what they ask for (a retry after a lost reply). Demote and
 // RemovePeer of the leader are refused: hashicorp/raft would make the
 // leader step down without handing over. DeletePod, SetPartition,
 // UpdateTemplate, CreateRevision and DeleteRevision drive the emulated
@@ -254,8 +256,11 @@ func (a *Adapter) apply(act upgrade.Action) error {
 		if !running {
 			return precondition("pod %s is not running", act.Member)
 		}
-		if _, in := suffrage(l, p.id); in {
-			return precondition("%s is already in the raft configuration", act.Member)
+		switch s, in := suffrage(l, p.id); {
+		case in && s == raft.Nonvoter:
+			return nil // done already: a retry after a lost reply
+		case in:
+			return precondition("%s is already a voter", act.Member)
 		}
 		if err := l.Raft.AddNonvoter(p.id, addr, 0, timeout).Error(); err != nil {
 			return fmt.Errorf("add non-voter %s: %w", act.Member, err)
@@ -265,8 +270,11 @@ func (a *Adapter) apply(act upgrade.Action) error {
 		if err != nil {
 			return err
 		}
-		if s, in := suffrage(l, p.id); !in || s != raft.Nonvoter {
-			return precondition("%s is not a non-voter", act.Member)
+		switch s, in := suffrage(l, p.id); {
+		case in && s == raft.Voter:
+			return nil // done already: a retry after a lost reply
+		case !in:
+			return precondition("%s is not in the raft configuration", act.Member)
 		}
 		a.mu.Lock()
 		addr := raft.ServerAddress(p.bind)
@@ -282,8 +290,11 @@ func (a *Adapter) apply(act upgrade.Action) error {
 		if l.ID() == p.id {
 			return rejected("%s is the leader: demoting it would stop it without a hand-over", act.Member)
 		}
-		if s, in := suffrage(l, p.id); !in || s != raft.Voter {
-			return precondition("%s is not a voter", act.Member)
+		switch s, in := suffrage(l, p.id); {
+		case in && s == raft.Nonvoter:
+			return nil // done already: a retry after a lost reply
+		case !in:
+			return precondition("%s is not in the raft configuration", act.Member)
 		}
 		if err := l.Raft.DemoteVoter(p.id, 0, timeout).Error(); err != nil {
 			return fmt.Errorf("demote %s: %w", act.Member, err)
@@ -297,7 +308,7 @@ func (a *Adapter) apply(act upgrade.Action) error {
 			return rejected("%s is the leader: removing it would stop it without a hand-over", act.Member)
 		}
 		if _, in := suffrage(l, p.id); !in {
-			return precondition("%s is not in the raft configuration", act.Member)
+			return nil // done already: a retry after a lost reply
 		}
 		if err := l.Raft.RemoveServer(p.id, 0, timeout).Error(); err != nil {
 			return fmt.Errorf("remove %s: %w", act.Member, err)

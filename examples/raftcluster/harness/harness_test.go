@@ -210,7 +210,6 @@ func TestExecuteRefusesUnsafeRaftActions(t *testing.T) {
 		upgrade.TransferLeadership{From: follower.Name, To: leader.Name},
 		upgrade.StepDown{Member: follower.Name},
 		upgrade.DeletePod{Member: follower.Name, UID: "stale"},
-		upgrade.Promote{Member: follower.Name},
 	} {
 		if n, err := a.Execute(ctx, []upgrade.Action{act}); n != 0 || err == nil {
 			t.Errorf("%s: executed (n=%d, err=%v)", act, n, err)
@@ -220,6 +219,14 @@ func TestExecuteRefusesUnsafeRaftActions(t *testing.T) {
 	}
 	if l := a.Leader(); l == nil || string(l.ID()) != leader.Raft.ID {
 		t.Errorf("leadership moved during refused actions")
+	}
+	// Promoting a voter asks for what already holds (a retry after a lost
+	// reply): it succeeds without effect.
+	if n, err := a.Execute(ctx, []upgrade.Action{upgrade.Promote{Member: follower.Name}}); n != 1 || err != nil {
+		t.Errorf("promote voter %s again: n=%d, err=%v", follower.Name, n, err)
+	}
+	if after := a.Observe(time.Now()); len(after.Voters()) != len(obs.Voters()) {
+		t.Errorf("voters %d after a repeated promotion, %d before", len(after.Voters()), len(obs.Voters()))
 	}
 }
 

@@ -171,7 +171,7 @@ func Start(cfg Config) (*Node, error) {
 	if cfg.Book != nil {
 		cfg.Book.Set(rc.LocalID, n.addr)
 	}
-	r, err := raft.NewRaft(rc, n.FSM, store, store, snaps, trans)
+	r, err := raft.NewRaft(rc, n.FSM, store, store, snaps, noPipeline{trans})
 	if err != nil {
 		_ = trans.Close()
 		_ = store.Close()
@@ -180,6 +180,23 @@ func Start(cfg Config) (*Node, error) {
 	n.Raft = r
 	n.started = time.Now()
 	return n, nil
+}
+
+// noPipeline is the TCP transport without pipelined replication. With
+// hashicorp/raft v1.7.3 a leader's replication goroutine can deadlock when
+// a pipeline's decoder stops (pipelineDecode returns on a newer term or a
+// failed append) while appends keep coming: decodeResponses blocks handing
+// over a response nobody reads, the in-flight queue fills, AppendEntries
+// blocks on it, and the node's Shutdown then waits for that goroutine
+// forever. It hung a blue-green run under continuous writes on a loaded
+// machine, when a former leader was removed and stopped. Without a
+// pipeline, raft replicates with one AppendEntries at a time per follower.
+type noPipeline struct{ *raft.NetworkTransport }
+
+// AppendEntriesPipeline reports pipelining unsupported, so raft falls back
+// to synchronous replication.
+func (noPipeline) AppendEntriesPipeline(raft.ServerID, raft.ServerAddress) (raft.AppendPipeline, error) {
+	return nil, raft.ErrPipelineReplicationNotSupported
 }
 
 // listen binds the TCP transport, preferring cfg.Bind.
