@@ -30,6 +30,10 @@
 // bluegreen.Step every 100ms with the host protocol (observe, Step, persist
 // the status, execute, emit events) or runs the naive Baseline, optionally
 // kills the leader mid-upgrade, then reads every acknowledged write back.
+// Scenario.Leader places leadership on a chosen member first (MoveLeader
+// through the adapter), and before a rolling upgrade the run plans it with
+// fake/plan from an observation of the real cluster, so the Report sets the
+// predicted restart order and leader changes beside the real ones.
 // The Report gives the duration, leader changes, the longest write gap,
 // failed and lost writes, and linearizability violations.
 //
