@@ -73,6 +73,10 @@ func FromObservation(obs upgrade.Observation, cfg Config) (*Cluster, []string, e
 	fw.partition = int(w.Partition)
 
 	leader, hasLeader := obs.Leader()
+	// Lags are applied once the observed leader leads: electing it needs
+	// its whole log on the simulated leader, and a follower trailing the
+	// real leader may be the simulated cluster's first leader.
+	lags := map[*member]uint64{}
 	for _, om := range members {
 		m := c.byName[om.Name]
 		if m == nil {
@@ -113,7 +117,7 @@ func FromObservation(obs upgrade.Observation, cfg Config) (*Cluster, []string, e
 			if lag >= InitialIndex {
 				lag = InitialIndex - 1
 			}
-			m.log = raftLog{{term: 1, last: InitialIndex - lag}}
+			lags[m] = lag
 			note("%s trails the leader by %d entries", m.name, lag)
 		}
 	}
@@ -126,6 +130,11 @@ func FromObservation(obs upgrade.Observation, cfg Config) (*Cluster, []string, e
 	default:
 		if err := c.ElectLeader(leader.Name); err != nil {
 			return nil, nil, fmt.Errorf("fake: observed leader %s: %w", leader.Name, err)
+		}
+	}
+	for _, m := range c.members {
+		if lag, ok := lags[m]; ok && m != c.leader {
+			m.log = raftLog{{term: 1, last: InitialIndex - lag}}
 		}
 	}
 	c.refresh()

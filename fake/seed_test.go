@@ -72,6 +72,32 @@ func TestFromObservationMidUpgrade(t *testing.T) {
 	}
 }
 
+// A follower that trails the observed leader may be the simulated
+// cluster's first leader (ordinal 0): seeding still elects the observed
+// leader, then applies the lag (found on a real etcd cluster under writes).
+func TestFromObservationFirstOrdinalTrailsTheLeader(t *testing.T) {
+	orig := New(Config{Seed: 1, Replicas: 3, TargetedTransfer: true})
+	if err := orig.ElectLeader("bao-2"); err != nil {
+		t.Fatal(err)
+	}
+	obs := orig.Observe()
+	obs.Members[0].Raft.LastIndex = obs.Members[2].Raft.LastIndex - 40
+	c, notes, err := FromObservation(obs, Config{Seed: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := c.Observe()
+	if l, ok := got.Leader(); !ok || l.Name != "bao-2" {
+		t.Fatalf("leader %s %t, observed bao-2", l.Name, ok)
+	}
+	if lag := got.Members[2].Raft.LastIndex - got.Members[0].Raft.LastIndex; lag < 40 {
+		t.Errorf("bao-0 trails by %d, observed 40", lag)
+	}
+	if !strings.Contains(strings.Join(notes, "\n"), "bao-0 trails the leader by 40") {
+		t.Errorf("notes %v", notes)
+	}
+}
+
 func TestFromObservationRefuses(t *testing.T) {
 	obs := New(Config{Seed: 1}).Observe()
 	twoWorkloads := obs

@@ -14,7 +14,10 @@
 //     cannot target) moves leadership, and the next observations show it.
 //   - Membership: join as non-voter, promote, demote and remove each
 //     succeed when executed twice (a retry after a lost reply) and the
-//     observation ends in the state asked for.
+//     observation ends in the state asked for. An adapter whose system
+//     cannot demote a voter (etcd) may refuse Demote with an error that
+//     wraps errors.ErrUnsupported, on one line naming the member, leaving
+//     it a voter; the member is then removed as a voter.
 //   - Errors: an action on a member that does not exist fails with one line
 //     that names the member.
 //
@@ -72,6 +75,13 @@ type Options struct {
 	// Skip names checks not to run ("Membership" for an adapter without
 	// non-voters), with the reason in the test log.
 	Skip map[string]string
+	// Transient reports errors the cluster answers while it is briefly
+	// unable to act, which a strategy meets by re-issuing the action at a
+	// later Step (etcd's StrictReconfigCheck refusing a membership change
+	// until the leader has heard from every voter for 5 s). Membership
+	// retries the first attempt of an action on them until Timeout; the
+	// second attempt, the retry after a lost reply, must succeed outright.
+	Transient func(error) bool
 }
 
 // Run runs every check as a subtest.
@@ -283,12 +293,18 @@ func (s *Suite) Membership() error {
 		return err
 	}
 	step := func(a upgrade.Action, what string, cond func(upgrade.Member) bool) error {
-		for i := range 2 {
+		deadline := time.Now().Add(s.opts.Timeout)
+		for i := 0; i < 2; {
 			obs, err := s.observe()
 			if err != nil {
 				return fmt.Errorf("observe before %s: %w", a, err)
 			}
-			if err := s.a.Execute(ctx, &obs, a); err != nil {
+			switch err := s.a.Execute(ctx, &obs, a); {
+			case err == nil:
+				i++
+			case i == 0 && s.opts.Transient != nil && s.opts.Transient(err) && time.Now().Before(deadline):
+				s.c.Settle(ctx)
+			default:
 				return fmt.Errorf("%s (attempt %d): %w", a, i+1, err)
 			}
 		}
@@ -325,11 +341,43 @@ func (s *Suite) Membership() error {
 		{upgrade.RemovePeer{Member: spare.Name, ID: spare.Raft.ID}, "removed",
 			func(m upgrade.Member) bool { return !m.Raft.Present }},
 	} {
+		if d, ok := st.a.(upgrade.Demote); ok {
+			if refused, err := s.demoteUnsupported(d); err != nil {
+				return err
+			} else if refused {
+				continue
+			}
+		}
 		if err := step(st.a, st.what, st.cond); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// demoteUnsupported executes d once and reports whether the adapter refused
+// it as unsupported (errors.ErrUnsupported) the way Membership allows: one
+// line naming the member, which stays a voter. Any other error fails; a
+// success is left for the caller's two attempts to confirm.
+func (s *Suite) demoteUnsupported(d upgrade.Demote) (bool, error) {
+	obs, err := s.observe()
+	if err != nil {
+		return false, fmt.Errorf("observe before %s: %w", d, err)
+	}
+	err = s.a.Execute(context.Background(), &obs, d)
+	switch {
+	case err == nil:
+		return false, nil
+	case !errors.Is(err, errors.ErrUnsupported):
+		return false, fmt.Errorf("%s: %w", d, err)
+	case strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), d.Member):
+		return false, fmt.Errorf("%s: refusal %q is not one line naming the member", d, err)
+	}
+	_, err = s.await(d.Member+" still a voter after the refused demotion", func(o upgrade.Observation, err error) bool {
+		m, ok := o.Member(d.Member)
+		return err == nil && ok && !m.Raft.Unknown && m.Raft.Present && m.Raft.Suffrage == upgrade.Voter
+	})
+	return err == nil, err
 }
 
 // Errors checks that an action on a member that does not exist fails with

@@ -93,6 +93,36 @@ func (vague) Execute(context.Context, *upgrade.Observation, upgrade.Action) erro
 	return errors.New("something went wrong\ntry again")
 }
 
+// noDemote cannot demote a voter, as etcd cannot: it refuses Demote as
+// unsupported, with how in why ("" for one line naming the member).
+type noDemote struct {
+	simulated
+	why string
+}
+
+func (n noDemote) Execute(ctx context.Context, obs *upgrade.Observation, a upgrade.Action) error {
+	if d, ok := a.(upgrade.Demote); ok {
+		if n.why != "" {
+			return fmt.Errorf("%s: %w", n.why, errors.ErrUnsupported)
+		}
+		return fmt.Errorf("demote %s: a voter cannot be demoted: %w", d.Member, errors.ErrUnsupported)
+	}
+	return n.simulated.Execute(ctx, obs, a)
+}
+
+// An adapter that refuses Demote as unsupported, on one line naming the
+// member, conforms: the member is removed as a voter instead.
+func TestDemoteUnsupportedConforms(t *testing.T) {
+	s := newSim()
+	if err := adaptertest.New(noDemote{simulated: s}, s, adaptertest.Options{}).Membership(); err != nil {
+		t.Fatal(err)
+	}
+	s = newSim()
+	if err := adaptertest.New(noDemote{s, "cannot\ndemote"}, s, adaptertest.Options{Timeout: 1}).Membership(); err == nil {
+		t.Error("a refusal on two lines naming nobody passed")
+	}
+}
+
 // Each check catches the adapter bug it is about.
 func TestChecksCatchBrokenAdapters(t *testing.T) {
 	opts := adaptertest.Options{Timeout: 1}
