@@ -17,6 +17,7 @@
 //	go run . -members 5 -runs rolling-ondelete,baseline -repeat 3
 //	go run . -members 3 -runs kill-leader -timeline
 //	go run . -members 3 -runs rolling-ondelete,baseline -leader all -repeat 3 -json
+//	go run . -observe http://127.0.0.1:2379  # a live cluster's observation, for examples/plan
 //
 // Run kinds: rolling-partition and rolling-ondelete (rolling.Step with
 // either ordering), bluegreen (learners, promotion, MoveLeader to green,

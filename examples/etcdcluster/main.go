@@ -60,11 +60,21 @@ func run(args []string, stdout, stderr io.Writer) error {
 	asJSON := fs.Bool("json", false, "print the reports as JSON")
 	leaderFlag := fs.String("leader", "", "ordinal of the member leading when the upgrade starts (N, or all: one run per ordinal; default: the elected one)")
 	dir := fs.String("dir", "", "data directory (default: a temporary directory, removed afterwards)")
+	observe := fs.String("observe", "", "client URLs of a running etcd cluster, comma-separated: print its observation as JSON for examples/plan and exit")
+	workload := fs.String("workload", "etcd", "with -observe: the workload (and service) name")
+	image := fs.String("image", "quay.io/coreos/etcd", "with -observe: the image repository (the tag is each member's version)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if *observe != "" {
+		obs, err := liveObservation(context.Background(), strings.Split(*observe, ","), *workload, *image, time.Now())
+		if err != nil {
+			return err
+		}
+		return printObservation(stdout, obs)
 	}
 	var sizes []int
 	for _, s := range strings.Split(*membersFlag, ",") {
