@@ -97,6 +97,9 @@ func (r *run) idle() (Event, error) {
 		}
 	}
 
+	if r.pausedIdle() {
+		return "", nil
+	}
 	t := upgrade.Time(r.now)
 	up := &upgrade.UpgradeStatus{
 		Strategy:       upgrade.StrategyBlueGreen,
@@ -294,6 +297,9 @@ func (r *run) validating() Event {
 }
 
 func (r *run) awaitingPromotion() Event {
+	if r.heldAtSafePoint() {
+		return ""
+	}
 	if r.bg.AutoPromote {
 		return EventPromote
 	}
