@@ -125,3 +125,39 @@ func TestWindowsDenseSchedule(t *testing.T) {
 		t.Errorf("open until %s", until)
 	}
 }
+
+// FuzzParseWindows checks that ParseWindows never panics, that its errors
+// are ErrInvalidWindow, and that parsed windows are consistent: a step is
+// allowed only while a window is open, the next opening is after now and
+// allows a step (every window is at least one step long).
+func FuzzParseWindows(f *testing.F) {
+	for _, s := range []string{"0 2 * * *", "*/15 1-3 * * 1-5", "@daily", "@every 1h", "0 0 31 2 *", "61 * * * *", "TZ=UTC 0 2 * * *", "", "0 0 29 2 *"} {
+		f.Add(s, int64(2*time.Hour), int64(30*time.Minute), int64(1767225600))
+	}
+	f.Fuzz(func(t *testing.T, schedule string, dur, room, nowUnix int64) {
+		if room < 0 || nowUnix < 0 || nowUnix > 1<<34 {
+			return
+		}
+		ws, err := upgrade.ParseWindows([]upgrade.MaintenanceWindow{{Schedule: schedule, Duration: metav1.Duration{Duration: time.Duration(dur)}}}, time.Duration(room))
+		if err != nil {
+			if !errors.Is(err, upgrade.ErrInvalidWindow) {
+				t.Fatalf("untyped error %v", err)
+			}
+			return
+		}
+		now := time.Unix(nowUnix, 0).UTC()
+		if ws.Allows(now, time.Duration(room)) {
+			if _, open := ws.Open(now); !open {
+				t.Fatalf("allowed at %s outside every window", now)
+			}
+		}
+		if next := ws.NextOpening(now); !next.IsZero() {
+			if !next.After(now) {
+				t.Fatalf("next opening %s not after %s", next, now)
+			}
+			if !ws.Allows(next, time.Duration(room)) {
+				t.Fatalf("no step allowed at the opening %s", next)
+			}
+		}
+	})
+}
