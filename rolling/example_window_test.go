@@ -39,7 +39,7 @@ func Example_maintenanceWindows() {
 		if status.Upgrade == nil && len(d.Actions) == 0 {
 			break
 		}
-		if d.Gate != nil && d.Gate.Name == upgrade.GateMaintenanceWindow && len(d.Events) == 0 {
+		if d.Gate != nil && d.Gate.Name == upgrade.GateMaintenanceWindow {
 			fmt.Println(obs.Now.Format("15:04:05"), d.Gate.Message)
 			c.Sleep(d.RequeueAfter - time.Second) // the tick below ends at the opening
 		}
@@ -49,7 +49,7 @@ func Example_maintenanceWindows() {
 	// Output:
 	// 00:00:00 UpgradeStarted
 	// 00:00:02 OutsideMaintenanceWindow
-	// 00:00:03 outside maintenance windows; next window opens at 2026-01-01T02:00:00Z
+	// 00:00:02 outside maintenance windows; next window opens at 2026-01-01T02:00:00Z
 	// 02:00:00 UpgradeResumed
 	// 02:00:34 MovingLeadership
 	// 02:00:52 UpgradeSucceeded

@@ -202,11 +202,14 @@ func (s *stepper) run() error {
 	}
 	s.setConditions()
 	switch {
+	case len(s.actions) == 0 && contract.IsHold(s.gate):
+		// Held at the safe point (even in the Step that records the hold
+		// with an event): look again when the next window opens, or on a
+		// spec change for a pause.
+		s.requeue = s.holdRequeue
 	case len(s.actions) > 0 || len(s.events) > 0:
 		s.requeue = ActionRequeue
 	case s.outcome != nil:
-	case contract.IsHold(s.gate):
-		s.requeue = s.holdRequeue
 	case s.st.Upgrade != nil && s.st.Upgrade.Paused == nil:
 		s.requeue = s.spec.PollInterval.Duration
 	case s.st.Upgrade == nil && s.gate != nil && s.gate.Name != upgrade.GatePolicy:
