@@ -23,7 +23,9 @@ import (
 //
 // A pause also holds an idle cluster: no upgrade starts while paused.
 // Windows do not hold the start: green is prepared any time, so a window
-// is spent promoting it. A manual promotion requested outside a window is
+// is spent promoting it. Only a promotion that would start holds (automatic,
+// or requested by a new promotion nonce): a manual promotion not requested
+// yet waits for the human as before, and one requested outside a window is
 // kept and acted on when one opens.
 
 // stepRoom is the least time a maintenance window must have left for the

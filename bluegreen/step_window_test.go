@@ -124,8 +124,16 @@ func stepTableCasesWindow() []stepTableCase {
 			wantPhase: PhaseAwaitingPromotion, wantGate: upgrade.ReasonPausedBySpec,
 			check: wantHeldAt(paused, greenNV, upgrade.GatePaused, 0)},
 		{name: "pause: a held upgrade never times out", spec: func(s *Spec) { paused(s); s.Timeouts.Promotion.Duration = time.Hour },
-			obs: greenNV, status: inFlight(PhaseAwaitingPromotion, t0, heldSince(upgrade.GatePaused, upgrade.ReasonPausedBySpec, now.Add(-10*time.Hour))),
+			obs: greenNV, status: inFlight(PhaseAwaitingPromotion, t0, autoPromote, heldSince(upgrade.GatePaused, upgrade.ReasonPausedBySpec, now.Add(-10*time.Hour))),
 			wantPhase: PhaseAwaitingPromotion, wantGate: upgrade.ReasonPausedBySpec},
+		{name: "window: manual promotion not requested yet waits for the human, not the window", spec: outside,
+			obs: greenNV, status: inFlight(PhaseAwaitingPromotion, t0),
+			wantPhase: PhaseAwaitingPromotion, wantGate: ReasonAwaitingPromotion,
+			check: func(t *testing.T, d upgrade.Decision) {
+				if d.Status.Upgrade.Held != nil || len(d.Events) != 0 {
+					t.Errorf("held %+v, events %v", d.Status.Upgrade.Held, d.Events)
+				}
+			}},
 		{name: "pause: unpausing resumes from the status",
 			obs: greenNV, status: inFlight(PhaseAwaitingPromotion, t0, autoPromote, heldSince(upgrade.GatePaused, upgrade.ReasonPausedBySpec, now.Add(-time.Hour))),
 			wantPhase: PhasePromoting, wantKinds: []string{"Promote"}},
