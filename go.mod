@@ -6,6 +6,7 @@ require (
 	github.com/Masterminds/semver/v3 v3.4.0
 	github.com/google/go-cmp v0.4.0
 	github.com/looplab/fsm v1.0.3
+	github.com/robfig/cron/v3 v3.0.1
 	k8s.io/apimachinery v0.19.0
 	pgregory.net/rapid v1.0.0
 )

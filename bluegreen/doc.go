@@ -95,6 +95,23 @@
 // recorded as handled. Timeouts.Promotion (0: forever) aborts a promotion
 // nobody approves.
 //
+// # Maintenance windows and pause
+//
+// Spec.MaintenanceWindows (UTC cron windows, see upgrade.MaintenanceWindow)
+// and Spec.Paused hold the upgrade at its safe point, AwaitingPromotion:
+// the promotion (Promoting through Cleanup, one disruptive step that
+// finishes once started) starts only inside a window with at least
+// Timeouts.Step plus StabilizationWindow left, and never while paused.
+// Deploying, joining, syncing and validating green change no voter and run
+// on to the safe point; a promotion nonce set while held is kept for the
+// window; aborts and rollbacks are never held. Outside a window the gate
+// is MaintenanceWindow, its message and RequeueAfter name the next
+// opening; a pause gives gate Paused and also keeps an idle cluster from
+// starting. The hold is recorded once in UpgradeStatus.Held (deadlines do
+// not run while held) and the upgrade resumes from the status. Bad windows
+// return an error wrapping upgrade.ErrInvalidSpec and
+// upgrade.ErrInvalidWindow, as in package rolling.
+//
 // # Requests
 //
 // Requests are spec fields holding nonces, acted on once and recorded in

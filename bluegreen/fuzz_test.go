@@ -1,6 +1,8 @@
 package bluegreen
 
 import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"encoding/json"
 	"errors"
 	"testing"
@@ -27,6 +29,21 @@ func FuzzStep(f *testing.F) {
 	add(baseSpec(), cluster(now, 3, "v", "v", "v"), inFlight(PhaseDemotingBlue, t0))
 	add(baseSpec(), cluster(now, 3, "v", "v", "v"), inFlight(PhaseRestoringBlue, t0))
 	add(baseSpec(), cluster(now, 5, "v", "nv", "crash"), inFlight(PhaseRollbackCleanup, t0))
+	// Maintenance windows and pause: held, open, malformed, too short.
+	withHold := func(paused bool, ws ...upgrade.MaintenanceWindow) Spec {
+		s := baseSpec()
+		s.AutoPromote, s.Paused, s.MaintenanceWindows = true, paused, ws
+		return s
+	}
+	win := func(sched string, d time.Duration) upgrade.MaintenanceWindow {
+		return upgrade.MaintenanceWindow{Schedule: sched, Duration: metav1.Duration{Duration: d}}
+	}
+	add(withHold(true), cluster(now, 3), upgrade.Status{CurrentVersion: fromV, CurrentImage: fromImg})
+	add(withHold(false, win("0 2 * * *", time.Hour)), cluster(now, 3, "nv", "nv", "nv"), inFlight(PhaseAwaitingPromotion, t0, autoPromote))
+	add(withHold(false, win("0 0 * * *", time.Hour)), cluster(now, 3, "nv", "nv", "nv"),
+		inFlight(PhaseAwaitingPromotion, t0, heldSince(upgrade.GateMaintenanceWindow, upgrade.ReasonOutsideWindow, t0)))
+	add(withHold(false, win("@every 1h", time.Hour), win("0 0 31 2 *", time.Hour)), cluster(now, 3), upgrade.Status{})
+	add(withHold(true, win("*/10 * * * *", 5*time.Minute)), cluster(now, 3, "nv", "nv", "nv"), inFlight(PhaseSyncing, t0))
 	// Real observations and statuses along a simulated upgrade.
 	c := fake.New(fake.Config{Seed: 3, Replicas: 3})
 	spec := goldenSpec()
@@ -62,6 +79,9 @@ func FuzzStep(f *testing.F) {
 				t.Fatalf("untyped error: %v", err)
 			}
 			return
+		}
+		if v := holdViolation(spec, &obs, &st, &d); v != "" {
+			t.Fatal(v)
 		}
 		if err := (upgrade.Safety{CatchUp: spec.CatchUp}).Check(obs, d.Actions); err != nil {
 			t.Fatalf("unsafe: %v", err)

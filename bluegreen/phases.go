@@ -97,6 +97,9 @@ func (r *run) idle() (Event, error) {
 		}
 	}
 
+	if r.pausedIdle() {
+		return "", nil
+	}
 	t := upgrade.Time(r.now)
 	up := &upgrade.UpgradeStatus{
 		Strategy:       upgrade.StrategyBlueGreen,
@@ -294,6 +297,16 @@ func (r *run) validating() Event {
 }
 
 func (r *run) awaitingPromotion() Event {
+	// Windows and pause hold a promotion that would start now (automatic,
+	// or requested by a nonce not handled yet, which stays unhandled while
+	// held); without one the gate is the wait for a human, as ever.
+	if n := r.spec.PromoteNonce; r.bg.AutoPromote || (n != "" && n != r.st.Handled.Promotion) {
+		if r.heldAtSafePoint() {
+			return ""
+		}
+	} else if ev, ok := contract.Resume(r.up, r.now); ok {
+		r.events = append(r.events, ev) // the request that was held was withdrawn
+	}
 	if r.bg.AutoPromote {
 		return EventPromote
 	}

@@ -31,6 +31,10 @@ type sim struct {
 	results  []upgrade.Result
 	noKill   bool // no fault that can take voters down is injected
 	truncate int  // >= 0: the next decision is executed only up to this many actions
+	// lastHold and lastRequeue are the hold gate (pause or window) and
+	// RequeueAfter of the last Decision that held without acting.
+	lastHold    *upgrade.Gate
+	lastRequeue time.Duration
 }
 
 func (s *sim) nextNonce(prefix string) string {
@@ -151,6 +155,11 @@ func (s *sim) reconcile() {
 			}
 		}
 	}
+	s.checkHold(&obs, &prev, &d)
+	s.lastHold, s.lastRequeue = nil, 0
+	if d.Gate != nil && (d.Gate.Name == upgrade.GateMaintenanceWindow || d.Gate.Name == upgrade.GatePaused) && len(d.Actions) == 0 {
+		s.lastHold, s.lastRequeue = d.Gate, d.RequeueAfter
+	}
 	// Status must survive its JSON round trip unchanged in meaning.
 	s.status = d.Status
 	phasesSeen[phaseOf(d.Status)]++
@@ -223,6 +232,12 @@ func (s *sim) drive(bound int) bool {
 		s.reconcile()
 		if s.status.Upgrade == nil {
 			return true
+		}
+		if s.sleepIfHeld() {
+			// held for a window: the host sleeps until it opens (the
+			// cluster is at the safe point; each opening admits the
+			// promotion, so the sleeps are bounded by the bound too)
+			continue
 		}
 		s.tick()
 	}

@@ -45,11 +45,16 @@ func TestPropertyUpgrade(t *testing.T) {
 		s, replicas := drawSim(rt, []int{1, 2, 3, 3, 3, 3, 4, 5, 5, 5, 6, 7}, true)
 		defer func() { propSteps.Add(int64(s.steps)) }()
 		c := s.c
-		rt.Repeat(s.actions())
+		s.drawHold(rt)
+		actions := s.actions()
+		s.windowActions(actions)
+		rt.Repeat(actions)
 
-		// Faults stop; L1: the upgrade in flight (if any) reaches Idle.
+		// Faults stop and the pause is lifted; L1: the upgrade in flight
+		// (if any) reaches Idle, sleeping until windows open.
 		healAll(c)
 		s.stale = false
+		s.spec.Paused = false
 		if !s.drive(l1Bound) {
 			rt.Fatalf("L1: upgrade still in phase %s after %d ticks without faults (break-glass %v)",
 				s.status.Upgrade.Phase, l1Bound, s.status.BreakGlass != nil)
@@ -88,6 +93,8 @@ func TestPropertyUpgrade(t *testing.T) {
 		propOutcomes[2].Load(), propBreakGlass.Load(), propAck.Load(), propRestarts.Load(), time.Since(start).Round(time.Millisecond))
 	t.Logf("runs with quorum/service history checks (no disruptive fault): %d; stale observations refused: %d; apply errors: %d",
 		quorumChecked.Load(), propStaleRefused.Load(), propApplyErrors.Load())
+	t.Logf("runs with maintenance windows: %d; held decisions checked: %d; sleeps until a window opened: %d",
+		propWindowRuns.Load(), propHoldsChecked.Load(), propSlept.Load())
 	for _, p := range table.Phases() {
 		t.Logf("phase %-32s returned %d times", p, phasesSeen[p])
 	}

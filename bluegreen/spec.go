@@ -108,6 +108,20 @@ type Spec struct {
 	MaxLeaderMoves int32 `json:"maxLeaderMoves,omitempty"`
 	// RequeueAfter is the polling interval while waiting (default 5s).
 	RequeueAfter metav1.Duration `json:"requeueAfter,omitempty"`
+
+	// MaintenanceWindows are the UTC cron windows in which the promotion
+	// (green voters, leadership to green, blue demoted and removed) may
+	// start; empty: any time. Outside them the upgrade holds at
+	// AwaitingPromotion with gate MaintenanceWindow. Each window must last
+	// at least Timeouts.Step plus StabilizationWindow, and the promotion
+	// starts only while the window stays open that long.
+	//
+	// +kubebuilder:validation:MaxItems=32
+	MaintenanceWindows []upgrade.MaintenanceWindow `json:"maintenanceWindows,omitempty"`
+	// Paused holds the upgrade at its next safe point (AwaitingPromotion,
+	// or idle) with gate Paused. Setting it back to false resumes from the
+	// status.
+	Paused bool `json:"paused,omitempty"`
 }
 
 // Timeouts bound how long the strategy waits without progress. A step's

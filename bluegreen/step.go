@@ -74,12 +74,17 @@ func Step(spec Spec, obs upgrade.Observation, status upgrade.Status) (upgrade.De
 		return unchanged(fmt.Errorf("bluegreen: %w", err))
 	}
 	spec = spec.withDefaults()
+	hold, err := contract.ParseHold(spec.Paused, spec.MaintenanceWindows, spec.stepRoom())
+	if err != nil {
+		return unchanged(fmt.Errorf("bluegreen: %w", err))
+	}
 	r := &run{
-		spec:   spec,
-		obs:    obs,
-		now:    obs.Now,
-		st:     *status.DeepCopy(),
-		safety: upgrade.Safety{CatchUp: spec.CatchUp},
+		holdRule: hold,
+		spec:     spec,
+		obs:      obs,
+		now:      obs.Now,
+		st:       *status.DeepCopy(),
+		safety:   upgrade.Safety{CatchUp: spec.CatchUp},
 	}
 	r.up = r.st.Upgrade
 	if r.up != nil {
@@ -173,6 +178,11 @@ func Step(spec Spec, obs upgrade.Observation, status upgrade.Status) (upgrade.De
 			d.RequeueAfter = r.requeue
 		}
 	}
+	if contract.IsHold(r.gate) && len(d.Actions) == 0 {
+		// Held at the safe point: look again when the next window
+		// opens (a pause waits for a spec change).
+		d.RequeueAfter = r.holdRequeue
+	}
 	return d, nil
 }
 
@@ -204,6 +214,10 @@ type run struct {
 	leaderM    upgrade.Member
 	leaderOK   bool
 	leaderDone bool
+	// holdRule is spec.paused and the spec's maintenance windows;
+	// holdRequeue is when to look again while it holds.
+	holdRule    contract.Hold
+	holdRequeue time.Duration
 }
 
 // alreadyChecked reports whether the actions are exactly one Demote that
@@ -287,6 +301,7 @@ func (r *run) to(ev Event) error {
 	r.up.PhaseStartedAt = contract.TimeCeil(r.now) // windows measured from it never end early
 	r.up.StepStartedAt = t
 	r.up.Failures = 0
+	r.up.Held = nil // a hold ends with any phase change
 	r.bg.LastAction = ""
 	r.bg.LastActionAt = metav1.Time{}
 	r.bg.HookAttempt = 0

@@ -29,6 +29,12 @@ type stepTableCase struct {
 // stepTableCases are the cases of TestStepTable (also stored as data in
 // testdata/step, see TestStepTestdata).
 func stepTableCases() []stepTableCase {
+	return slices.Concat(stepTableCasesCore(), stepTableCasesWindow())
+}
+
+// stepTableCasesCore are the stepTableCases of every section but
+// maintenance windows and pause.
+func stepTableCasesCore() []stepTableCase {
 	now := t0.Add(time.Minute)
 	lagging := func(o upgrade.Observation, name string) upgrade.Observation {
 		for i := range o.Members {

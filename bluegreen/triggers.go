@@ -95,6 +95,8 @@ func (r *run) triggers() Event {
 	}
 	since := r.now.Sub(r.up.StepStartedAt.Time)
 	switch {
+	case r.up.Held != nil:
+		// Time held at the safe point never counts against a deadline.
 	case class == classRepair:
 		if since > r.spec.Timeouts.Rollback.Duration {
 			fire(ReasonRollbackDeadline, "no rollback progress in phase %s for %s (limit %s)", p, since.Truncate(time.Second), r.spec.Timeouts.Rollback.Duration)

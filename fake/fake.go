@@ -131,6 +131,7 @@ type Cluster struct {
 	rng      *rand.Rand
 
 	tick   int
+	slept  time.Duration // simulated time passed without ticks (Sleep)
 	inTick bool
 	uidSeq int
 

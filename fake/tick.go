@@ -58,7 +58,7 @@ func (c *Cluster) processDown(m *member) {
 
 // Now returns the simulated time: Config.Start plus TickCount ticks.
 func (c *Cluster) Now() time.Time {
-	return c.cfg.Start.Add(time.Duration(c.tick) * c.cfg.Tick)
+	return c.cfg.Start.Add(time.Duration(c.tick)*c.cfg.Tick + c.slept)
 }
 
 // TickCount returns how many ticks have run.

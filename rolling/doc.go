@@ -119,6 +119,22 @@
 // version, or back to the version the upgrade started from (a rollback,
 // recorded as OutcomeRolledBack).
 //
+// # Maintenance windows and pause
+//
+// Spec.MaintenanceWindows (UTC cron windows, see upgrade.MaintenanceWindow)
+// and Spec.Paused hold the upgrade at its safe point, the Rolling phase
+// between two pods: a pod restart (with the leadership move before it)
+// starts only inside a window with at least StepTimeout plus
+// CatchUp.Stabilization left, and never while paused. Locking,
+// Snapshotting and Templating restart nothing and run on to the safe
+// point; MovingLeader, Restarting and Verifying finish the pod in flight
+// first. Outside a window the gate is MaintenanceWindow, its message and
+// RequeueAfter name the next opening; a pause gives gate Paused and also
+// keeps an idle cluster from starting. The hold is recorded once in
+// UpgradeStatus.Held and the upgrade resumes from the status, with a fresh
+// step deadline. Bad windows return an error wrapping
+// upgrade.ErrInvalidSpec and upgrade.ErrInvalidWindow.
+//
 // # Target changed mid-upgrade
 //
 // A spec target that differs from the upgrade in flight is handled

@@ -1,6 +1,8 @@
 package rolling
 
 import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -158,6 +160,20 @@ func decodeInput(data []byte) (Spec, upgrade.Observation, upgrade.Status) {
 			}
 		}
 	}
+	// Maintenance windows and pause, drawn last so earlier inputs keep
+	// their meaning: meaningful and malformed schedules, durations around
+	// the step room, and a recorded hold.
+	spec.Paused = s.intn(4) == 0
+	for range s.intn(3) {
+		spec.MaintenanceWindows = append(spec.MaintenanceWindows, upgrade.MaintenanceWindow{
+			Schedule: s.str("0 12 * * *", "*/5 * * * *", "0 2 * * *", "@daily", "@every 1h", "0 0 31 2 *", "61 * * * *", "TZ=UTC 0 2 * * *", ""),
+			Duration: metav1.Duration{Duration: time.Duration(s.intn(40)-2) * time.Minute},
+		})
+	}
+	if u := st.Upgrade; u != nil && s.intn(4) == 0 {
+		u.Held = &upgrade.Pause{Gate: upgrade.GateName(s.pick(string(upgrade.GatePaused), string(upgrade.GateMaintenanceWindow), "")),
+			Reason: upgrade.ReasonOutsideWindow, Since: u.StartedAt}
+	}
 	return spec, o, st
 }
 
@@ -182,6 +198,9 @@ func FuzzStep(f *testing.F) {
 				t.Fatalf("actions returned with an error: %v", err)
 			}
 			return
+		}
+		if v := holdViolation(spec, &obs, &st, &d); v != "" {
+			t.Fatal(v)
 		}
 		voters := len(obs.Voters())
 		safe := upgrade.Safety{CatchUp: spec.CatchUp, AllowDowntime: spec.AllowDowntime && voters <= 2}

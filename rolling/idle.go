@@ -60,6 +60,9 @@ func (s *stepper) idle() error {
 		s.gate = g
 		return nil
 	}
+	if s.pausedIdle() {
+		return nil
+	}
 	now := upgrade.Time(s.obs.Now)
 	s.st.Upgrade = &upgrade.UpgradeStatus{
 		Strategy:       upgrade.StrategyRolling,

@@ -119,6 +119,7 @@ func (m *machine) reconcileWith(t *rapid.T, fault hostFault) upgrade.Decision {
 		}
 	}
 	checkS5(t, prev, d.Status)
+	m.checkHold(t, &obs, &prev, &d)
 	if d.Gate != nil && meta.FindStatusCondition(d.Status.Conditions, upgrade.ConditionProgressing) == nil {
 		t.Fatalf("gate %v not surfaced", d.Gate)
 	}
@@ -227,7 +228,7 @@ func (m *machine) history() []fake.Record { return m.c.History()[m.start:] }
 // cluster is writable at every tick with targeted transfer and leaderless
 // for at most one election otherwise.
 func TestPropertyRollingUpgrade(t *testing.T) {
-	var checks, paused, refused, reverted int
+	var checks, paused, refused, reverted, windowRuns int
 	rapid.Check(t, func(t *rapid.T) {
 		checks++
 		m := &machine{
@@ -247,6 +248,11 @@ func TestPropertyRollingUpgrade(t *testing.T) {
 		if m.bad != "" {
 			cfg.BadVersions = []string{m.bad}
 		}
+		windows := rapid.IntRange(0, 2).Draw(t, "windows") == 0
+		if windows {
+			// start anywhere in the three-hour cycle of propWindows
+			cfg.Start = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(rapid.IntRange(0, 179).Draw(t, "startMinute")) * time.Minute)
+		}
 		m.c = fake.New(cfg)
 		// a random initial leader
 		if l, ok := func() (upgrade.Member, bool) { o := m.c.Truth(); return o.Leader() }(); ok && rapid.Bool().Draw(t, "stepDown") {
@@ -257,6 +263,11 @@ func TestPropertyRollingUpgrade(t *testing.T) {
 		}
 		m.start = len(m.c.History())
 		m.spec = Spec{Version: target, Image: img(target), AllowDowntime: m.n <= 2, StepTimeout: metav1.Duration{Duration: 2 * time.Hour}}
+		if windows {
+			m.spec.MaintenanceWindows = propWindows()
+			windowRuns++
+		}
+		m.spec.Paused = rapid.IntRange(0, 3).Draw(t, "startPaused") == 0
 		if rapid.Bool().Draw(t, "adopt") {
 			m.status = upgrade.Status{}
 		} else {
@@ -308,6 +319,7 @@ func TestPropertyRollingUpgrade(t *testing.T) {
 			}
 			actions["observeFault2"] = actions["observeFault"]
 		}
+		m.windowActions(actions)
 		t.Repeat(actions)
 
 		// L1: faults stop; the upgrade must reach idle at the target within
@@ -316,8 +328,13 @@ func TestPropertyRollingUpgrade(t *testing.T) {
 		// that upgrade must finish.
 		m.c.HealAll()
 		m.stale = false
+		m.spec.Paused = false
 		bound := 300 + 60*m.n
 		rescued := false
+		// With windows, the host sleeps until the next opening whenever
+		// the upgrade holds for one; each opening admits at least one
+		// pod, so the sleeps are bounded too.
+		sleeps := 0
 		for i := 0; ; i++ {
 			if i > bound {
 				tr := m.c.Truth()
@@ -346,6 +363,14 @@ func TestPropertyRollingUpgrade(t *testing.T) {
 				rescued = true
 				i = 0
 				m.spec.Version, m.spec.Image = propRescue, img(propRescue)
+			}
+			if d.Gate != nil && d.Gate.Name == upgrade.GateMaintenanceWindow && len(d.Actions) == 0 && d.RequeueAfter > 0 {
+				if sleeps++; sleeps > 2*m.n+4 {
+					t.Fatalf("L1: still held for a window after %d openings: %+v", sleeps-1, m.status.Upgrade)
+				}
+				m.c.Sleep(d.RequeueAfter)
+				slept.Add(1)
+				continue
 			}
 			if m.status.Upgrade == nil && len(d.Actions) == 0 {
 				if m.status.CurrentVersion == m.spec.Version && m.status.CurrentImage == m.spec.Image && d.Gate == nil {
@@ -412,4 +437,5 @@ func TestPropertyRollingUpgrade(t *testing.T) {
 	})
 	t.Logf("%d checks, %d paused on a bad version and rescued, %d ended on a refused target, %d reverted a refused mid-upgrade target, %d steps generated so far",
 		checks, paused, refused, reverted, stepsGenerated.Load())
+	t.Logf("%d runs with maintenance windows, %d held Decisions checked, %d sleeps until a window opened", windowRuns, holdsChecked.Load(), slept.Load())
 }

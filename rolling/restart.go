@@ -69,6 +69,9 @@ func (s *stepper) rolling() (Event, error) {
 		}
 		return EventPodSelected, nil
 	}
+	if s.holdAtSafePoint() {
+		return "", nil
+	}
 	if s.obs.IsLeader(m.Name) && s.voters > 1 {
 		return s.moveLeader(m), nil
 	}

@@ -89,6 +89,20 @@ type Spec struct {
 	// differs from Status.Handled.Retry: the step deadline budget is reset
 	// and the pause cleared. Each nonce is acted on once.
 	RetryNonce string `json:"retryNonce,omitempty"`
+	// MaintenanceWindows are the UTC cron windows in which a pod restart
+	// (and the leadership move before it) may start; empty: any time.
+	// Outside them the upgrade holds between pods with gate
+	// MaintenanceWindow. Each window must last at least StepTimeout plus
+	// CatchUp.Stabilization, and a pod starts only while the window stays
+	// open that long.
+	//
+	// +kubebuilder:validation:MaxItems=32
+	MaintenanceWindows []upgrade.MaintenanceWindow `json:"maintenanceWindows,omitempty"`
+	// Paused holds the upgrade at its next safe point (between pods, never
+	// with a pod down or a leadership move in flight) with gate Paused, and
+	// keeps an idle cluster from starting one. Setting it back to false
+	// resumes from the status.
+	Paused bool `json:"paused,omitempty"`
 }
 
 // Ordering is who restarts the pods of a rolling upgrade.
@@ -147,4 +161,11 @@ func (s Spec) withDefaults() (Spec, error) {
 	}
 	s.CatchUp = s.CatchUp.WithDefaults()
 	return s, nil
+}
+
+// stepRoom is one pod's budget, the least time a maintenance window must
+// have left for a restart to start: the step deadline (which bounds a
+// restart and its verification) plus the stabilization window.
+func (s Spec) stepRoom() time.Duration {
+	return s.StepTimeout.Duration + max(s.CatchUp.Stabilization.Duration, 0)
 }

@@ -104,6 +104,10 @@ type stepper struct {
 	// ondelete is true when the strategy deletes pods itself
 	// (OrderingOnDelete) rather than lowering the partition.
 	ondelete bool
+	// holdRule is spec.paused and the spec's maintenance windows;
+	// holdRequeue is when to look again while it holds.
+	holdRule    contract.Hold
+	holdRequeue time.Duration
 }
 
 func newStepper(spec Spec, obs *upgrade.Observation, status *upgrade.Status) (*stepper, error) {
@@ -114,7 +118,11 @@ func newStepper(spec Spec, obs *upgrade.Observation, status *upgrade.Status) (*s
 	if err != nil {
 		return nil, fmt.Errorf("rolling: %w", err)
 	}
-	s := &stepper{spec: spec, obs: obs, st: *status.DeepCopy(), condNow: obs.Now}
+	hold, err := contract.ParseHold(spec.Paused, spec.MaintenanceWindows, spec.stepRoom())
+	if err != nil {
+		return nil, fmt.Errorf("rolling: %w", err)
+	}
+	s := &stepper{spec: spec, obs: obs, st: *status.DeepCopy(), condNow: obs.Now, holdRule: hold}
 	if t := status.LastStepTime.Time; t.After(s.condNow) {
 		s.condNow = t
 	}
@@ -194,6 +202,11 @@ func (s *stepper) run() error {
 	}
 	s.setConditions()
 	switch {
+	case len(s.actions) == 0 && contract.IsHold(s.gate):
+		// Held at the safe point (even in the Step that records the hold
+		// with an event): look again when the next window opens, or on a
+		// spec change for a pause.
+		s.requeue = s.holdRequeue
 	case len(s.actions) > 0 || len(s.events) > 0:
 		s.requeue = ActionRequeue
 	case s.outcome != nil:
@@ -253,6 +266,7 @@ func (s *stepper) transition(ev Event, progress bool) error {
 	now := upgrade.Time(s.obs.Now)
 	u.Phase = string(next)
 	u.PhaseStartedAt = now
+	u.Held = nil // a hold ends with any phase change
 	if progress {
 		u.StepStartedAt = now
 		u.Failures = 0
@@ -349,7 +363,7 @@ func (s *stepper) active() error {
 // reason; nothing disruptive happens until a retry request or a new target.
 func (s *stepper) deadline() error {
 	u := s.st.Upgrade
-	if u == nil || s.gate == nil || s.spec.StepTimeout.Duration <= 0 {
+	if u == nil || s.gate == nil || s.spec.StepTimeout.Duration <= 0 || contract.IsHold(s.gate) {
 		return nil
 	}
 	waited := s.obs.Now.Sub(u.StepStartedAt.Time)

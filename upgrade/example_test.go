@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/raftshift/raftshift/upgrade"
 )
 
@@ -68,4 +70,38 @@ func ExampleSafety_BestTransferTarget() {
 	fmt.Println(m.Name, ok)
 	// Output:
 	// openbao-2 true
+}
+
+// ExampleParseWindows checks a maintenance window of two hours every night
+// at 02:00 UTC for a step that needs 20 minutes: at 01:00 it is closed (a
+// strategy holds with gate MaintenanceWindow until the next opening), at
+// 03:30 it is open but too close to its end, at 02:10 a step may start.
+func ExampleParseWindows() {
+	ws, err := upgrade.ParseWindows([]upgrade.MaintenanceWindow{
+		{Schedule: "0 2 * * *", Duration: metav1.Duration{Duration: 2 * time.Hour}},
+	}, 20*time.Minute)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, now := range []time.Time{
+		time.Date(2026, 3, 1, 1, 0, 0, 0, time.UTC),
+		time.Date(2026, 3, 1, 3, 50, 0, 0, time.UTC),
+		time.Date(2026, 3, 1, 2, 10, 0, 0, time.UTC),
+	} {
+		if ws.Allows(now, 20*time.Minute) {
+			fmt.Println(now.Format("15:04"), "a step may start")
+			continue
+		}
+		fmt.Println(now.Format("15:04"), ws.HoldMessage(now, 20*time.Minute))
+	}
+	_, err = upgrade.ParseWindows([]upgrade.MaintenanceWindow{
+		{Schedule: "0 2 * * *", Duration: metav1.Duration{Duration: 10 * time.Minute}},
+	}, 20*time.Minute)
+	fmt.Println(err)
+	// Output:
+	// 01:00 outside maintenance windows; next window opens at 2026-03-01T02:00:00Z
+	// 03:50 the maintenance window closes at 2026-03-01T04:00:00Z, too soon for a step that needs 20m0s; next window opens at 2026-03-02T02:00:00Z
+	// 02:10 a step may start
+	// invalid maintenance window: maintenanceWindows[0] ("0 2 * * *"): duration 10m0s is shorter than one step (20m0s: the step deadline plus the stabilization window)
 }

@@ -128,6 +128,12 @@ type UpgradeStatus struct {
 	Failures int32 `json:"failures,omitempty"`
 	// Paused is set with a reason when the upgrade holds for a human.
 	Paused *Pause `json:"paused,omitempty"`
+	// Held is set while the upgrade holds at its strategy's safe point
+	// because the spec pauses it or no maintenance window is open. Unlike
+	// Paused it needs no human: the upgrade resumes from this status when
+	// the pause is lifted or a window opens, and time held never counts
+	// against a step deadline.
+	Held *Pause `json:"held,omitempty"`
 	// Rolling is the rolling strategy's progress.
 	Rolling *RollingProgress `json:"rolling,omitempty"`
 	// BlueGreen is the blue-green strategy's progress.

@@ -8,6 +8,9 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/raftshift/raftshift/bluegreen"
 	"github.com/raftshift/raftshift/fake"
@@ -32,6 +35,18 @@ type options struct {
 	join        string
 	ordering    string
 	handoff     bool
+	// window and windowDuration are one maintenance window (a UTC cron
+	// expression and how long it stays open); empty window: none.
+	window         string
+	windowDuration time.Duration
+}
+
+// windows returns the spec's maintenance windows for the -window flags.
+func (o options) windows() []upgrade.MaintenanceWindow {
+	if o.window == "" {
+		return nil
+	}
+	return []upgrade.MaintenanceWindow{{Schedule: o.window, Duration: metav1.Duration{Duration: o.windowDuration}}}
 }
 
 func main() {
@@ -51,6 +66,8 @@ func main() {
 	flag.BoolVar(&o.openbao, "openbao", false, "simulate OpenBao as it behaves: readiness needs raft membership, autopilot's stable_since quirks, promote/demote applied at autopilot's next 10 s reconcile")
 	flag.StringVar(&o.ordering, "ordering", "partition", "rolling: partition (the StatefulSet controller restarts pods the partition admits) or ondelete (the strategy deletes one pod at a time, leader last)")
 	flag.BoolVar(&o.handoff, "handoff", false, "the workload hands leadership over on graceful shutdown (OpenBao does; implied by -openbao)")
+	flag.StringVar(&o.window, "window", "", `a maintenance window as a five-field UTC cron expression, e.g. "0 2 * * *" (the simulation starts at 2026-01-01T00:00:00Z); disruptive steps start only inside it and the host sleeps until it opens`)
+	flag.DurationVar(&o.windowDuration, "window-duration", 2*time.Hour, "how long the -window stays open after each opening")
 	flag.StringVar(&o.join, "join", "self", "with -openbao: how green joins: self (retry_join_as_non_voter, stays a non-voter) or api (sys/storage/raft/join; autopilot promotes it on its own)")
 	flag.Parse()
 	if err := run(os.Stdout, o); err != nil {
@@ -126,6 +143,8 @@ type result struct {
 	status  upgrade.Status
 	host    *host.Host
 	err     error
+	// slept is the simulated time the host slept waiting for windows.
+	slept time.Duration
 }
 
 func simulate(o options, targeted bool, faults []fault) result {
@@ -146,12 +165,12 @@ func simulate(o options, targeted bool, faults []fault) result {
 	var step host.StepFunc
 	switch o.strategy {
 	case "rolling":
-		spec := rolling.Spec{Version: o.to, Image: image, AllowDowntime: o.replicas < 3}
+		spec := rolling.Spec{Version: o.to, Image: image, AllowDowntime: o.replicas < 3, MaintenanceWindows: o.windows()}
 		step = func(obs upgrade.Observation, st upgrade.Status) (upgrade.Decision, error) {
 			return rolling.Step(spec, obs, st)
 		}
 	case "bluegreen":
-		spec := bluegreen.Spec{Version: o.to, Image: image, AutoPromote: o.autoPromote}
+		spec := bluegreen.Spec{Version: o.to, Image: image, AutoPromote: o.autoPromote, MaintenanceWindows: o.windows()}
 		step = func(obs upgrade.Observation, st upgrade.Status) (upgrade.Decision, error) {
 			return bluegreen.Step(spec, obs, st)
 		}
@@ -182,6 +201,12 @@ func simulate(o options, targeted bool, faults []fault) result {
 			if o.strategy != "none" || r.ticks >= 30 {
 				break
 			}
+		}
+		if tick := c.Config().Tick; e.Gate != nil && e.Gate.Name == upgrade.GateMaintenanceWindow && len(e.Actions) == 0 && e.RequeueAfter > tick {
+			// Held until a window opens: the host sleeps until then (the
+			// tick below ends exactly at the opening).
+			c.Sleep(e.RequeueAfter - tick)
+			r.slept += e.RequeueAfter - tick
 		}
 		c.Tick()
 	}
@@ -230,7 +255,11 @@ func run(w io.Writer, o options) error {
 	}
 	fmt.Fprintf(w, "raftshift simulation: %d members, %s -> %s, strategy %s, seed %d, targeted transfer %v\n\n",
 		o.replicas, o.from, o.to, o.strategy, o.seed, o.targeted)
-	printTimeline(w, r.host, o.verbose)
+	if o.window != "" {
+		fmt.Fprintf(w, "maintenance window: %q for %s (UTC); simulated clock starts at %s\n\n", o.window, o.windowDuration,
+			r.host.Cluster.Config().Start.Format(time.RFC3339))
+	}
+	printTimeline(w, r.host, o.verbose, o.window != "")
 	printSummary(w, r)
 	if o.svg != "" {
 		if err := writeSVG(o.svg, r.host); err != nil {
@@ -241,7 +270,7 @@ func run(w io.Writer, o options) error {
 	return r.err
 }
 
-func printTimeline(w io.Writer, h *host.Host, verbose bool) {
+func printTimeline(w io.Writer, h *host.Host, verbose, clock bool) {
 	hist := h.Cluster.History()
 	byTick := map[int]host.Entry{}
 	for _, e := range h.Entries {
@@ -258,7 +287,8 @@ func printTimeline(w io.Writer, h *host.Host, verbose bool) {
 		if ok {
 			key = e.Phase + "|" + gateString(e.Gate)
 		}
-		interesting := verbose || (ok && (len(e.Actions) > 0 || len(e.Events) > 0 || e.StepErr != nil || e.ApplyErr != nil || key != lastKey)) ||
+		sleeps := ok && e.Gate != nil && e.Gate.Name == upgrade.GateMaintenanceWindow && len(e.Actions) == 0 && e.RequeueAfter > time.Second
+		interesting := verbose || sleeps || (ok && (len(e.Actions) > 0 || len(e.Events) > 0 || e.StepErr != nil || e.ApplyErr != nil || key != lastKey)) ||
 			len(rec.Faults) > 0 || len(clusterEvents(rec)) > 0
 		lastKey = key
 		if !interesting {
@@ -269,6 +299,9 @@ func printTimeline(w io.Writer, h *host.Host, verbose bool) {
 			leader, term = e.Leader, e.Observation.Raft.Term
 		}
 		fmt.Fprintf(w, "t=%-4d term=%-3d leader=%-10s", tick, term, orDash(leader))
+		if clock && ok {
+			fmt.Fprintf(w, " %s", e.Time.UTC().Format("15:04:05"))
+		}
 		if ok {
 			fmt.Fprintf(w, " phase=%-22s", orDash(e.Phase))
 			if e.Gate != nil {
@@ -299,6 +332,10 @@ func printTimeline(w io.Writer, h *host.Host, verbose bool) {
 			if e.StepErr != nil {
 				fmt.Fprintf(w, "         x step error: %v\n", e.StepErr)
 			}
+			if sleeps {
+				fmt.Fprintf(w, "         z %s\n", e.Gate.Message)
+				fmt.Fprintf(w, "         z host sleeps %s (RequeueAfter) until %s\n", e.RequeueAfter, e.Time.Add(e.RequeueAfter).UTC().Format(time.RFC3339))
+			}
 		}
 	}
 }
@@ -320,6 +357,10 @@ func printSummary(w io.Writer, r result) {
 	m := r.metrics
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "duration:            %d s\n", r.ticks)
+	if r.slept > 0 {
+		fmt.Fprintf(w, "held for windows:    %s asleep (simulated clock %s -> %s)\n", r.slept,
+			r.host.Cluster.Config().Start.Format(time.RFC3339), r.host.Cluster.Now().Format(time.RFC3339))
+	}
 	fmt.Fprintf(w, "leader changes:      %d\n", m.LeaderChanges)
 	fmt.Fprintf(w, "seconds w/o leader:  %d (longest %d)\n", m.TicksWithoutLeader, m.LongestLeaderless)
 	fmt.Fprintf(w, "seconds not writable: %d\n", m.TicksNotWritable)

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestRunRolling(t *testing.T) {
@@ -109,5 +110,27 @@ func TestRunOrderings(t *testing.T) {
 	}
 	if err := run(&strings.Builder{}, options{replicas: 3, strategy: "rolling", ordering: "sideways"}); err == nil {
 		t.Error("bad -ordering accepted")
+	}
+}
+
+func TestRunWindowGated(t *testing.T) {
+	for _, strategy := range []string{"rolling", "bluegreen"} {
+		var out bytes.Buffer
+		o := options{replicas: 3, from: "2.3.0", to: "2.4.0", strategy: strategy, seed: 1, targeted: true, maxTicks: 600,
+			autoPromote: true, window: "0 2 * * *", windowDuration: 2 * time.Hour}
+		if err := run(&out, o); err != nil {
+			t.Fatalf("%s: run: %v\n%s", strategy, err, out.String())
+		}
+		for _, want := range []string{"waiting on MaintenanceWindow (OutsideMaintenanceWindow)", "next window opens at 2026-01-01T02:00:00Z",
+			"host sleeps", "UpgradeResumed", " 02:00:00 ", "current version:     2.4.0", "held for windows:"} {
+			if !strings.Contains(out.String(), want) {
+				t.Errorf("%s: output lacks %q:\n%s", strategy, want, out.String())
+			}
+		}
+	}
+	var out bytes.Buffer
+	o := options{replicas: 3, from: "2.3.0", to: "2.4.0", strategy: "rolling", seed: 1, maxTicks: 60, window: "0 2 * *", windowDuration: 2 * time.Hour}
+	if err := run(&out, o); err == nil || !strings.Contains(err.Error(), "invalid maintenance window") {
+		t.Errorf("malformed window: err %v", err)
 	}
 }

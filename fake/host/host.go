@@ -48,6 +48,10 @@ type Entry struct {
 	Applied  int
 	StepErr  error
 	ApplyErr error
+	// RequeueAfter is the Decision's: when the host should call Step again
+	// at the latest (a host held for a maintenance window may sleep until
+	// then).
+	RequeueAfter time.Duration
 	// Observation is what Step was given.
 	Observation upgrade.Observation `json:"-"`
 }
@@ -107,7 +111,7 @@ func (h *Host) Reconcile() Entry {
 		h.Entries = append(h.Entries, e)
 		return e
 	}
-	e.Gate = d.Gate
+	e.Gate, e.RequeueAfter = d.Gate, d.RequeueAfter
 	if h.Persist != nil {
 		if err := h.Persist(d.Status); err != nil {
 			e.StepErr = fmt.Errorf("persist status: %w", err)

@@ -97,7 +97,8 @@ type View struct {
 //     its target, UpToDate or AdoptedRunningVersion otherwise), False while
 //     an upgrade runs or a gate refuses to start one;
 //   - Progressing: True while an upgrade runs (reason: the gate holding it,
-//     else the phase), False while idle or paused;
+//     else the phase), False while idle, paused, or held at a safe point by
+//     spec.paused or a maintenance window (reason: the hold's);
 //   - Degraded: True during break-glass, a pause, a rollback or another
 //     problem carried on with; while idle, False with the last failed
 //     upgrade's reason;
@@ -148,6 +149,8 @@ func SetConditions(st *upgrade.Status, v View, now time.Time, generation int64) 
 		switch {
 		case u.Paused != nil:
 			set(upgrade.ConditionProgressing, false, u.Paused.Reason, u.Paused.Message)
+		case IsHold(g):
+			set(upgrade.ConditionProgressing, false, g.Reason, g.Message)
 		case g != nil:
 			set(upgrade.ConditionProgressing, true, g.Reason, g.Message)
 		default:
