@@ -79,7 +79,7 @@ func Step(spec Spec, obs upgrade.Observation, status upgrade.Status) (upgrade.De
 		obs:    obs,
 		now:    obs.Now,
 		st:     *status.DeepCopy(),
-		safety: upgrade.Safety{CatchUp: spec.CatchUp},
+		safety: contract.FailbackSafety(upgrade.Safety{CatchUp: spec.CatchUp}, status.Upgrade),
 	}
 	r.up = r.st.Upgrade
 	if r.up != nil {
@@ -98,7 +98,12 @@ func Step(spec Spec, obs upgrade.Observation, status upgrade.Status) (upgrade.De
 	// membership change the workload applies asynchronously is given its
 	// declared delay.
 	if g, done := contract.CheckExpected(&obs, &status, max(spec.RetryAfter.Duration, obs.Capabilities.MembershipDelay)); g != nil {
-		return upgrade.Decision{Status: *status.DeepCopy(), Gate: g, RequeueAfter: min(spec.RequeueAfter.Duration, time.Second)}, nil
+		st := *status.DeepCopy()
+		if rg := contract.Failback(&st, &obs, false, obs.Now, obs.Generation); rg != nil {
+			rg.Message += "; " + g.Message
+			g = rg
+		}
+		return upgrade.Decision{Status: st, Gate: g, RequeueAfter: min(spec.RequeueAfter.Duration, time.Second)}, nil
 	} else if done {
 		r.st.Expected = nil
 	}
@@ -451,6 +456,13 @@ func (r *run) breakGlass() Event {
 // finishConditions sets the conditions both strategies share (package
 // contract) for this Step.
 func (r *run) finishConditions() {
+	// S8: record who led, and never be silent about a regressed leader.
+	if g := contract.Failback(&r.st, &r.obs, len(r.actions) > 0, r.now, r.obs.Generation); g != nil && (r.gate == nil || r.gate.Reason != upgrade.ReasonLeaderVersionRegressed) {
+		if r.gate != nil {
+			g.Message += "; " + r.gate.Message
+		}
+		r.gate = g
+	}
 	v := contract.View{Gate: r.gate, Ended: r.ended}
 	switch {
 	case r.st.Upgrade == nil:

@@ -81,6 +81,9 @@ func (s *stepper) rollingOnDelete() (Event, error) {
 		r.Ordinal = -1
 		return s.finalize()
 	}
+	if s.placeLeader() {
+		return "", nil
+	}
 	if next == nil { // only the leader is left
 		leader, _ := s.obs.Leader()
 		m := s.memberAt(leader.Ordinal)

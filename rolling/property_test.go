@@ -338,6 +338,18 @@ func TestPropertyRollingUpgrade(t *testing.T) {
 				// operator fixes the spec: set it back to the upgrade's target
 				m.spec.Version, m.spec.Image = u.TargetVersion, u.TargetImage
 				reverted++
+			case u != nil && d.Gate != nil && d.Gate.Reason == upgrade.ReasonMoveFailsBack:
+				// S8 holds the upgrade for a human: partition ordering
+				// must restart a leader that only an older voter could
+				// replace (a leader on an intermediate target after a
+				// retarget). Check that it is
+				// genuine and end here: failing back is what S8 forbids.
+				obs := m.c.Observe()
+				l, ok := obs.Leader()
+				if !ok || upgrade.StepDownAllowed(&obs, l) || m.status.Upgrade.Rolling.Ordering != string(OrderingPartition) {
+					t.Fatalf("L1: %s hold without cause: %s", d.Gate.Reason, d.Gate.Message)
+				}
+				return
 			case u != nil && u.Paused != nil:
 				if u.Paused.Gate != upgrade.GateCrashLoop || m.bad == "" || rescued {
 					t.Fatalf("L1: paused without a bad version: %+v", u.Paused)

@@ -61,7 +61,12 @@ func Step(spec Spec, obs upgrade.Observation, status upgrade.Status) (upgrade.De
 	// The last Decision's effects must show before anything else is
 	// decided (or be overdue): until then Step waits, status unchanged.
 	if g, done := contract.CheckExpected(&obs, &status, s.spec.RetryInterval.Duration); g != nil {
-		return upgrade.Decision{Status: *status.DeepCopy(), Gate: g, RequeueAfter: ActionRequeue}, nil
+		st := *status.DeepCopy()
+		if rg := contract.Failback(&st, &obs, false, s.condNow, obs.Generation); rg != nil {
+			rg.Message += "; " + g.Message
+			g = rg
+		}
+		return upgrade.Decision{Status: st, Gate: g, RequeueAfter: ActionRequeue}, nil
 	} else if done {
 		s.st.Expected = nil
 	}
@@ -144,6 +149,7 @@ func newStepper(spec Spec, obs *upgrade.Observation, status *upgrade.Status) (*s
 		}
 	}
 	s.safety = upgrade.Safety{CatchUp: spec.CatchUp, AllowDowntime: spec.AllowDowntime && s.voters <= 2}
+	s.safety = contract.FailbackSafety(s.safety, status.Upgrade)
 	s.ondelete = s.ordering() == OrderingOnDelete
 	if err := s.validateStatus(); err != nil {
 		return nil, err
@@ -191,6 +197,13 @@ func (s *stepper) run() error {
 	}
 	if err != nil {
 		return err
+	}
+	// S8: record who led, and never be silent about a regressed leader.
+	if g := contract.Failback(&s.st, s.obs, len(s.actions) > 0, s.condNow, s.obs.Generation); g != nil && (s.gate == nil || s.gate.Reason != upgrade.ReasonLeaderVersionRegressed) {
+		if s.gate != nil {
+			g.Message += "; " + s.gate.Message
+		}
+		s.gate = g
 	}
 	s.setConditions()
 	switch {
