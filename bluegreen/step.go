@@ -90,8 +90,8 @@ func Step(spec Spec, obs upgrade.Observation, status upgrade.Status) (upgrade.De
 	// Stale observations are never acted on.
 	if g := contract.CheckFresh(&obs, &status); g != nil {
 		r.gate = g
-		r.finishConditions()
-		return upgrade.Decision{Status: r.st, Gate: g, RequeueAfter: spec.RequeueAfter.Duration}, nil
+		r.finishConditions() // may raise LeaderVersionRegressed over g
+		return upgrade.Decision{Status: r.st, Gate: r.gate, RequeueAfter: spec.RequeueAfter.Duration}, nil
 	}
 	// The last Decision's effects must show before anything else is
 	// decided (or be overdue): until then Step waits, status unchanged. A

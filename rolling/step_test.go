@@ -43,6 +43,7 @@ func stepCases() []stepCase {
 		stepCasesTargetChanges(),
 		stepCasesFinalize(),
 		stepCasesSmallClusters(),
+		stepCasesFailback(),
 	)
 }
 

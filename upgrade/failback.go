@@ -205,21 +205,18 @@ func FailsBack(obs *Observation, m, leader *Member) bool {
 
 // FailbackEngaged reports whether the upgrade u has reached the point after
 // which leadership must never move back to an older member (S8): it moves
-// to a newer version (not a rollback), and a member at the target has led
-// (UpgradeStatus.LeaderHighWater is the target; above it, the upgrade is
-// a move back down).
+// to a newer version (not a rollback or downgrade), and a version newer than
+// the one it started from has led (UpgradeStatus.LeaderHighWater), not
+// newer than the target (above it, the upgrade is a move back down: a
+// target changed back mid-upgrade). The high-water mark is usually the
+// target; after a target changed upwards mid-upgrade it may be the earlier
+// target, which stays the floor leadership must not fall below.
 func FailbackEngaged(u *UpgradeStatus) bool {
 	if u == nil || u.LeaderHighWater == "" || (u.BlueGreen != nil && u.BlueGreen.RollingBack) {
 		return false
 	}
-	hw, t := u.LeaderHighWater, u.TargetVersion
-	if hw != t && (VersionOlder(hw, t) || VersionOlder(t, hw)) {
-		// Not led yet; or a newer version led, and the target is older:
-		// a move back down (a target changed back mid-upgrade), where
-		// leadership has to return to older members.
-		return false
-	}
-	return VersionOlder(u.FromVersion, t)
+	hw, t, from := u.LeaderHighWater, u.TargetVersion, u.FromVersion
+	return VersionOlder(from, t) && VersionOlder(from, hw) && !VersionOlder(t, hw)
 }
 
 // RecordLeaderVersion raises u.LeaderHighWater to the version of obs's
@@ -240,13 +237,14 @@ func RecordLeaderVersion(u *UpgradeStatus, obs *Observation) bool {
 
 // RegressedLeader returns the leader of obs and true when the upgrade u is
 // past the failback point (FailbackEngaged) and the leader runs a version
-// older than u's target: an election failed back.
+// older than the highest that led (usually the target): an election failed
+// back.
 func RegressedLeader(u *UpgradeStatus, obs *Observation) (Member, bool) {
 	if u == nil || u.LeaderHighWater == "" || !obs.Raft.Known || obs.Raft.LeaderUnknown {
 		return Member{}, false
 	}
 	l := leaderOf(obs)
-	if l == nil || l.Version == u.TargetVersion || !FailbackEngaged(u) || !VersionOlder(l.Version, u.TargetVersion) {
+	if l == nil || l.Version == u.LeaderHighWater || !FailbackEngaged(u) || !VersionOlder(l.Version, u.LeaderHighWater) {
 		return Member{}, false
 	}
 	return *l, true
@@ -255,8 +253,8 @@ func RegressedLeader(u *UpgradeStatus, obs *Observation) (Member, bool) {
 // RegressionGate is the LeaderVersionRegressed gate for leader under u.
 func RegressionGate(u *UpgradeStatus, leader Member) *Gate {
 	return &Gate{Name: GateLeader, Reason: ReasonLeaderVersionRegressed, Member: leader.Name,
-		Message: fmt.Sprintf("%s leads on %s although %s has led (high-water %s); leadership must move back to an upgraded voter",
-			leader.Name, leader.Version, u.TargetVersion, u.LeaderHighWater)}
+		Message: fmt.Sprintf("%s leads on %s although %s has led; leadership must move back to an upgraded voter",
+			leader.Name, leader.Version, u.LeaderHighWater)}
 }
 
 // failbackCheck is Safety.Check's S8 rule for one leadership move, decided

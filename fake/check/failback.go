@@ -28,13 +28,13 @@ func older(a, b string) bool {
 // or than the observed leader, and no blue-green rollback is under way):
 //
 //   - no TransferLeadership to a member running a version older than the
-//     leader's, and once the target has led (the high-water mark in the
-//     status is at or above the target) none to a member older than the
-//     target;
+//     leader's, and once a version newer than the start has led (the
+//     high-water mark of the status the Step was given, usually the
+//     target) none to a member older than it;
 //   - no StepDown while another voter runs a version older than the
 //     leader's (that voter could win the election);
-//   - a Step whose observation shows a leader older than the target after
-//     the target led (a regression, whoever caused it) is never silent:
+//   - a Step whose observation shows a leader older than that high-water
+//     mark (a regression, whoever caused it) is never silent:
 //     the status it returns carries the LeaderVersion condition, True with
 //     reason LeaderVersionRegressed, and its gate, when it has one, is
 //     that regression's or names it.
@@ -77,10 +77,12 @@ func Failback(prev upgrade.Status, d upgrade.Decision, obs upgrade.Observation) 
 	if back(u) || back(next) {
 		return nil
 	}
-	led := func(x *upgrade.UpgradeStatus) bool {
-		return x != nil && x.LeaderHighWater != "" && !older(x.LeaderHighWater, x.TargetVersion)
+	// The floor: the highest version that led, once newer than the start.
+	floor := ""
+	if p := prev.Upgrade; p != nil && older(p.FromVersion, p.LeaderHighWater) {
+		floor = p.LeaderHighWater
 	}
-	engaged := led(prev.Upgrade)
+	engaged := floor != ""
 	for i, a := range d.Actions {
 		switch a := a.(type) {
 		case upgrade.TransferLeadership:
@@ -91,8 +93,8 @@ func Failback(prev upgrade.Status, d upgrade.Decision, obs upgrade.Observation) 
 			if older(to.Version, leader.Version) {
 				return fail(i, a.To, "transfer from %s (%s) to older %s (%s)", leader.Name, leader.Version, a.To, to.Version)
 			}
-			if engaged && older(to.Version, u.TargetVersion) {
-				return fail(i, a.To, "transfer to %s (%s) after %s led", a.To, to.Version, u.TargetVersion)
+			if engaged && older(to.Version, floor) {
+				return fail(i, a.To, "transfer to %s (%s) after %s led", a.To, to.Version, floor)
 			}
 		case upgrade.StepDown:
 			if leader == nil {
@@ -105,16 +107,16 @@ func Failback(prev upgrade.Status, d upgrade.Decision, obs upgrade.Observation) 
 			}
 		}
 	}
-	if !engaged || next == nil || leader == nil || !obs.Raft.Known || obs.Raft.LeaderUnknown || !older(leader.Version, u.TargetVersion) {
+	if !engaged || next == nil || leader == nil || !obs.Raft.Known || obs.Raft.LeaderUnknown || !older(leader.Version, floor) {
 		return nil
 	}
 	c := meta.FindStatusCondition(d.Status.Conditions, upgrade.ConditionLeaderVersion)
 	if c == nil || c.Status != "True" || c.Reason != string(upgrade.ReasonLeaderVersionRegressed) {
 		return fail(-1, leader.Name, "%s leads on %s after %s led, and the Step does not raise %s",
-			leader.Name, leader.Version, u.TargetVersion, upgrade.ReasonLeaderVersionRegressed)
+			leader.Name, leader.Version, floor, upgrade.ReasonLeaderVersionRegressed)
 	}
 	if g := d.Gate; g != nil && g.Reason != upgrade.ReasonLeaderVersionRegressed {
-		return fail(-1, leader.Name, "%s leads on %s after %s led, and the Step's gate is %s", leader.Name, leader.Version, u.TargetVersion, g.Reason)
+		return fail(-1, leader.Name, "%s leads on %s after %s led, and the Step's gate is %s", leader.Name, leader.Version, floor, g.Reason)
 	}
 	return nil
 }

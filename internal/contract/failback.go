@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"time"
 
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/raftshift/raftshift/upgrade"
@@ -33,7 +32,7 @@ func ValidatePlacement(p upgrade.LeaderPlacement) error {
 func Failback(st *upgrade.Status, obs *upgrade.Observation, acting bool, now time.Time, generation int64) *upgrade.Gate {
 	u := st.Upgrade
 	if u == nil {
-		meta.RemoveStatusCondition(&st.Conditions, upgrade.ConditionLeaderVersion)
+		removeCondition(st, upgrade.ConditionLeaderVersion)
 		return nil
 	}
 	if l, ok := obs.Leader(); ok && l.Version != u.LeaderHighWater && (acting || !upgrade.VersionOlder(l.Version, u.TargetVersion)) {
@@ -41,7 +40,7 @@ func Failback(st *upgrade.Status, obs *upgrade.Observation, acting bool, now tim
 	}
 	l, ok := upgrade.RegressedLeader(u, obs)
 	if !ok {
-		meta.RemoveStatusCondition(&st.Conditions, upgrade.ConditionLeaderVersion)
+		removeCondition(st, upgrade.ConditionLeaderVersion)
 		return nil
 	}
 	g := upgrade.RegressionGate(u, l)
@@ -63,12 +62,24 @@ func FailbackSafety(s upgrade.Safety, u *upgrade.UpgradeStatus) upgrade.Safety {
 }
 
 // FailbackExclude is the transfer-target filter of an upgrade past the
-// failback point (upgrade.FailbackEngaged): members older than the target
-// are never chosen. Nil when the upgrade is not past it.
+// failback point (upgrade.FailbackEngaged): members older than the highest
+// version that led (usually the target) are never chosen. Nil when the upgrade is not past it.
 func FailbackExclude(u *upgrade.UpgradeStatus) func(upgrade.Member) bool {
 	if !upgrade.FailbackEngaged(u) {
 		return nil
 	}
-	target := u.TargetVersion
-	return func(m upgrade.Member) bool { return upgrade.VersionOlder(m.Version, target) || m.Version == "" }
+	hw := u.LeaderHighWater
+	return func(m upgrade.Member) bool { return upgrade.VersionOlder(m.Version, hw) || m.Version == "" }
+}
+
+// removeCondition drops the condition of type typ from st, if present
+// (meta.RemoveStatusCondition of older apimachinery releases panics on an
+// empty list).
+func removeCondition(st *upgrade.Status, typ string) {
+	for i := range st.Conditions {
+		if st.Conditions[i].Type == typ {
+			st.Conditions = append(st.Conditions[:i:i], st.Conditions[i+1:]...)
+			return
+		}
+	}
 }
