@@ -18,9 +18,10 @@ import (
 // The move is a targeted transfer to a caught-up, upgraded voter; a
 // step-down only when every other voter is upgraded (any of them may win).
 // It reports whether this Step does nothing else: it moved leadership, or it
-// holds because the move is due but not safe yet (others not caught up, no
-// failure tolerance, a regressed leader whose upgraded voters are still
-// catching up). A regressed leader that no upgraded voter can replace (none
+// holds because a regressed leader's upgraded voters are still catching up.
+// A move that is due but not safe yet (another voter down or lagging, no
+// failure tolerance) leaves the usual order to go on: it restarts a member
+// that is down first, and holds otherwise. A regressed leader that no upgraded voter can replace (none
 // is left, or the adapter can only step down) does not hold the upgrade:
 // restarting the remaining old members is then the way back to an
 // upgraded leader, and the LeaderVersion condition says so meanwhile.
@@ -38,7 +39,9 @@ func (s *stepper) placeLeader() bool {
 		return false
 	}
 	_, regressed := upgrade.RegressedLeader(u, s.obs)
-	early := s.spec.LeaderPlacement == upgrade.PlacementEarly && !s.upgradedMember(lm)
+	// Early moves leadership forward only: never early onto an older
+	// version (a target changed back down).
+	early := s.spec.LeaderPlacement == upgrade.PlacementEarly && !s.upgradedMember(lm) && !upgrade.VersionOlder(u.TargetVersion, lm.Version)
 	if !regressed && !early {
 		return false
 	}
@@ -59,8 +62,12 @@ func (s *stepper) placeLeader() bool {
 		// A step-down would let an old voter win as easily as an upgraded one.
 		return false
 	}
-	if !s.leaderMovable(lm) {
-		return true
+	if held := s.gate; !s.leaderMovable(lm) {
+		// Not now (another voter down or lagging): the usual order goes
+		// on, which restarts a member that is down first and holds
+		// otherwise.
+		s.gate = held
+		return false
 	}
 	a, t, ok := contract.LeaderMove(s.obs, s.safety, *lm, u.TargetVersion, upgraded)
 	if !ok {

@@ -14,6 +14,7 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/raftshift/raftshift/fake"
+	"github.com/raftshift/raftshift/fake/check"
 	"github.com/raftshift/raftshift/upgrade"
 )
 
@@ -119,6 +120,12 @@ func (m *machine) reconcileWith(t *rapid.T, fault hostFault) upgrade.Decision {
 		}
 	}
 	checkS5(t, prev, d.Status)
+	if _, ok := upgrade.RegressedLeader(prev.Upgrade, &obs); ok {
+		regressionsSeen.Add(1)
+	}
+	if err := check.Failback(prev, d, obs); err != nil { // S8
+		t.Fatalf("tick %d: %v\n%s", m.c.TickCount(), err, upgrade.FormatActions(d.Actions))
+	}
 	if d.Gate != nil && meta.FindStatusCondition(d.Status.Conditions, upgrade.ConditionProgressing) == nil {
 		t.Fatalf("gate %v not surfaced", d.Gate)
 	}
@@ -257,6 +264,9 @@ func TestPropertyRollingUpgrade(t *testing.T) {
 		}
 		m.start = len(m.c.History())
 		m.spec = Spec{Version: target, Image: img(target), AllowDowntime: m.n <= 2, StepTimeout: metav1.Duration{Duration: 2 * time.Hour}}
+		if rapid.Bool().Draw(t, "early") {
+			m.spec.LeaderPlacement = upgrade.PlacementEarly
+		}
 		if rapid.Bool().Draw(t, "adopt") {
 			m.status = upgrade.Status{}
 		} else {
@@ -422,6 +432,6 @@ func TestPropertyRollingUpgrade(t *testing.T) {
 			}
 		}
 	})
-	t.Logf("%d checks, %d paused on a bad version and rescued, %d ended on a refused target, %d reverted a refused mid-upgrade target, %d steps generated so far",
-		checks, paused, refused, reverted, stepsGenerated.Load())
+	t.Logf("%d checks, %d paused on a bad version and rescued, %d ended on a refused target, %d reverted a refused mid-upgrade target, %d steps generated so far, %d saw a regressed leader (S8)",
+		checks, paused, refused, reverted, stepsGenerated.Load(), regressionsSeen.Load())
 }

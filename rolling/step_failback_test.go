@@ -26,6 +26,13 @@ func regressedCondition(t *testing.T, d upgrade.Decision) {
 	}
 }
 
+// earlySpec is baseSpec with leader placement Early.
+func earlySpec() Spec {
+	s := baseSpec()
+	s.LeaderPlacement = upgrade.PlacementEarly
+	return s
+}
+
 func stepCasesFailback() []stepCase {
 	return []stepCase{
 		// ---- S8: no failback to an older version; leader placement
@@ -106,11 +113,7 @@ func stepCasesFailback() []stepCase {
 			want:   []string{"StepDown", "Event"}, phase: PhaseMovingLeader,
 		},
 		{
-			name: "placement Early: leadership moves to the first upgraded caught-up voter", spec: func() Spec {
-				s := baseSpec()
-				s.LeaderPlacement = upgrade.PlacementEarly
-				return s
-			}(),
+			name: "placement Early: leadership moves to the first upgraded caught-up voter", spec: earlySpec(),
 			obs: func() upgrade.Observation {
 				o := locked(templated(3))
 				o.Workloads[0].Partition = 2
@@ -126,11 +129,7 @@ func stepCasesFailback() []stepCase {
 			},
 		},
 		{
-			name: "placement Early: with an upgraded leader the next pod restarts", spec: func() Spec {
-				s := baseSpec()
-				s.LeaderPlacement = upgrade.PlacementEarly
-				return s
-			}(),
+			name: "placement Early: with an upgraded leader the next pod restarts", spec: earlySpec(),
 			obs: func() upgrade.Observation {
 				o := locked(templated(3))
 				o.Workloads[0].Partition = 2

@@ -60,7 +60,7 @@ var mutants = []mutant{
 	{"unexpected promotion never reported", "bluegreen/step.go", "\tif len(voting) == 0 {\n\t\treturn\n\t}", "\tif true {\n\t\treturn\n\t}", blueGreen},
 	{"blue-green blind to partial views", "bluegreen/step.go", "\t\tif g := upgrade.CheckView(&r.obs); g != nil {\n\t\t\tr.holdGate(g)\n\t\t\treturn true\n\t\t}", "\t\tif g := upgrade.CheckView(&r.obs); false && g != nil {\n\t\t\tr.holdGate(g)\n\t\t\treturn true\n\t\t}", blueGreen},
 	// S8: no failback to an older version (issue 15).
-	{"regressed leader handed to an old voter", "rolling/placement.go", "upgraded := func(m upgrade.Member) bool { return !s.upgradedMember(&m) }", "upgraded := func(m upgrade.Member) bool { return false }", rollingT},
+	{"regressed leader never corrected", "rolling/placement.go", "_, regressed := upgrade.RegressedLeader(u, s.obs)", "_, regressed := upgrade.RegressedLeader(u, s.obs)\n\tregressed = false", rollingT},
 	{"step-down lets an older voter win", "internal/contract/contract.go", "if !s.AllowFailback && !upgrade.StepDownAllowed(obs, leader) {", "if false && !s.AllowFailback && !upgrade.StepDownAllowed(obs, leader) {", []string{"./rolling", "./bluegreen", "./fake/scenario"}},
 	{"regressed leader is silent", "internal/contract/failback.go", "upgrade.SetCondition(&st.Conditions, upgrade.ConditionLeaderVersion,", "upgrade.SetCondition(&[]metav1.Condition{}, upgrade.ConditionLeaderVersion,", []string{"./rolling", "./bluegreen", "./fake/..."}},
 }
