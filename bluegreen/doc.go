@@ -72,8 +72,16 @@
 //     up-to-date voter; it is repeated until a green voter leads, at most
 //     Spec.MaxLeaderMoves times, re-issued only after the term changed).
 //   - DemotingBlue: Demote, one blue voter per step, never the leader, each
-//     passing upgrade.Safety.Check; if a blue member leads again,
-//     leadership moves first.
+//     passing upgrade.Safety.Check, the most up-to-date first (the voters
+//     most likely to win an election leave first); if a blue member leads
+//     again, leadership moves back to green first and the Step raises
+//     Leader/LeaderVersionRegressed and the LeaderVersion condition (S8).
+//     Once leadership reached green (UpgradeStatus.LeaderHighWater is the
+//     target), the window in which a blue voter could still win an
+//     election is this phase: it lasts at most BlueReplicas Steps (one
+//     demotion per Step, each awaited in the next observation), bounded by
+//     Timeouts.Step per demotion, and ends when the last blue voter is a
+//     non-voter.
 //   - Stabilizing: RunHook(Spec.PostPromotionHook, "PostPromotion") and
 //     Spec.StabilizationWindow.Duration with every green member healthy.
 //   - Cleanup: the point of no return. RemovePeer for each blue member (one

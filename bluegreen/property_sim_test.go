@@ -97,6 +97,9 @@ func (s *sim) reconcile() {
 	if prev.BreakGlass != nil && d.Status.BreakGlass == nil && s.spec.BreakGlassAck != prev.BreakGlass.Nonce {
 		t.Fatalf("tick %d: S7: break-glass %s cleared by acknowledgement %q", s.c.TickCount(), prev.BreakGlass.Nonce, s.spec.BreakGlassAck)
 	}
+	if err := check.Failback(prev, d, obs); err != nil { // S8
+		t.Fatalf("tick %d: %v\n%s", s.c.TickCount(), err, upgrade.FormatActions(d.Actions))
+	}
 	// Issue 13: what only goldens used to catch, as properties (the
 	// blue-green rules of S4 in package check).
 	if u := d.Status.Upgrade; u != nil {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/raftshift/raftshift/internal/contract"
 	"github.com/raftshift/raftshift/policy"
 	"github.com/raftshift/raftshift/upgrade"
 )
@@ -106,6 +107,17 @@ type Spec struct {
 	//
 	// +kubebuilder:validation:Minimum=0
 	MaxLeaderMoves int32 `json:"maxLeaderMoves,omitempty"`
+	// LeaderPlacement is when leadership moves onto the target version
+	// (upgrade.PlacementLast, the default, or upgrade.PlacementEarly); it
+	// is validated like the rolling strategy's, with the same typed error.
+	// Blue-green has one placement whatever the value: leadership moves to
+	// green once every green member is a caught-up voter, and stays on green
+	// (blue voters are demoted right after, most up-to-date first, so the
+	// window in which a blue voter could win an election lasts the
+	// DemotingBlue phase: one demotion per Step, at most BlueReplicas-1
+	// Steps, each bounded by Timeouts.Step). A blue leader elected in that
+	// window is moved back to green at once (LeaderVersionRegressed).
+	LeaderPlacement upgrade.LeaderPlacement `json:"leaderPlacement,omitempty"`
 	// RequeueAfter is the polling interval while waiting (default 5s).
 	RequeueAfter metav1.Duration `json:"requeueAfter,omitempty"`
 
@@ -227,7 +239,7 @@ func (s Spec) validate() error {
 	case len(s.Workload) > 200, len(s.Service) > 200, len(s.LockHolder) > 200:
 		return bad("names must be at most 200 characters")
 	}
-	return nil
+	return contract.ValidatePlacement(s.LeaderPlacement)
 }
 
 // GreenName is the deterministic name of the green workload for a target:

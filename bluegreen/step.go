@@ -84,7 +84,7 @@ func Step(spec Spec, obs upgrade.Observation, status upgrade.Status) (upgrade.De
 		obs:      obs,
 		now:      obs.Now,
 		st:       *status.DeepCopy(),
-		safety:   upgrade.Safety{CatchUp: spec.CatchUp},
+		safety:   contract.FailbackSafety(upgrade.Safety{CatchUp: spec.CatchUp}, status.Upgrade),
 	}
 	r.up = r.st.Upgrade
 	if r.up != nil {
@@ -95,15 +95,20 @@ func Step(spec Spec, obs upgrade.Observation, status upgrade.Status) (upgrade.De
 	// Stale observations are never acted on.
 	if g := contract.CheckFresh(&obs, &status); g != nil {
 		r.gate = g
-		r.finishConditions()
-		return upgrade.Decision{Status: r.st, Gate: g, RequeueAfter: spec.RequeueAfter.Duration}, nil
+		r.finishConditions() // may raise LeaderVersionRegressed over g
+		return upgrade.Decision{Status: r.st, Gate: r.gate, RequeueAfter: spec.RequeueAfter.Duration}, nil
 	}
 	// The last Decision's effects must show before anything else is
 	// decided (or be overdue): until then Step waits, status unchanged. A
 	// membership change the workload applies asynchronously is given its
 	// declared delay.
 	if g, done := contract.CheckExpected(&obs, &status, max(spec.RetryAfter.Duration, obs.Capabilities.MembershipDelay)); g != nil {
-		return upgrade.Decision{Status: *status.DeepCopy(), Gate: g, RequeueAfter: min(spec.RequeueAfter.Duration, time.Second)}, nil
+		st := *status.DeepCopy()
+		if rg := contract.Failback(&st, &obs, false, obs.Now, obs.Generation); rg != nil {
+			rg.Message += "; " + g.Message
+			g = rg
+		}
+		return upgrade.Decision{Status: st, Gate: g, RequeueAfter: min(spec.RequeueAfter.Duration, time.Second)}, nil
 	} else if done {
 		r.st.Expected = nil
 	}
@@ -466,6 +471,13 @@ func (r *run) breakGlass() Event {
 // finishConditions sets the conditions both strategies share (package
 // contract) for this Step.
 func (r *run) finishConditions() {
+	// S8: record who led, and never be silent about a regressed leader.
+	if g := contract.Failback(&r.st, &r.obs, len(r.actions) > 0, r.now, r.obs.Generation); g != nil && (r.gate == nil || r.gate.Reason != upgrade.ReasonLeaderVersionRegressed) {
+		if r.gate != nil {
+			g.Message += "; " + r.gate.Message
+		}
+		r.gate = g
+	}
 	v := contract.View{Gate: r.gate, Ended: r.ended}
 	switch {
 	case r.st.Upgrade == nil:

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/raftshift/raftshift/policy"
@@ -196,6 +197,24 @@ func stepTableCasesCore() []stepTableCase {
 			o.Capabilities.TargetedTransfer = true
 			return o
 		}(), status: inFlight(PhaseDemotingBlue, t0), wantPhase: PhaseTransferringLeadership, wantKinds: []string{"TransferLeadership"}},
+		{name: "blue leader after green led: LeaderVersionRegressed and transfer back to green", obs: func() upgrade.Observation {
+			o := cluster(now, 3, "v", "v", "v")
+			o.Capabilities.TargetedTransfer = true
+			return o
+		}(), status: func() upgrade.Status {
+			st := inFlight(PhaseDemotingBlue, t0)
+			st.Upgrade.LeaderHighWater = st.Upgrade.TargetVersion
+			return st
+		}(), wantPhase: PhaseTransferringLeadership, wantKinds: []string{"TransferLeadership"}, wantGate: upgrade.ReasonLeaderVersionRegressed,
+			check: func(t *testing.T, d upgrade.Decision) {
+				if tr := d.Actions[0].(upgrade.TransferLeadership); !strings.HasPrefix(tr.To, greenW) {
+					t.Errorf("transfer %+v, want to green", tr)
+				}
+				c := meta.FindStatusCondition(d.Status.Conditions, upgrade.ConditionLeaderVersion)
+				if c == nil || c.Reason != string(upgrade.ReasonLeaderVersionRegressed) || !c.LastTransitionTime.Time.Equal(now.Truncate(time.Second)) {
+					t.Errorf("LeaderVersion condition %+v", c)
+				}
+			}},
 		{name: "blue demoted: stabilizing then cleanup removes blue", obs: blueDemoted, status: inFlight(PhaseDemotingBlue, t0),
 			wantPhase: PhaseCleanup, wantKinds: []string{"RemovePeer"},
 			check: func(t *testing.T, d upgrade.Decision) {
@@ -388,6 +407,7 @@ func stepTableCasesCore() []stepTableCase {
 		{name: "sync within its deadline holds", obs: lagging(cluster(t0.Add(20*time.Minute), 3, "nv", "nv", "nv"), greenW+"-2"),
 			status: inFlight(PhaseSyncing, t0), wantPhase: PhaseSyncing, wantGate: upgrade.ReasonLogLag},
 		{name: "invalid spec", spec: func(s *Spec) { s.Replicas = -1 }, obs: cluster(now, 3), wantErr: upgrade.ErrInvalidSpec, wantPhase: PhaseIdle},
+		{name: "invalid leaderPlacement", spec: func(s *Spec) { s.LeaderPlacement = "Middle" }, obs: cluster(now, 3), wantErr: upgrade.ErrInvalidSpec, wantPhase: PhaseIdle},
 		{name: "status of another strategy", obs: cluster(now, 3),
 			status:  inFlight(PhaseSyncing, t0, func(s *upgrade.Status) { s.Upgrade.Strategy = upgrade.StrategyRolling }),
 			wantErr: upgrade.ErrInvalidStatus, wantPhase: PhaseSyncing},

@@ -84,6 +84,14 @@
 // trails by at most 1000 entries; StableSince is when it last turned
 // healthy.
 //
+// Elections ignore versions, as Raft does: during a rolling upgrade an old
+// member wins whenever its log is as up-to-date as an upgraded one's (ties
+// broken by the seed), for instance after KillLeader or an isolated leader,
+// and a StepDown lets any up-to-date voter win. Nothing in the model
+// prevents a failback to an older version once a newer one has led; S8
+// (check.Failback) holds the strategy to never cause one itself and to
+// report (and, where it safely can, correct) the ones elections cause.
+//
 // Leadership: StepDown, Demote or RemovePeer of the leader, a dead leader pod
 // or a transfer to a member that cannot take over (a non-voter, a down or
 // isolated member) leave the cluster leaderless until an election. A

@@ -103,6 +103,37 @@
 // for that order). Without targeted transfer a step-down lets Raft elect any
 // voter (usually the one with the longest log).
 //
+// # No failback (S8) and leader placement
+//
+// UpgradeStatus.LeaderHighWater records the highest version that has led
+// during the upgrade. Once the target has led, leadership never moves back
+// to an older member: transfer targets are upgraded voters only, and a
+// step-down is issued only when every other voter is at least as new as the
+// leader (upgrade.StepDownAllowed; with an older voter in the configuration
+// the election could fail back). If an election puts an older member in
+// charge anyway (a leader fault), the next Step in Rolling moves leadership
+// at once to a caught-up, upgraded voter by a targeted transfer, and every
+// Step raises the gate Leader/LeaderVersionRegressed and the LeaderVersion
+// condition until an upgraded voter leads again. Without targeted transfer
+// (or with no upgraded voter left) it is reported the same way and the
+// upgrade goes on: restarting the remaining old members is then the way
+// back. A leader whose pod must restart next while only older voters could
+// take over (a leader on an earlier target after a retarget, in Partition
+// ordering) is held with LeaderTransfer/LeaderMoveWouldFailBack for a human
+// rather than failed back.
+//
+// Spec.LeaderPlacement chooses when leadership reaches the target: Last
+// (the default, OpenBao's documented order: followers first, the leader
+// when its own pod is next) or Early (as soon as an upgraded voter is
+// caught up and stable, leadership moves to it by a targeted transfer, and
+// stays on upgraded voters). Last keeps upgraded standbys forwarding to an
+// old active node for most of the upgrade (the forwarding window) and opens
+// the failback window late; Early closes the forwarding window (OpenBao
+// 2.5.4 -> 2.6.2 standbys cannot forward to an old active node,
+// openbao/openbao#3899) and opens the failback window from the first
+// upgraded voter until the last old voter is upgraded. Early needs targeted
+// transfer; with step-down only it behaves like Last.
+//
 // # Deadlines, crash loops and retries
 //
 // Each step (one phase wait, one pod's restart and verification) has

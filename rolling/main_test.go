@@ -14,6 +14,10 @@ var update = flag.Bool("update", false, "rewrite golden files in testdata")
 // stepsGenerated counts the Step calls made by the property tests.
 var stepsGenerated atomic.Int64
 
+// regressionsSeen counts the property Steps that observed a regressed
+// leader (an election failed back after the target led; S8).
+var regressionsSeen atomic.Int64
+
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if n := stepsGenerated.Load(); n > 0 && testing.Verbose() {

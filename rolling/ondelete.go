@@ -84,6 +84,9 @@ func (s *stepper) rollingOnDelete() (Event, error) {
 	if s.holdAtSafePoint() {
 		return "", nil
 	}
+	if s.placeLeader() {
+		return "", nil
+	}
 	if next == nil { // only the leader is left
 		leader, _ := s.obs.Leader()
 		m := s.memberAt(leader.Ordinal)

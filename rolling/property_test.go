@@ -14,6 +14,7 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/raftshift/raftshift/fake"
+	"github.com/raftshift/raftshift/fake/check"
 	"github.com/raftshift/raftshift/upgrade"
 )
 
@@ -120,6 +121,12 @@ func (m *machine) reconcileWith(t *rapid.T, fault hostFault) upgrade.Decision {
 	}
 	checkS5(t, prev, d.Status)
 	m.checkHold(t, &obs, &prev, &d)
+	if _, ok := upgrade.RegressedLeader(prev.Upgrade, &obs); ok {
+		regressionsSeen.Add(1)
+	}
+	if err := check.Failback(prev, d, obs); err != nil { // S8
+		t.Fatalf("tick %d: %v\n%s", m.c.TickCount(), err, upgrade.FormatActions(d.Actions))
+	}
 	if d.Gate != nil && meta.FindStatusCondition(d.Status.Conditions, upgrade.ConditionProgressing) == nil {
 		t.Fatalf("gate %v not surfaced", d.Gate)
 	}
@@ -268,6 +275,9 @@ func TestPropertyRollingUpgrade(t *testing.T) {
 			windowRuns++
 		}
 		m.spec.Paused = rapid.IntRange(0, 3).Draw(t, "startPaused") == 0
+		if rapid.Bool().Draw(t, "early") {
+			m.spec.LeaderPlacement = upgrade.PlacementEarly
+		}
 		if rapid.Bool().Draw(t, "adopt") {
 			m.status = upgrade.Status{}
 		} else {
@@ -355,6 +365,18 @@ func TestPropertyRollingUpgrade(t *testing.T) {
 				// operator fixes the spec: set it back to the upgrade's target
 				m.spec.Version, m.spec.Image = u.TargetVersion, u.TargetImage
 				reverted++
+			case u != nil && d.Gate != nil && d.Gate.Reason == upgrade.ReasonMoveFailsBack:
+				// S8 holds the upgrade for a human: partition ordering
+				// must restart a leader that only an older voter could
+				// replace (a leader on an intermediate target after a
+				// retarget). Check that it is
+				// genuine and end here: failing back is what S8 forbids.
+				obs := m.c.Observe()
+				l, ok := obs.Leader()
+				if !ok || upgrade.StepDownAllowed(&obs, l) || m.status.Upgrade.Rolling.Ordering != string(OrderingPartition) {
+					t.Fatalf("L1: %s hold without cause: %s", d.Gate.Reason, d.Gate.Message)
+				}
+				return
 			case u != nil && u.Paused != nil:
 				if u.Paused.Gate != upgrade.GateCrashLoop || m.bad == "" || rescued {
 					t.Fatalf("L1: paused without a bad version: %+v", u.Paused)
@@ -435,7 +457,7 @@ func TestPropertyRollingUpgrade(t *testing.T) {
 			}
 		}
 	})
-	t.Logf("%d checks, %d paused on a bad version and rescued, %d ended on a refused target, %d reverted a refused mid-upgrade target, %d steps generated so far",
-		checks, paused, refused, reverted, stepsGenerated.Load())
+	t.Logf("%d checks, %d paused on a bad version and rescued, %d ended on a refused target, %d reverted a refused mid-upgrade target, %d steps generated so far, %d saw a regressed leader (S8)",
+		checks, paused, refused, reverted, stepsGenerated.Load(), regressionsSeen.Load())
 	t.Logf("%d runs with maintenance windows, %d held Decisions checked, %d sleeps until a window opened", windowRuns, holdsChecked.Load(), slept.Load())
 }

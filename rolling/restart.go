@@ -72,6 +72,9 @@ func (s *stepper) rolling() (Event, error) {
 	if s.holdAtSafePoint() {
 		return "", nil
 	}
+	if s.placeLeader() {
+		return "", nil
+	}
 	if s.obs.IsLeader(m.Name) && s.voters > 1 {
 		return s.moveLeader(m), nil
 	}
@@ -151,8 +154,12 @@ func (s *stepper) moveLeader(m *upgrade.Member) Event {
 	}
 	u := s.st.Upgrade
 	r := u.Rolling
-	a, t, ok := contract.LeaderMove(s.obs, s.safety, *m, u.TargetVersion, nil)
+	a, t, ok := contract.LeaderMove(s.obs, s.safety, *m, u.TargetVersion, contract.FailbackExclude(u))
 	switch {
+	case !ok && s.movableByFailback(m):
+		s.hold(upgrade.GateLeaderTransfer, upgrade.ReasonMoveFailsBack, m.Name,
+			"%s (%s) must restart next, but only an older voter could take over (S8); upgrade the older voters first (the OnDelete ordering restarts the leader last)", m.Name, m.Version)
+		return ""
 	case !ok:
 		s.hold(upgrade.GateLeaderTransfer, upgrade.ReasonNoTransferTarget, m.Name, "no healthy caught-up voter can take over from %s", m.Name)
 		return ""
@@ -171,6 +178,18 @@ func (s *stepper) moveLeader(m *upgrade.Member) Event {
 		return EventRetryTransfer
 	}
 	return EventLeaderSelected
+}
+
+// movableByFailback reports whether leadership could leave m if it were
+// allowed to fail back: S8 alone holds the move.
+func (s *stepper) movableByFailback(m *upgrade.Member) bool {
+	if s.safety.AllowFailback {
+		return false
+	}
+	fb := s.safety
+	fb.AllowFailback = true
+	_, _, ok := contract.LeaderMove(s.obs, fb, *m, s.st.Upgrade.TargetVersion, nil)
+	return ok
 }
 
 // leaderMovable gates a leadership move away from m: it only happens when

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/raftshift/raftshift/internal/contract"
 	"github.com/raftshift/raftshift/policy"
 	"github.com/raftshift/raftshift/upgrade"
 )
@@ -85,6 +86,13 @@ type Spec struct {
 	// recreates a deleted pod below the partition at the old revision) or a
 	// host without a controller; Partition needs RollingUpdate.
 	Ordering Ordering `json:"ordering,omitempty"`
+	// LeaderPlacement is when leadership moves onto the target version:
+	// Last (the default, OpenBao's documented order: followers first, the
+	// leader when its own pod is next) or Early (leadership moves to the
+	// first upgraded, caught-up voter and stays on upgraded voters). See
+	// upgrade.PlacementLast and upgrade.PlacementEarly for the trade-off
+	// (forwarding window against failback window).
+	LeaderPlacement upgrade.LeaderPlacement `json:"leaderPlacement,omitempty"`
 	// RetryNonce requests a retry of a paused or degraded upgrade when it
 	// differs from Status.Handled.Retry: the step deadline budget is reset
 	// and the pause cleared. Each nonce is acted on once.
@@ -143,6 +151,9 @@ func (s Spec) withDefaults() (Spec, error) {
 		return s, fmt.Errorf("%w: poll interval %s is negative", upgrade.ErrInvalidSpec, s.PollInterval.Duration)
 	case s.Ordering != "" && s.Ordering != OrderingPartition && s.Ordering != OrderingOnDelete:
 		return s, fmt.Errorf("%w: ordering %q is neither %s nor %s", upgrade.ErrInvalidSpec, s.Ordering, OrderingPartition, OrderingOnDelete)
+	}
+	if err := contract.ValidatePlacement(s.LeaderPlacement); err != nil {
+		return s, err
 	}
 	// One spelling: "v2.4.0" and "2.4.0" are the same target, stored as
 	// "2.4.0" (a change of spelling alone never starts an upgrade).

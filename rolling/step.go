@@ -61,7 +61,12 @@ func Step(spec Spec, obs upgrade.Observation, status upgrade.Status) (upgrade.De
 	// The last Decision's effects must show before anything else is
 	// decided (or be overdue): until then Step waits, status unchanged.
 	if g, done := contract.CheckExpected(&obs, &status, s.spec.RetryInterval.Duration); g != nil {
-		return upgrade.Decision{Status: *status.DeepCopy(), Gate: g, RequeueAfter: ActionRequeue}, nil
+		st := *status.DeepCopy()
+		if rg := contract.Failback(&st, &obs, false, s.condNow, obs.Generation); rg != nil {
+			rg.Message += "; " + g.Message
+			g = rg
+		}
+		return upgrade.Decision{Status: st, Gate: g, RequeueAfter: ActionRequeue}, nil
 	} else if done {
 		s.st.Expected = nil
 	}
@@ -152,6 +157,7 @@ func newStepper(spec Spec, obs *upgrade.Observation, status *upgrade.Status) (*s
 		}
 	}
 	s.safety = upgrade.Safety{CatchUp: spec.CatchUp, AllowDowntime: spec.AllowDowntime && s.voters <= 2}
+	s.safety = contract.FailbackSafety(s.safety, status.Upgrade)
 	s.ondelete = s.ordering() == OrderingOnDelete
 	if err := s.validateStatus(); err != nil {
 		return nil, err
@@ -199,6 +205,13 @@ func (s *stepper) run() error {
 	}
 	if err != nil {
 		return err
+	}
+	// S8: record who led, and never be silent about a regressed leader.
+	if g := contract.Failback(&s.st, s.obs, len(s.actions) > 0, s.condNow, s.obs.Generation); g != nil && (s.gate == nil || s.gate.Reason != upgrade.ReasonLeaderVersionRegressed) {
+		if s.gate != nil {
+			g.Message += "; " + s.gate.Message
+		}
+		s.gate = g
 	}
 	s.setConditions()
 	switch {
@@ -364,6 +377,17 @@ func (s *stepper) active() error {
 func (s *stepper) deadline() error {
 	u := s.st.Upgrade
 	if u == nil || s.gate == nil || s.spec.StepTimeout.Duration <= 0 || contract.IsHold(s.gate) {
+		return nil
+	}
+	if u.Held != nil {
+		// The status records a hold, but another gate holds this Step: the
+		// hold ended without a Step that persisted its end (that status was
+		// lost, or a gate before the safe point applies first). Time held
+		// never counts against the deadline, so the budget restarts now,
+		// as at any resumption.
+		if ev, ok := contract.Resume(u, s.obs.Now); ok {
+			s.events = append(s.events, ev)
+		}
 		return nil
 	}
 	waited := s.obs.Now.Sub(u.StepStartedAt.Time)

@@ -44,6 +44,7 @@ func stepCases() []stepCase {
 		stepCasesFinalize(),
 		stepCasesSmallClusters(),
 		stepCasesWindow(),
+		stepCasesFailback(),
 	)
 }
 

@@ -160,6 +160,40 @@ func stepCasesWindow() []stepCase {
 			},
 		},
 		{
+			// Found by the property test once windows met lost statuses: the
+			// Step that resumed was lost, and the next one waited in the
+			// final step (every pod upgraded, which a hold does not hold) on
+			// a leaderless cluster, with the step clock of before the hold.
+			name: "window: a hold that ended behind another gate restarts the deadline",
+			spec: windowSpec("0 12 * * *", 2*time.Hour),
+			obs: func() upgrade.Observation {
+				o := locked(templated(3))
+				for i := range 3 {
+					upgraded(&o, i)
+				}
+				o.Raft.LeaderID = ""
+				for i := range o.Members {
+					o.Members[i].Raft.Leader = false
+				}
+				return o
+			}(),
+			status: func() upgrade.Status {
+				s := heldStatus(upgrade.GateMaintenanceWindow, upgrade.ReasonOutsideWindow)
+				s.Upgrade.StepStartedAt = upgrade.Time(t0.Add(-10 * time.Hour))
+				return s
+			}(),
+			gate: "Leader/NoLeader", phase: PhaseRolling, want: []string{"Event"},
+			check: func(t *testing.T, d upgrade.Decision) {
+				u := d.Status.Upgrade
+				if u.Paused != nil || u.Held != nil || !u.StepStartedAt.Time.Equal(t0) {
+					t.Errorf("paused %+v, held %+v, step clock %s", u.Paused, u.Held, u.StepStartedAt)
+				}
+				if d.Events[0].Reason != string(upgrade.ReasonResumed) {
+					t.Errorf("events %v", d.Events)
+				}
+			},
+		},
+		{
 			name: "window: windows do not hold the start (nothing restarts before the safe point)",
 			spec: windowSpec("0 2 * * *", 2*time.Hour), obs: healthy(3), status: idleStatus(),
 			want: []string{"AcquireLock", "SetPartition", "Event"}, phase: PhaseLocking,

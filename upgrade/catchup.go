@@ -181,7 +181,8 @@ func lagGate(obs *Observation, m, leader *Member, c CatchUp, lag lagKind) *Gate 
 }
 
 // BestTransferTarget returns the voter leadership should move to: healthy,
-// caught up, not the leader, not excluded, preferring members already at
+// caught up, not the leader, not excluded, not older than the leader unless
+// s.AllowFailback (S8, FailsBack), preferring members already at
 // preferVersion, then the highest last index, then the lowest name (fully
 // deterministic). ok is false when no voter qualifies.
 func (s Safety) BestTransferTarget(obs *Observation, preferVersion string, exclude func(Member) bool) (Member, bool) {
@@ -206,6 +207,9 @@ func (s Safety) BestTransferTarget(obs *Observation, preferVersion string, exclu
 		m := &obs.Members[i]
 		if !m.IsVoter() || m.Name == leaderName || (exclude != nil && exclude(*m)) {
 			continue
+		}
+		if !s.AllowFailback && leader != nil && FailsBack(obs, m, leader) {
+			continue // S8: never to a member older than the leader
 		}
 		if catchUpLag(obs, m, leader, leader != nil, c) != lagNone {
 			continue

@@ -133,12 +133,16 @@ type Safety struct {
 	// effect on clusters of three or more voters. It also allows restarting
 	// the leader of a single-voter cluster, which has no voter to hand over to.
 	AllowDowntime bool
+	// AllowFailback lifts S8 for a deliberate move back to an older
+	// version (a rollback or a downgrade), where leadership has to return
+	// to older members. Strategies set it only for such upgrades.
+	AllowFailback bool
 }
 
 // SafetyError is a violated safety rule.
 // +kubebuilder:object:generate=false
 type SafetyError struct {
-	// Rule is the invariant broken ("S1".."S4").
+	// Rule is the invariant broken ("S1".."S4", "S8").
 	Rule string
 	// Index is the position of the offending action.
 	Index int
@@ -319,6 +323,15 @@ func (s Safety) disruptVoter(sim *simState, i int, kind disruptKind) (string, *G
 //   - S4: at most one membership change; promotion only of healthy caught-up
 //     non-voters; no workload holding voters is deleted; the service only
 //     targets the workload holding the leader.
+//   - S8 (unless AllowFailback): leadership never moves to an older member,
+//     as far as the observation alone decides it: no transfer to a voter
+//     running a version older than the leader's, and no step-down while a
+//     voter older than the leader could win the election (StepDownAllowed).
+//     A member at its workload's update revision is exempt: it runs what
+//     the cluster is being moved to (a rollback or downgrade). Versions
+//     that do not parse are not compared. The observation alone cannot tell
+//     a blue-green rollback from a failback to blue; the strategies exclude
+//     the latter themselves (upgrade.FailbackEngaged).
 func (s Safety) Check(obs Observation, actions []Action) error {
 	var sim simState
 	if needsSim(actions) {
@@ -419,6 +432,9 @@ func (s Safety) Check(obs Observation, actions []Action) error {
 				if !t.voter || !t.up || t.disrupt || idx == sim.leader {
 					return fail("S3", i, a, "transfer target %s is not a healthy caught-up voter", to)
 				}
+				if msg := s.failbackCheck(&obs, sim.members[sim.leader].m, to); msg != "" {
+					return fail("S8", i, a, "%s", msg)
+				}
 			} else {
 				others := 0
 				for idx, m := range sim.members {
@@ -428,6 +444,9 @@ func (s Safety) Check(obs Observation, actions []Action) error {
 				}
 				if others == 0 {
 					return fail("S3", i, a, "no healthy caught-up voter can take over from %s", from)
+				}
+				if msg := s.failbackCheck(&obs, sim.members[sim.leader].m, ""); msg != "" {
+					return fail("S8", i, a, "%s", msg)
 				}
 			}
 			if sim.voterHits > 0 {

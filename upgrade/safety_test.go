@@ -110,7 +110,8 @@ func TestBestTransferTarget(t *testing.T) {
 		{name: "highest index without target-version members", voters: 5, mods: []func(*upgrade.Observation){
 			setIndex(4995, "raft-1", "raft-3", "raft-4")}, want: "raft-2"},
 		{name: "never a non-voter", voters: 3, mods: []func(*upgrade.Observation){setVersion("2.4.0", "green-0", "green-1")}, want: "raft-1"},
-		{name: "never the leader", voters: 3, mods: []func(*upgrade.Observation){setVersion("2.4.0", "raft-0")}, want: "raft-1"},
+		{name: "never the leader", voters: 3, mods: []func(*upgrade.Observation){setVersion("2.4.0", "raft-0", "raft-2")}, want: "raft-2"},
+		{name: "never older than the leader (S8)", voters: 3, mods: []func(*upgrade.Observation){setVersion("2.4.0", "raft-0")}},
 		{name: "skips unhealthy and lagging voters", voters: 4, mods: []func(*upgrade.Observation){
 			setVersion("2.4.0", "raft-1", "raft-2"), down("raft-1"), lagging("raft-2")}, want: "raft-3"},
 		{name: "honours exclude", voters: 3, exclude: func(m upgrade.Member) bool { return m.Name == "raft-1" }, want: "raft-2"},

@@ -138,6 +138,12 @@ type UpgradeStatus struct {
 	Rolling *RollingProgress `json:"rolling,omitempty"`
 	// BlueGreen is the blue-green strategy's progress.
 	BlueGreen *BlueGreenProgress `json:"blueGreen,omitempty"`
+	// LeaderHighWater is the highest version (by semver precedence, parsed
+	// strictly like every version) that has led the cluster during this
+	// upgrade, as observed by the Steps. Once it reaches a newer target,
+	// leadership never moves back to an older member (S8; see
+	// FailbackEngaged).
+	LeaderHighWater string `json:"leaderHighWater,omitempty"`
 }
 
 // Pause records why an upgrade stopped progressing and waits for a human.

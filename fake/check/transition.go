@@ -22,6 +22,7 @@ import (
 //   - S7 break-glass: while break-glass is engaged and not acknowledged with
 //     the exact nonce, or once entered, nothing disruptive is emitted; it is
 //     cleared only by the exact nonce.
+//   - S8 no failback: see Failback.
 func Transition(prev upgrade.Status, d upgrade.Decision, ack string, obs upgrade.Observation, c upgrade.CatchUp) error {
 	next := d.Status
 	fail := func(rule, member, format string, args ...any) error {
@@ -71,7 +72,7 @@ func Transition(prev upgrade.Status, d upgrade.Decision, ack string, obs upgrade
 			}
 		}
 	}
-	return nil
+	return Failback(prev, d, obs)
 }
 
 // allUp checks S5's observation side: the members running the completed

@@ -4,7 +4,7 @@ import "fmt"
 
 // Violation is a broken invariant.
 type Violation struct {
-	// Rule is the invariant: "S1".."S7" for the safety rules, "L1" for
+	// Rule is the invariant: "S1".."S8" for the safety rules, "L1" for
 	// liveness, "Raft" for the Raft model's own invariants, "Step" for a
 	// Step that failed on its own persisted output.
 	Rule string

@@ -45,8 +45,8 @@ func TestRunFaultFree(t *testing.T) {
 }
 
 // TestExhaustive is the exhaustive model check of issue 9: for a 3-member
-// cluster in both strategies (rolling with targeted transfer and with
-// step-down only), every crash point (each Step x each action prefix x
+// cluster in both strategies (rolling with targeted transfer, with
+// step-down only and with leader placement Early), every crash point (each Step x each action prefix x
 // persisted or not), each single request at each Step and each single
 // observation fault at each Step.
 func TestExhaustive(t *testing.T) {
@@ -57,6 +57,12 @@ func TestExhaustive(t *testing.T) {
 			Strategy: func() scenario.Strategy { return scenario.Rolling(rollingSpec()) }},
 		"rolling/step-down": {Cluster: fake.Config{Seed: 2, Replicas: 3}, Status: current, Leader: "bao-2",
 			Strategy: func() scenario.Strategy { return scenario.Rolling(rollingSpec()) }},
+		"rolling/early": {Cluster: fake.Config{Seed: 8, Replicas: 3, TargetedTransfer: true}, Status: current, Leader: "bao-0",
+			Strategy: func() scenario.Strategy {
+				s := rollingSpec()
+				s.LeaderPlacement = upgrade.PlacementEarly
+				return scenario.Rolling(s)
+			}},
 		"rolling/ondelete-targeted": {Cluster: fake.Config{Seed: 6, Replicas: 3, TargetedTransfer: true,
 			UpdateStrategy: upgrade.UpdateOnDelete}, Status: current, Leader: "bao-2",
 			Strategy: func() scenario.Strategy { return scenario.Rolling(rollingSpec()) }},

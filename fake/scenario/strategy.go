@@ -155,7 +155,9 @@ func (s *RollingStrategy) Options(obs upgrade.Observation) check.Options {
 }
 
 // Operate implements Strategy: a crash-looping target is replaced by
-// Rescue, a deadline pause is retried, and a refused target is set back.
+// Rescue, a deadline pause is retried, a refused target is set back, and a
+// leader S8 will not replace (LeaderMoveWouldFailBack) is answered by
+// targeting the version that led.
 func (s *RollingStrategy) Operate(st upgrade.Status, d upgrade.Decision) bool {
 	u := st.Upgrade
 	switch {
@@ -165,6 +167,11 @@ func (s *RollingStrategy) Operate(st upgrade.Status, d upgrade.Decision) bool {
 		return s.Request(Retry, st)
 	case u != nil && d.Gate != nil && d.Gate.Name == upgrade.GatePolicy:
 		s.Spec.Version, s.Spec.Image = u.TargetVersion, u.TargetImage
+	case u != nil && d.Gate != nil && d.Gate.Reason == upgrade.ReasonMoveFailsBack && u.LeaderHighWater != "" &&
+		!policy.SameVersion(s.Spec.Version, u.LeaderHighWater):
+		// S8 holds a leader that only an older voter could replace (a
+		// leader on an earlier target): finish on the version that led.
+		s.Spec.Version, s.Spec.Image = u.LeaderHighWater, Image(u.LeaderHighWater)
 	case u == nil && d.Gate != nil && d.Gate.Name == upgrade.GatePolicy && st.CurrentVersion != "":
 		s.Spec.Version, s.Spec.Image = st.CurrentVersion, st.CurrentImage
 	default:

@@ -192,10 +192,13 @@ func Refusal(err error) (*upgrade.Gate, error) {
 // LeaderMove is the action both strategies use to move leadership away
 // from leader: a targeted transfer to s.BestTransferTarget (preferring
 // members at prefer, skipping those exclude rejects) when the workload
-// supports targeted transfer, a step-down otherwise. The target is the
+// supports targeted transfer, a step-down otherwise (only where
+// upgrade.StepDownAllowed: no older voter may win). Unless s.AllowFailback,
+// no member older than the leader is a target (S8, as in
+// BestTransferTarget). The target is the
 // member the move aims at (for a step-down, the best-placed winner). ok is
-// false when no healthy, caught-up voter can take over: then no move is
-// safe.
+// false when no healthy, caught-up voter can take over, or only by failing
+// back: then no move is safe.
 func LeaderMove(obs *upgrade.Observation, s upgrade.Safety, leader upgrade.Member, prefer string, exclude func(upgrade.Member) bool) (a upgrade.Action, target upgrade.Member, ok bool) {
 	target, ok = s.BestTransferTarget(obs, prefer, exclude)
 	if !ok {
@@ -203,6 +206,10 @@ func LeaderMove(obs *upgrade.Observation, s upgrade.Safety, leader upgrade.Membe
 	}
 	if obs.Capabilities.TargetedTransfer {
 		return upgrade.TransferLeadership{From: leader.Name, FromID: leader.Raft.ID, To: target.Name, ToID: target.Raft.ID}, target, true
+	}
+	if !s.AllowFailback && !upgrade.StepDownAllowed(obs, leader) {
+		// S8: a step-down lets any up-to-date voter win, an older one too.
+		return nil, upgrade.Member{}, false
 	}
 	return upgrade.StepDown{Member: leader.Name, ID: leader.Raft.ID}, target, true
 }

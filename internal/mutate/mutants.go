@@ -45,7 +45,7 @@ var mutants = []mutant{
 	// rolling.
 	{"rolling finalizes without the completion gate", "rolling/restart.go", "if g := upgrade.CompletionGate(s.obs, s.w.Name, int(s.w.Replicas), s.spec.CatchUp); g != nil {", "if g := upgrade.CompletionGate(s.obs, s.w.Name, int(s.w.Replicas), s.spec.CatchUp); false && g != nil {", rollingT},
 	{"rolling restarts without the others caught up", "rolling/restart.go", "!(s.safety.AllowDowntime && !m.Up()) && !s.othersCaughtUp(m) {", "!(s.safety.AllowDowntime && !m.Up()) && false {", rollingT},
-	{"transfer prefers the old version", "rolling/restart.go", "a, t, ok := contract.LeaderMove(s.obs, s.safety, *m, u.TargetVersion, nil)", "a, t, ok := contract.LeaderMove(s.obs, s.safety, *m, u.FromVersion, nil)", rollingT},
+	{"transfer prefers the old version", "rolling/restart.go", "a, t, ok := contract.LeaderMove(s.obs, s.safety, *m, u.TargetVersion, contract.FailbackExclude(u))", "a, t, ok := contract.LeaderMove(s.obs, s.safety, *m, u.FromVersion, contract.FailbackExclude(u))", rollingT},
 	{"OnDelete picks the leader like a follower", "rolling/ondelete.go", "\t\tif s.obs.IsLeader(m.Name) {\n\t\t\tcontinue\n\t\t}", "", rollingT},
 	{"verification window from the cluster's clock", "rolling/restart.go", "if g := upgrade.CaughtUpAfterRestart(s.obs, *m, s.spec.CatchUp, r.HealthySince.Time); g != nil {", "if g := upgrade.CaughtUp(s.obs, *m, s.spec.CatchUp); g != nil {", rollingT},
 	{"rolling blind to unknown views", "rolling/restart.go", "\tif g := upgrade.CheckView(s.obs); g != nil {\n\t\ts.gate = g\n\t\treturn true", "\tif g := upgrade.CheckView(s.obs); false && g != nil {\n\t\ts.gate = g\n\t\treturn true", rollingT},
@@ -59,4 +59,8 @@ var mutants = []mutant{
 	{"promotion without the voters healthy", "bluegreen/phases.go", "\t\tif !r.votersHealthy() {\n\t\t\treturn \"\"\n\t\t}\n\t\tif g := r.caughtUp(m); g != nil {\n\t\t\tr.holdGate(g)\n\t\t\treturn \"\"\n\t\t}\n\t\tif r.issue(\"Promote:\"", "\t\tif r.issue(\"Promote:\"", blueGreen},
 	{"unexpected promotion never reported", "bluegreen/step.go", "\tif len(voting) == 0 {\n\t\treturn\n\t}", "\tif true {\n\t\treturn\n\t}", blueGreen},
 	{"blue-green blind to partial views", "bluegreen/step.go", "\t\tif g := upgrade.CheckView(&r.obs); g != nil {\n\t\t\tr.holdGate(g)\n\t\t\treturn true\n\t\t}", "\t\tif g := upgrade.CheckView(&r.obs); false && g != nil {\n\t\t\tr.holdGate(g)\n\t\t\treturn true\n\t\t}", blueGreen},
+	// S8: no failback to an older version (issue 15).
+	{"regressed leader never corrected", "rolling/placement.go", "_, regressed := upgrade.RegressedLeader(u, s.obs)", "_, regressed := upgrade.RegressedLeader(u, s.obs)\n\tregressed = false", rollingT},
+	{"step-down lets an older voter win", "internal/contract/contract.go", "if !s.AllowFailback && !upgrade.StepDownAllowed(obs, leader) {", "if false && !s.AllowFailback && !upgrade.StepDownAllowed(obs, leader) {", []string{"./rolling", "./bluegreen", "./fake/scenario"}},
+	{"regressed leader is silent", "internal/contract/failback.go", "upgrade.SetCondition(&st.Conditions, upgrade.ConditionLeaderVersion,", "upgrade.SetCondition(&[]metav1.Condition{}, upgrade.ConditionLeaderVersion,", []string{"./rolling", "./bluegreen", "./fake/..."}},
 }
