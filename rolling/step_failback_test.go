@@ -88,6 +88,27 @@ func stepCasesFailback() []stepCase {
 			},
 		},
 		{
+			// Found by the rolling property (2 members): the only upgraded
+			// pod came back at the old revision after it had led, so every
+			// member is old and the old leader is next. Moving leadership to
+			// a member as old as the leader fails back no further; holding
+			// would never end.
+			name: "every member old again after the target led: the leader's turn transfers to an equally old voter", spec: baseSpec(),
+			obs: func() upgrade.Observation {
+				o := locked(templated(3)) // partition 3: bao-2 came back old
+				setLeader(&o, 2)
+				return o
+			}(),
+			status: led(3, PhaseRolling, 2, newV),
+			want:   []string{"TransferLeadership", "Event"}, gate: "Leader/LeaderVersionRegressed", phase: PhaseMovingLeader,
+			check: func(t *testing.T, d upgrade.Decision) {
+				if tr := d.Actions[0].(upgrade.TransferLeadership); tr.From != "bao-2" {
+					t.Errorf("transfer %+v, want from bao-2", tr)
+				}
+				regressedCondition(t, d)
+			},
+		},
+		{
 			name: "step-down refused when an older voter could win", spec: baseSpec(),
 			obs: func() upgrade.Observation {
 				// bao-2 leads on 2.3.5 (an earlier target) and restarts

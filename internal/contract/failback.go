@@ -62,14 +62,23 @@ func FailbackSafety(s upgrade.Safety, u *upgrade.UpgradeStatus) upgrade.Safety {
 }
 
 // FailbackExclude is the transfer-target filter of an upgrade past the
-// failback point (upgrade.FailbackEngaged): members older than the highest
-// version that led (usually the target) are never chosen. Nil when the upgrade is not past it.
-func FailbackExclude(u *upgrade.UpgradeStatus) func(upgrade.Member) bool {
+// failback point (upgrade.FailbackEngaged) moving leadership away from
+// leader: members older than the highest version that led (usually the
+// target) are never chosen. When leader itself runs an older version (an
+// election failed back), the floor is its version: a member as new as the
+// leader does not fail back any further, and without one the leader's pod
+// could never restart (every member old again after pods came back at the
+// old revision). The transfer target choice still prefers the target
+// version. Nil when the upgrade is not past the failback point.
+func FailbackExclude(u *upgrade.UpgradeStatus, leader upgrade.Member) func(upgrade.Member) bool {
 	if !upgrade.FailbackEngaged(u) {
 		return nil
 	}
-	hw := u.LeaderHighWater
-	return func(m upgrade.Member) bool { return upgrade.VersionOlder(m.Version, hw) || m.Version == "" }
+	floor := u.LeaderHighWater
+	if upgrade.VersionOlder(leader.Version, floor) {
+		floor = leader.Version
+	}
+	return func(m upgrade.Member) bool { return upgrade.VersionOlder(m.Version, floor) || m.Version == "" }
 }
 
 // removeCondition drops the condition of type typ from st, if present
