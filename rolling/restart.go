@@ -154,7 +154,7 @@ func (s *stepper) moveLeader(m *upgrade.Member) Event {
 	}
 	u := s.st.Upgrade
 	r := u.Rolling
-	a, t, ok := contract.LeaderMove(s.obs, s.safety, *m, u.TargetVersion, contract.FailbackExclude(u, *m))
+	a, t, ok := contract.LeaderMove(s.obs, s.safety, *m, u.TargetVersion, contract.FailbackExclude(s.obs, u, *m))
 	switch {
 	case !ok && s.movableByFailback(m):
 		s.hold(upgrade.GateLeaderTransfer, upgrade.ReasonMoveFailsBack, m.Name,

@@ -30,7 +30,10 @@ func older(a, b string) bool {
 //   - no TransferLeadership to a member running a version older than the
 //     leader's, and once a version newer than the start has led (the
 //     high-water mark of the status the Step was given, usually the
-//     target) none to a member older than it;
+//     target) none to a member older than it — unless the leader is itself
+//     older and no voter runs that version any more (every upgraded pod
+//     came back old): then a member as new as the leader fails back no
+//     further;
 //   - no StepDown while another voter runs a version older than the
 //     leader's (that voter could win the election);
 //   - a Step whose observation shows a leader older than that high-water
@@ -83,6 +86,18 @@ func Failback(prev upgrade.Status, d upgrade.Decision, obs upgrade.Observation) 
 		floor = p.LeaderHighWater
 	}
 	engaged := floor != ""
+	transferFloor := floor
+	if engaged && leader != nil && older(leader.Version, floor) {
+		upgraded := false
+		for _, m := range obs.Members {
+			if m.Raft.Present && m.Raft.Suffrage == upgrade.Voter && m.Version != "" && !older(m.Version, floor) {
+				upgraded = true
+			}
+		}
+		if !upgraded {
+			transferFloor = leader.Version
+		}
+	}
 	for i, a := range d.Actions {
 		switch a := a.(type) {
 		case upgrade.TransferLeadership:
@@ -93,7 +108,7 @@ func Failback(prev upgrade.Status, d upgrade.Decision, obs upgrade.Observation) 
 			if older(to.Version, leader.Version) {
 				return fail(i, a.To, "transfer from %s (%s) to older %s (%s)", leader.Name, leader.Version, a.To, to.Version)
 			}
-			if engaged && older(to.Version, floor) {
+			if engaged && older(to.Version, transferFloor) {
 				return fail(i, a.To, "transfer to %s (%s) after %s led", a.To, to.Version, floor)
 			}
 		case upgrade.StepDown:

@@ -48,6 +48,10 @@ func TestFailbackIsNotBlind(t *testing.T) {
 			m.Version = "2.3.0"
 		}
 	}
+	allOld := oldLeader.DeepCopy() // every upgraded pod came back at the old revision
+	for i := range allOld.Members {
+		allOld.Members[i].Version = "2.3.0"
+	}
 	tests := []struct {
 		name string
 		obs  upgrade.Observation
@@ -68,6 +72,9 @@ func TestFailbackIsNotBlind(t *testing.T) {
 				Gate: &upgrade.Gate{Reason: upgrade.ReasonLeaderVersionRegressed}}, bad: true},
 		{name: "a regressed leader, raised and corrected", obs: *oldLeader, prev: inFlight("2.4.0"),
 			d: upgrade.Decision{Actions: []upgrade.Action{upgrade.TransferLeadership{From: leader.Name, To: upgraded}}, Status: regressed(inFlight("2.4.0")),
+				Gate: &upgrade.Gate{Reason: upgrade.ReasonLeaderVersionRegressed}}},
+		{name: "a regressed leader with no upgraded voter left, a transfer to an equally old member", obs: *allOld, prev: inFlight("2.4.0"),
+			d: upgrade.Decision{Actions: []upgrade.Action{upgrade.TransferLeadership{From: leader.Name, To: old}}, Status: regressed(inFlight("2.4.0")),
 				Gate: &upgrade.Gate{Reason: upgrade.ReasonLeaderVersionRegressed}}},
 		{name: "an old leader before the target led", obs: *oldLeader, prev: inFlight("2.3.0"),
 			d: upgrade.Decision{Status: inFlight("2.3.0")}},

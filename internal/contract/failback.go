@@ -64,21 +64,33 @@ func FailbackSafety(s upgrade.Safety, u *upgrade.UpgradeStatus) upgrade.Safety {
 // FailbackExclude is the transfer-target filter of an upgrade past the
 // failback point (upgrade.FailbackEngaged) moving leadership away from
 // leader: members older than the highest version that led (usually the
-// target) are never chosen. When leader itself runs an older version (an
-// election failed back), the floor is its version: a member as new as the
-// leader does not fail back any further, and without one the leader's pod
-// could never restart (every member old again after pods came back at the
-// old revision). The transfer target choice still prefers the target
-// version. Nil when the upgrade is not past the failback point.
-func FailbackExclude(u *upgrade.UpgradeStatus, leader upgrade.Member) func(upgrade.Member) bool {
+// target) are never chosen. One exception: when leader itself runs an older
+// version (an election failed back) and no voter of obs runs the highest
+// version that led any more (its pods came back at the old revision), the
+// floor is the leader's version: a member as new as the leader fails back
+// no further, and without it the leader's pod could never restart. The
+// transfer target choice still prefers the target version. Nil when the
+// upgrade is not past the failback point.
+func FailbackExclude(obs *upgrade.Observation, u *upgrade.UpgradeStatus, leader upgrade.Member) func(upgrade.Member) bool {
 	if !upgrade.FailbackEngaged(u) {
 		return nil
 	}
 	floor := u.LeaderHighWater
-	if upgrade.VersionOlder(leader.Version, floor) {
+	if upgrade.VersionOlder(leader.Version, floor) && !voterAtLeast(obs, floor) {
 		floor = leader.Version
 	}
 	return func(m upgrade.Member) bool { return upgrade.VersionOlder(m.Version, floor) || m.Version == "" }
+}
+
+// voterAtLeast reports whether a voter of obs runs version v or newer.
+func voterAtLeast(obs *upgrade.Observation, v string) bool {
+	for i := range obs.Members {
+		m := &obs.Members[i]
+		if m.IsVoter() && m.Version != "" && !upgrade.VersionOlder(m.Version, v) {
+			return true
+		}
+	}
+	return false
 }
 
 // removeCondition drops the condition of type typ from st, if present

@@ -45,7 +45,7 @@ var mutants = []mutant{
 	// rolling.
 	{"rolling finalizes without the completion gate", "rolling/restart.go", "if g := upgrade.CompletionGate(s.obs, s.w.Name, int(s.w.Replicas), s.spec.CatchUp); g != nil {", "if g := upgrade.CompletionGate(s.obs, s.w.Name, int(s.w.Replicas), s.spec.CatchUp); false && g != nil {", rollingT},
 	{"rolling restarts without the others caught up", "rolling/restart.go", "!(s.safety.AllowDowntime && !m.Up()) && !s.othersCaughtUp(m) {", "!(s.safety.AllowDowntime && !m.Up()) && false {", rollingT},
-	{"transfer prefers the old version", "rolling/restart.go", "a, t, ok := contract.LeaderMove(s.obs, s.safety, *m, u.TargetVersion, contract.FailbackExclude(u, *m))", "a, t, ok := contract.LeaderMove(s.obs, s.safety, *m, u.FromVersion, contract.FailbackExclude(u, *m))", rollingT},
+	{"transfer prefers the old version", "rolling/restart.go", "a, t, ok := contract.LeaderMove(s.obs, s.safety, *m, u.TargetVersion, contract.FailbackExclude(s.obs, u, *m))", "a, t, ok := contract.LeaderMove(s.obs, s.safety, *m, u.FromVersion, contract.FailbackExclude(s.obs, u, *m))", rollingT},
 	{"OnDelete picks the leader like a follower", "rolling/ondelete.go", "\t\tif s.obs.IsLeader(m.Name) {\n\t\t\tcontinue\n\t\t}", "", rollingT},
 	{"verification window from the cluster's clock", "rolling/restart.go", "if g := upgrade.CaughtUpAfterRestart(s.obs, *m, s.spec.CatchUp, r.HealthySince.Time); g != nil {", "if g := upgrade.CaughtUp(s.obs, *m, s.spec.CatchUp); g != nil {", rollingT},
 	{"rolling blind to unknown views", "rolling/restart.go", "\tif g := upgrade.CheckView(s.obs); g != nil {\n\t\ts.gate = g\n\t\treturn true", "\tif g := upgrade.CheckView(s.obs); false && g != nil {\n\t\ts.gate = g\n\t\treturn true", rollingT},
