@@ -89,6 +89,11 @@ type Reconciler struct {
 	// Metrics receives the reconciler's metrics (nil: DefaultMetrics,
 	// registered with controller-runtime's registry).
 	Metrics *Metrics
+	// DisruptionBudgets makes every reconcile keep one PodDisruptionBudget
+	// per workload in sync with upgrade.DisruptionBudget of the fresh
+	// observation (kubernetes.SyncDisruptionBudgets), before Step runs.
+	// Needs RBAC on policy poddisruptionbudgets.
+	DisruptionBudgets bool
 }
 
 func (r *Reconciler) metrics() *Metrics {
@@ -152,6 +157,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	}
 	obs.Now = now
 	obs.Generation = ru.Generation
+	if r.DisruptionBudgets {
+		r.syncBudgets(ctx, &ru, cfg, &obs)
+	}
 
 	// Decide.
 	start := time.Now()
