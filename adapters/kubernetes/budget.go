@@ -48,7 +48,10 @@ func BudgetName(workload string) string { return workload + BudgetSuffix }
 // Changes that let fewer pods go are written before changes that let more
 // go, and deletions last: while budgets are being rewritten, a drain never
 // sees two workloads of one Raft configuration both allowed to lose a voter.
-// Writes use the resourceVersion read as an optimistic lock. A budget's
+// Updates are JSON merge patches of what changed, without a resourceVersion
+// precondition: the disruption controller rewrites a budget's status all
+// the time, and the desired spec comes from a fresh observation anyway. A
+// budget's
 // unhealthyPodEvictionPolicy is left to the API server's default
 // (IfHealthyBudget): a pod that is not ready is evicted only while the
 // budget is met, so a down voter is never the excuse for a second one.
@@ -78,10 +81,10 @@ func SyncDisruptionBudgets(ctx context.Context, c client.Client, cfg Config, bud
 		switch {
 		case ch.delete:
 			err = client.IgnoreNotFound(c.Delete(ctx, ch.pdb, client.Preconditions{UID: &ch.pdb.UID}))
-		case ch.pdb.ResourceVersion == "":
+		case ch.old == nil:
 			err = c.Create(ctx, ch.pdb, client.FieldOwner(cfg.FieldOwner))
 		default:
-			err = c.Update(ctx, ch.pdb, client.FieldOwner(cfg.FieldOwner))
+			err = c.Patch(ctx, ch.pdb, client.MergeFrom(ch.old), client.FieldOwner(cfg.FieldOwner))
 		}
 		if err != nil {
 			return fmt.Errorf("%s poddisruptionbudget %s: %w", ch.verb(), ch.pdb.Name, err)
@@ -92,7 +95,9 @@ func SyncDisruptionBudgets(ctx context.Context, c client.Client, cfg Config, bud
 
 // budgetChange is one write of SyncDisruptionBudgets.
 type budgetChange struct {
-	pdb    *policyv1.PodDisruptionBudget
+	pdb *policyv1.PodDisruptionBudget
+	// old is the budget pdb patches (nil: pdb is created).
+	old    *policyv1.PodDisruptionBudget
 	delete bool
 	// loosen is true when the change lets more pods go than before.
 	loosen bool
@@ -102,7 +107,7 @@ func (ch budgetChange) verb() string {
 	switch {
 	case ch.delete:
 		return "delete"
-	case ch.pdb.ResourceVersion == "":
+	case ch.old == nil:
 		return "create"
 	}
 	return "update"
@@ -143,7 +148,7 @@ func planBudgets(cfg Config, sets []appsv1.StatefulSet, existing []policyv1.PodD
 		next.Spec.MinAvailable, next.Spec.MaxUnavailable, next.Spec.Selector = want.Spec.MinAvailable, nil, want.Spec.Selector
 		loosen := old.Spec.MinAvailable == nil || old.Spec.MaxUnavailable != nil ||
 			want.Spec.MinAvailable.IntValue() < old.Spec.MinAvailable.IntValue()
-		changes = append(changes, budgetChange{pdb: next, loosen: loosen})
+		changes = append(changes, budgetChange{pdb: next, old: old, loosen: loosen})
 	}
 	slices.SortStableFunc(changes, func(a, b budgetChange) int {
 		switch {
@@ -162,7 +167,7 @@ func planBudgets(cfg Config, sets []appsv1.StatefulSet, existing []policyv1.PodD
 	}
 	slices.Sort(gone)
 	for _, name := range gone {
-		changes = append(changes, budgetChange{pdb: have[name].DeepCopy(), delete: true})
+		changes = append(changes, budgetChange{pdb: have[name].DeepCopy(), old: have[name], delete: true})
 	}
 	return changes
 }

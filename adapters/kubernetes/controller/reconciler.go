@@ -157,8 +157,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	}
 	obs.Now = now
 	obs.Generation = ru.Generation
+	var resync time.Duration
 	if r.DisruptionBudgets {
-		r.syncBudgets(ctx, &ru, cfg, &obs)
+		resync = r.syncBudgets(ctx, &ru, cfg, &obs)
 	}
 
 	// Decide.
@@ -214,7 +215,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	if g := d.Gate; g != nil {
 		logger.V(1).Info("holding", "gate", g.Name, "reason", g.Reason, "message", g.Message)
 	}
-	return reconcile.Result{RequeueAfter: d.RequeueAfter}, nil
+	return reconcile.Result{RequeueAfter: within(d.RequeueAfter, resync)}, nil
 }
 
 // step calls the strategy of the upgrade in flight, or of the spec when
