@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"sync"
@@ -58,11 +59,12 @@ const ReasonEvictionLeaderMoved = "EvictionLeaderMoved"
 //     lowers the partition over it). Evicting that pod is the restart the
 //     upgrade is about to make; every other eviction would be a second
 //     disruption beside the upgrade's own;
-//   - the leader's pod: the handler first asks the Raft cluster to move
-//     leadership (a targeted transfer to the best caught-up voter at the
+//   - the leader's pod: when every other voter is up and caught up, the
+//     handler first asks the Raft cluster to move leadership (a targeted
+//     transfer to the best caught-up voter at the
 //     leader's version, or a step-down when every other voter runs the
-//     leader's version; never while the lock is held), then refuses; the
-//     drain's retry finds a follower;
+//     leader's version; never while the lock is held, never on a dry
+//     run), then refuses; the drain's retry finds a follower;
 //   - otherwise Safety.CanDisrupt decides (S1 quorum and failure tolerance,
 //     S2 one voter at a time), and an eviction this handler allowed counts
 //     as a voter out until the observation shows its pod terminating or
@@ -173,12 +175,27 @@ func (h *EvictionHandler) Handle(ctx context.Context, req admission.Request) adm
 		if !ok || !m.Pod.Exists {
 			continue
 		}
-		resp := h.judge(ctx, ru, obs, m, req.DryRun != nil && *req.DryRun)
+		resp := h.judge(ctx, ru, obs, m, dryRun(req))
 		log.FromContext(ctx).V(1).Info("eviction judged", "pod", req.Name, "raftupgrade", ru.Name,
 			"allowed", resp.Allowed, "message", resp.Result.Message)
 		return resp
 	}
 	return admission.Allowed("not a member of a raft cluster of a RaftUpgrade")
+}
+
+// dryRun reports whether the eviction is a dry run: the request's dryRun
+// (a dryRun=All query parameter) or the Eviction's own deleteOptions.dryRun,
+// which is how client-go's Evict and kubectl drain --dry-run=server ask for
+// one (the API server does not reflect it in the admission request).
+func dryRun(req admission.Request) bool {
+	if req.DryRun != nil && *req.DryRun {
+		return true
+	}
+	var ev policyv1.Eviction
+	if len(req.Object.Raw) > 0 && json.Unmarshal(req.Object.Raw, &ev) == nil && ev.DeleteOptions != nil {
+		return len(ev.DeleteOptions.DryRun) > 0
+	}
+	return false
 }
 
 // judge decides the eviction of member m of ru's cluster on the Kubernetes
@@ -218,6 +235,16 @@ func (h *EvictionHandler) judge(ctx context.Context, ru *v1alpha1.RaftUpgrade, o
 	if obs.IsLeader(m.Name) {
 		if obs.Lock.Holder != "" {
 			return h.refuse("%s leads and an operation holds the lock of %s; leadership moves with the upgrade", m.Name, ru.Name)
+		}
+		// Leadership moves only when the leader's pod may go right after:
+		// not while another voter is down or catching up.
+		for _, v := range obs.Voters() {
+			if v.Name == m.Name {
+				continue
+			}
+			if g := upgrade.CaughtUp(&obs, v, safety.CatchUp); g != nil {
+				return h.refuse("%s leads and voter %s is not caught up; leadership stays: %s", m.Name, v.Name, g.Message)
+			}
 		}
 		how, err := h.moveLeadership(ctx, ru, raft, safety, obs, m, dryRun)
 		if err != nil {

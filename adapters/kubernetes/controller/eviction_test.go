@@ -322,3 +322,38 @@ func TestEvictionFollowsTheBudget(t *testing.T) {
 	// bao-2's refused eviction left nothing pending: bao-1 may go.
 	allowed(t, h.Handle(ctx, evictionRequest("bao-1", false)))
 }
+
+// TestEvictionDryRunInTheBody: client-go's Evict and kubectl drain
+// --dry-run=server put dryRun in the Eviction's deleteOptions, which the
+// API server does not reflect in the admission request: still a dry run,
+// so leadership does not move.
+func TestEvictionDryRunInTheBody(t *testing.T) {
+	c := newEvictionCluster(t, true)
+	h := c.evictionHandler()
+	req := evictionRequest("bao-0", false)
+	raw, _ := json.Marshal(policyv1.Eviction{
+		TypeMeta:      metav1.TypeMeta{APIVersion: "policy/v1", Kind: "Eviction"},
+		ObjectMeta:    metav1.ObjectMeta{Name: "bao-0", Namespace: testNS},
+		DeleteOptions: &metav1.DeleteOptions{DryRun: []string{metav1.DryRunAll}},
+	})
+	req.Object.Raw = raw
+	refused(t, h.Handle(context.Background(), req), "leadership would move")
+	if c.raft.moves != 0 {
+		t.Fatal("a dry-run eviction moved leadership")
+	}
+}
+
+// TestEvictionOfTheLeaderWithAVoterDown: leadership stays while another
+// voter is down; moving it would gain nothing (the leader's pod could not
+// go) and cost an election.
+func TestEvictionOfTheLeaderWithAVoterDown(t *testing.T) {
+	c := newEvictionCluster(t, true)
+	h := c.evictionHandler()
+	if err := c.base.Delete(context.Background(), c.pods("bao")[2]); err != nil {
+		t.Fatal(err)
+	}
+	refused(t, h.Handle(context.Background(), evictionRequest("bao-0", false)), "voter bao-2 is not caught up; leadership stays")
+	if c.raft.moves != 0 {
+		t.Fatal("leadership moved with a voter down")
+	}
+}
