@@ -9,7 +9,7 @@ import (
 )
 
 // TestRBACCoversDisruptionBudgets: the role lets the reconciler read
-// PodDisruptionBudgets through its cache and create, update and delete them
+// PodDisruptionBudgets through its cache and create, patch and delete them
 // (kubernetes.SyncDisruptionBudgets), in the policy API group.
 func TestRBACCoversDisruptionBudgets(t *testing.T) {
 	var role rbacv1.ClusterRole
@@ -24,7 +24,7 @@ func TestRBACCoversDisruptionBudgets(t *testing.T) {
 			}
 		}
 	}
-	for _, v := range []string{"get", "list", "watch", "create", "update", "delete"} {
+	for _, v := range []string{"get", "list", "watch", "create", "patch", "delete"} {
 		if !granted[v] {
 			t.Errorf("rbac.yaml does not grant %s on policy poddisruptionbudgets", v)
 		}
