@@ -205,6 +205,12 @@ func operatorNeeds(ns, own string) []authorizationv1.ResourceAttributes {
 		{Group: "events.k8s.io", Resource: "events", Verb: "patch", Namespace: ns},
 		{Resource: "events", Verb: "create", Namespace: own},
 		{Resource: "events", Verb: "patch", Namespace: own},
+		// -disruption-budgets (kubernetes.SyncDisruptionBudgets).
+		{Group: "policy", Resource: "poddisruptionbudgets", Verb: "list"},
+		{Group: "policy", Resource: "poddisruptionbudgets", Verb: "watch"},
+		{Group: "policy", Resource: "poddisruptionbudgets", Verb: "create", Namespace: ns},
+		{Group: "policy", Resource: "poddisruptionbudgets", Verb: "patch", Namespace: ns},
+		{Group: "policy", Resource: "poddisruptionbudgets", Verb: "delete", Namespace: ns},
 	}
 }
 

@@ -55,14 +55,14 @@ func testReconcilerBlueGreen(t *testing.T, cp *cluster.ControlPlane, c client.Cl
 
 	if restart {
 		// In flight, mid-membership: a green member already joined.
-		ru := waitUpgrade(t, ctx, c, rs, log, "blue-green upgrade in flight with a green member joined", 60*time.Second, func(ru *v1alpha1.RaftUpgrade) bool {
+		waitUpgrade(t, ctx, c, rs, log, "blue-green upgrade in flight with a green member joined", 60*time.Second, func(ru *v1alpha1.RaftUpgrade) bool {
 			return ru.Status.Upgrade != nil && ru.Status.Upgrade.Phase != "" && slices.ContainsFunc(log.ok(), func(x opEntry) bool {
 				return x.Verb == "raft" && x.Action.Kind() == upgrade.KindJoinNonvoter
 			})
 		})
 		checkEvents(t, ctx, c, rs, []string{string(upgrade.ReasonStarted)})
 		mgrs[0].stop(t)
-		ru, err = getUpgrade(ctx, c, rs)
+		ru, err := getUpgrade(ctx, c, rs)
 		if err != nil {
 			t.Fatal(err)
 		}

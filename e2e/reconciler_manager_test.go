@@ -82,8 +82,9 @@ func (b *syncBuffer) String() string {
 // the control plane's rest config (metrics server and probes off, no
 // leader election, a cache of rs's namespace only) running a new
 // controller.Reconciler with fresh, unregistered Metrics and the simulated
-// Raft as its RaftProvider. It is stopped by stop or by t.Cleanup.
-func startManager(t *testing.T, cp *cluster.ControlPlane, rs *cluster.RaftSet, log *opLog, n int) *manager {
+// Raft as its RaftProvider, changed by configure. It is stopped by stop or
+// by t.Cleanup.
+func startManager(t *testing.T, cp *cluster.ControlPlane, rs *cluster.RaftSet, log *opLog, n int, configure ...func(*controller.Reconciler)) *manager {
 	t.Helper()
 	logs := &syncBuffer{}
 	logger := funcr.New(func(prefix, args string) { logs.line(prefix, args) }, funcr.Options{})
@@ -117,6 +118,9 @@ func startManager(t *testing.T, cp *cluster.ControlPlane, rs *cluster.RaftSet, l
 		},
 		Recorder: mgr.GetEventRecorder("raftshift-e2e"),
 		Metrics:  metrics,
+	}
+	for _, f := range configure {
+		f(r)
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
 		t.Fatalf("manager %d: setup reconciler: %v", n, err)

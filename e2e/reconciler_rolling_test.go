@@ -57,12 +57,12 @@ func testReconcilerRolling(t *testing.T, cp *cluster.ControlPlane, c client.Clie
 		// In flight with at least one pod replaced (and the start event
 		// written, so that the event check does not depend on the first
 		// manager's event broadcaster flushing while it stops).
-		ru := waitUpgrade(t, ctx, c, rs, log, "rolling upgrade in flight with a pod replaced", 60*time.Second, func(ru *v1alpha1.RaftUpgrade) bool {
+		waitUpgrade(t, ctx, c, rs, log, "rolling upgrade in flight with a pod replaced", 60*time.Second, func(ru *v1alpha1.RaftUpgrade) bool {
 			return ru.Status.Upgrade != nil && ru.Status.Upgrade.Phase != "" && len(cluster.Recreations(rs.Recorder.Since(mark))) >= 1
 		})
 		checkEvents(t, ctx, c, rs, []string{string(upgrade.ReasonStarted)})
 		mgrs[0].stop(t)
-		ru, err = getUpgrade(ctx, c, rs)
+		ru, err := getUpgrade(ctx, c, rs)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -60,6 +60,10 @@
 //     events.EventRecorder, best-effort (Emit).
 //   - Raft actions: ErrNotKubernetesAction, for CompositeExecutor to route.
 //
+// Budgets: SyncDisruptionBudgets keeps one policy/v1 PodDisruptionBudget
+// per StatefulSet at the minAvailable of upgrade.DisruptionBudget
+// (create, merge patch, delete when the workload goes), tightening first.
+//
 // Both rolling orderings run through the same Executor: Partition
 // (RollingUpdate StatefulSets: SetPartition admits one ordinal at a time and
 // the controller restarts it) and OnDelete (OnDelete StatefulSets:

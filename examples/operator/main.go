@@ -38,6 +38,8 @@ func run(args []string) error {
 	leaderNS := fs.String("leader-election-namespace", os.Getenv("POD_NAMESPACE"),
 		"namespace of the leader-election Lease (env POD_NAMESPACE; required with -leader-elect outside a cluster)")
 	namespace := fs.String("namespace", "", "watch RaftUpgrades in this namespace only (empty: every namespace)")
+	budgets := fs.Bool("disruption-budgets", true,
+		"keep one PodDisruptionBudget per workload at the quorum-pinned minAvailable (upgrade.DisruptionBudget)")
 	kubeContext := fs.String("context", "", "kubeconfig context to use (empty: the current context)")
 	config.RegisterFlags(fs) // -kubeconfig
 	klog.InitFlags(fs)       // -v, -logtostderr, ...
@@ -103,6 +105,8 @@ func run(args []string) error {
 		Client:   mgr.GetClient(),
 		Raft:     provider.Cluster,
 		Recorder: mgr.GetEventRecorder("raftshift-operator"),
+
+		DisruptionBudgets: *budgets,
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up reconciler: %w", err)

@@ -71,7 +71,7 @@ func TestManifestsFitTogether(t *testing.T) {
 	}
 	// The role covers every resource the reconciler touches.
 	need := map[string]bool{"raftupgrades": false, "raftupgrades/status": false, "statefulsets": false, "pods": false,
-		"services": false, "leases": false, "events": false, "secrets": false}
+		"services": false, "leases": false, "events": false, "secrets": false, "poddisruptionbudgets": false}
 	for _, r := range role.Rules {
 		for _, res := range r.Resources {
 			if _, ok := need[res]; ok {

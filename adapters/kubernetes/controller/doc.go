@@ -29,6 +29,16 @@
 // reconcile calls Step with the persisted status and a fresh observation,
 // and the strategies converge from any prefix of executed actions.
 //
+// # Drains
+//
+// With Reconciler.DisruptionBudgets, every reconcile also keeps one
+// PodDisruptionBudget per workload at upgrade.DisruptionBudget of its
+// observation (kubernetes.SyncDisruptionBudgets), right after observing
+// and before Step, and requeues within BudgetResync. EvictionHandler is the
+// pods/eviction validating webhook that judges each eviction on a fresh
+// observation (Safety.CanDisrupt, leadership moved first, the operation
+// lock respected); ../config/webhook/eviction.yaml registers it.
+//
 // # Metrics
 //
 // Metrics (see Metrics) are registered with controller-runtime's registry

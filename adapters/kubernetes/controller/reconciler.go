@@ -89,6 +89,11 @@ type Reconciler struct {
 	// Metrics receives the reconciler's metrics (nil: DefaultMetrics,
 	// registered with controller-runtime's registry).
 	Metrics *Metrics
+	// DisruptionBudgets makes every reconcile keep one PodDisruptionBudget
+	// per workload in sync with upgrade.DisruptionBudget of the fresh
+	// observation (kubernetes.SyncDisruptionBudgets), before Step runs.
+	// Needs RBAC on policy poddisruptionbudgets.
+	DisruptionBudgets bool
 }
 
 func (r *Reconciler) metrics() *Metrics {
@@ -152,6 +157,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	}
 	obs.Now = now
 	obs.Generation = ru.Generation
+	var resync time.Duration
+	if r.DisruptionBudgets {
+		resync = r.syncBudgets(ctx, &ru, cfg, &obs)
+	}
 
 	// Decide.
 	start := time.Now()
@@ -206,7 +215,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	if g := d.Gate; g != nil {
 		logger.V(1).Info("holding", "gate", g.Name, "reason", g.Reason, "message", g.Message)
 	}
-	return reconcile.Result{RequeueAfter: d.RequeueAfter}, nil
+	return reconcile.Result{RequeueAfter: within(d.RequeueAfter, resync)}, nil
 }
 
 // step calls the strategy of the upgrade in flight, or of the spec when
