@@ -83,7 +83,7 @@ func testBlueGreen(t *testing.T, cp *cluster.ControlPlane, crashEvery int) {
 	if _, err := rs.WaitReady(ctx, rs.Spec.Name, 0, "", 10*time.Second); err != nil {
 		t.Errorf("blue pods not reaped: %v", err)
 	}
-	events := rs.Recorder.Since(mark)
+	events := recordedSince(ctx, rs, mark, len(blueUIDs), 10*time.Second)
 	sets := rs.Recorder.SetEvents()
 	t.Logf("upgrade took %s in %d steps; phases %s", time.Since(begin).Round(time.Millisecond), h.steps, strings.Join(h.phases, " -> "))
 	if crashEvery > 0 {

@@ -383,3 +383,18 @@ func checkLockReleased(t *testing.T, ctx context.Context, rs *cluster.RaftSet) {
 		t.Errorf("operation lock still held by %q", *h)
 	}
 }
+
+// recordedSince returns the recorder's pod events from mark on once the
+// watch has delivered n deletions (a fresh list showing the pods gone can
+// come before the informer's DELETED events), or after timeout with what
+// it has: the checks then report the shortfall.
+func recordedSince(ctx context.Context, rs *cluster.RaftSet, mark, n int, timeout time.Duration) []cluster.PodEvent {
+	deadline := time.Now().Add(timeout)
+	for {
+		events := rs.Recorder.Since(mark)
+		if len(cluster.Deletions(events)) >= n || time.Now().After(deadline) || ctx.Err() != nil {
+			return events
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

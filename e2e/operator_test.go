@@ -23,6 +23,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -259,6 +260,18 @@ func testOperatorPermissions(t *testing.T, cp *cluster.ControlPlane, sa types.Na
 		return fmt.Sprintf("%s %s (group %q) %s", ra.Verb, res, ra.Group, where)
 	}
 	const ns = "vault" // any namespace: the ClusterRoleBinding grants them all
+	// The apiserver's RBAC authorizer reads roles and bindings through
+	// informers: right after the manifests are applied it may not judge by
+	// them yet. Wait until every need is allowed (at most 10 s; the loop
+	// below then names what is still missing).
+	_ = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
+		for _, ra := range operatorNeeds(ns, sa.Namespace) {
+			if !allowed(ra) {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
 	for _, ra := range operatorNeeds(ns, sa.Namespace) {
 		if !allowed(ra) {
 			t.Errorf("the shipped RBAC does not allow the operator to %s", describe(ra))

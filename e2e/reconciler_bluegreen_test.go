@@ -82,7 +82,7 @@ func testReconcilerBlueGreen(t *testing.T, cp *cluster.ControlPlane, c client.Cl
 	if _, err := rs.WaitReady(ctx, rs.Spec.Name, 0, "", 10*time.Second); err != nil {
 		t.Errorf("blue pods not reaped: %v", err)
 	}
-	events := rs.Recorder.Since(mark)
+	events := recordedSince(ctx, rs, mark, len(blueUIDs), 10*time.Second)
 	sets := rs.Recorder.SetEvents()
 	ops := log.ok()
 	t.Logf("writes:\n%s", log)
