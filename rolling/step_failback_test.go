@@ -2,6 +2,7 @@ package rolling
 
 import (
 	"testing"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 
@@ -50,6 +51,27 @@ func stepCasesFailback() []stepCase {
 			check: func(t *testing.T, d upgrade.Decision) {
 				if tr := d.Actions[0].(upgrade.TransferLeadership); tr.From != "bao-0" || tr.To != "bao-2" {
 					t.Errorf("transfer %+v", tr)
+				}
+				regressedCondition(t, d)
+			},
+		},
+		{
+			// Found by the rolling property with windows: the regression's
+			// gate hid the hold, so the host polled instead of sleeping
+			// until the opening.
+			name: "regressed leader outside a maintenance window: the hold keeps its gate and requeue, the condition reports the regression",
+			spec: windowSpec("0 2 * * *", 2*time.Hour),
+			obs: func() upgrade.Observation {
+				o := locked(templated(3))
+				o.Workloads[0].Partition = 2
+				upgraded(&o, 2)
+				return o
+			}(),
+			status: led(3, PhaseRolling, 1, newV, "bao-2"),
+			want:   []string{"Event"}, gate: "MaintenanceWindow/OutsideMaintenanceWindow", phase: PhaseRolling,
+			check: func(t *testing.T, d upgrade.Decision) {
+				if d.RequeueAfter != 14*time.Hour {
+					t.Errorf("requeue %s, want 14h (the opening at 02:00)", d.RequeueAfter)
 				}
 				regressedCondition(t, d)
 			},
