@@ -472,9 +472,10 @@ func (r *run) breakGlass() Event {
 // contract) for this Step.
 func (r *run) finishConditions() {
 	// S8: record who led, and never be silent about a regressed leader (a
-	// hold keeps its gate, which says when the upgrade goes on; the
-	// LeaderVersion condition reports the regression meanwhile).
-	if g := contract.Failback(&r.st, &r.obs, len(r.actions) > 0, r.now, r.obs.Generation); g != nil && !contract.IsHold(r.gate) && (r.gate == nil || r.gate.Reason != upgrade.ReasonLeaderVersionRegressed) {
+	// hold keeps its gate, which says when the upgrade goes on, and so does
+	// LeaderMoveWouldFailBack, which asks a human; the LeaderVersion
+	// condition reports the regression meanwhile).
+	if g := contract.Failback(&r.st, &r.obs, len(r.actions) > 0, r.now, r.obs.Generation); g != nil && !contract.IsHold(r.gate) && (r.gate == nil || (r.gate.Reason != upgrade.ReasonLeaderVersionRegressed && r.gate.Reason != upgrade.ReasonMoveFailsBack)) {
 		if r.gate != nil {
 			g.Message += "; " + r.gate.Message
 		}

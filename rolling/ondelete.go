@@ -113,11 +113,15 @@ func (s *stepper) rollingOnDelete() (Event, error) {
 	return EventPodSelected, nil
 }
 
-// downRank orders restart candidates: crash-looping (2) before otherwise
-// down (1) before serving (0).
+// downRank orders restart candidates: crash-looping (3) before a pod that
+// is not serving (2, between crash-loop restarts too) before a serving pod
+// whose Raft member is down (1: without quorum no member is healthy, and
+// restarting it would take a second pod down) before serving (0).
 func downRank(m *upgrade.Member) int {
 	switch {
 	case m.Pod.CrashLooping:
+		return 3
+	case !m.Pod.Exists || !m.Pod.Ready || m.Pod.Terminating:
 		return 2
 	case !m.Up():
 		return 1

@@ -207,9 +207,10 @@ func (s *stepper) run() error {
 		return err
 	}
 	// S8: record who led, and never be silent about a regressed leader (a
-	// hold keeps its gate, which says when the upgrade goes on; the
-	// LeaderVersion condition reports the regression meanwhile).
-	if g := contract.Failback(&s.st, s.obs, len(s.actions) > 0, s.condNow, s.obs.Generation); g != nil && !contract.IsHold(s.gate) && (s.gate == nil || s.gate.Reason != upgrade.ReasonLeaderVersionRegressed) {
+	// hold keeps its gate, which says when the upgrade goes on, and so does
+	// LeaderMoveWouldFailBack, which asks a human; the LeaderVersion
+	// condition reports the regression meanwhile).
+	if g := contract.Failback(&s.st, s.obs, len(s.actions) > 0, s.condNow, s.obs.Generation); g != nil && !contract.IsHold(s.gate) && (s.gate == nil || (s.gate.Reason != upgrade.ReasonLeaderVersionRegressed && s.gate.Reason != upgrade.ReasonMoveFailsBack)) {
 		if s.gate != nil {
 			g.Message += "; " + s.gate.Message
 		}

@@ -128,8 +128,9 @@ type Safety struct {
 	// the one-disruption-at-a-time rule.
 	CatchUp CatchUp
 	// AllowDowntime relaxes S1 (and the "another voter is not caught up"
-	// part of S2) for clusters that cannot keep quorum through a restart (one
-	// or two voters), after the operator opted in explicitly; it has no
+	// part of S2: a voter whose pod is not serving still holds every other
+	// restart back) for clusters that cannot keep quorum through a restart
+	// (one or two voters), after the operator opted in explicitly; it has no
 	// effect on clusters of three or more voters. It also allows restarting
 	// the leader of a single-voter cluster, which has no voter to hand over to.
 	AllowDowntime bool
@@ -263,8 +264,17 @@ func (s Safety) disruptVoter(sim *simState, i int, kind disruptKind) (string, *G
 		return "", nil
 	}
 	for j, o := range sim.members {
-		if j != i && o.voter && (!o.up || o.disrupt) && !downtime {
+		if j == i || !o.voter {
+			continue
+		}
+		if (!o.up || o.disrupt) && !downtime {
 			return "S2", gate(GateQuorum, ReasonOtherVoterDisrupted, "voter %s is not healthy and caught up", o.m.Name)
+		}
+		// Downtime relaxes Raft health only (without quorum no voter is
+		// healthy): a voter whose pod is down still counts as disrupted,
+		// so a second pod never goes down beside it.
+		if downtime && (o.disrupt || !podServing(o.m)) {
+			return "S2", gate(GateQuorum, ReasonOtherVoterDisrupted, "voter %s is down (its pod is not serving)", o.m.Name)
 		}
 	}
 	after := healthy
@@ -578,4 +588,10 @@ func CompletionGate(obs *Observation, workload string, want int, c CatchUp) *Gat
 			Message: "the upgrade completes only while a member of " + workload + " leads"}
 	}
 	return nil
+}
+
+// podServing reports whether m's pod exists and is ready, and is not
+// being deleted.
+func podServing(m *Member) bool {
+	return m.Pod.Exists && m.Pod.Ready && !m.Pod.Terminating
 }

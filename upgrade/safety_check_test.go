@@ -95,6 +95,18 @@ func checkCases() []checkCase {
 		{name: "S1 sole leader without AllowDowntime", voters: 1, actions: acts(del("raft-0")), rule: "S3"},
 		{name: "S1 AllowDowntime with 2 voters restarts the follower", voters: 2, safety: allow, actions: acts(del("raft-1"))},
 		{name: "S1 AllowDowntime with 2 voters never deletes the leader", voters: 2, safety: allow, actions: acts(del("raft-0")), rule: "S3"},
+		// Found by the soak: no leader (quorum lost), raft-0's pod down
+		// between crash-loop restarts, raft-1 serving but unhealthy.
+		{name: "S2 AllowDowntime never takes a second pod down", voters: 2, safety: allow,
+			mod: func(o *upgrade.Observation) {
+				o.Raft.LeaderID = ""
+				for i := range o.Members {
+					o.Members[i].Raft.Leader, o.Members[i].Raft.Healthy = false, false
+				}
+				m := member(o, "raft-0")
+				m.Pod.Running, m.Pod.Ready, m.Pod.Phase = false, false, upgrade.PodPending
+			},
+			actions: acts(del("raft-1")), rule: "S2"},
 		{name: "S1 AllowDowntime with 2 voters is still one at a time", voters: 2, nonvoters: 1, safety: allow,
 			mod:     func(o *upgrade.Observation) { member(o, "green-0").Raft.Suffrage = upgrade.Voter },
 			actions: acts(del("raft-1"), del("green-0")), rule: "S2", index: 1},

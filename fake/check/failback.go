@@ -40,8 +40,9 @@ func older(a, b string) bool {
 //     mark (a regression, whoever caused it) is never silent:
 //     the status it returns carries the LeaderVersion condition, True with
 //     reason LeaderVersionRegressed, and its gate, when it has one, is
-//     that regression's, or a hold by the spec's pause or maintenance
-//     windows (which says when the upgrade goes on).
+//     that regression's, LeaderMoveWouldFailBack (the strategy asks a
+//     human rather than fail back further), or a hold by the spec's pause
+//     or maintenance windows (which says when the upgrade goes on).
 //
 // Whether the Step corrected the regression as soon as it safely could (a
 // targeted transfer to a caught-up upgraded voter) is not judged here: it
@@ -131,7 +132,7 @@ func Failback(prev upgrade.Status, d upgrade.Decision, obs upgrade.Observation) 
 		return fail(-1, leader.Name, "%s leads on %s after %s led, and the Step does not raise %s",
 			leader.Name, leader.Version, floor, upgrade.ReasonLeaderVersionRegressed)
 	}
-	if g := d.Gate; g != nil && g.Reason != upgrade.ReasonLeaderVersionRegressed && g.Name != upgrade.GatePaused && g.Name != upgrade.GateMaintenanceWindow {
+	if g := d.Gate; g != nil && g.Reason != upgrade.ReasonLeaderVersionRegressed && g.Reason != upgrade.ReasonMoveFailsBack && g.Name != upgrade.GatePaused && g.Name != upgrade.GateMaintenanceWindow {
 		return fail(-1, leader.Name, "%s leads on %s after %s led, and the Step's gate is %s", leader.Name, leader.Version, floor, g.Reason)
 	}
 	return nil

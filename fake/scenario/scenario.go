@@ -365,8 +365,16 @@ func (r *run) settle() *check.Violation {
 	// An idle host may start another upgrade (the operator answered a
 	// refusal by changing the spec); each must finish within the bound.
 	for round := 0; round < 3; round++ {
-		if err := r.toIdle(bound); err != nil {
+		held, err := r.toIdle(bound)
+		if err != nil {
 			return err
+		}
+		if held {
+			// Stuck for a human, as S8 wants: only the history is left to check.
+			if err := check.History(c.History(), r.res.Quiet); err != nil {
+				return err.(*check.Violation)
+			}
+			return nil
 		}
 		acted := false
 		for range 20 { // idle stays idle: killed pods come back, nothing is decided
@@ -391,25 +399,45 @@ func (r *run) settle() *check.Violation {
 	return &check.Violation{Rule: "L1", Step: r.res.Steps, Message: "the idle cluster kept starting upgrades"}
 }
 
-// toIdle reconciles until the status is idle and a Step emits nothing.
-func (r *run) toIdle(bound int) *check.Violation {
+// toIdle reconciles until the status is idle and a Step emits nothing, or
+// until the upgrade holds for a human where S8 forbids going on (held).
+func (r *run) toIdle(bound int) (held bool, _ *check.Violation) {
 	for range bound {
 		d, err := r.reconcile(nil)
 		if err != nil {
-			return err
+			return false, err
 		}
 		if r.persisted.Upgrade == nil && len(d.Actions) == 0 {
-			return nil
+			return false, nil
 		}
-		r.strat.Operate(r.persisted, d)
+		if !r.strat.Operate(r.persisted, d) && r.failbackHold(d) {
+			return true, nil
+		}
 		r.tick()
 	}
 	phase := ""
 	if u := r.persisted.Upgrade; u != nil {
 		phase = u.Phase
 	}
-	return &check.Violation{Rule: "L1", Step: r.res.Steps,
+	return false, &check.Violation{Rule: "L1", Step: r.res.Steps,
 		Message: fmt.Sprintf("not idle %d reconciles after faults stopped (phase %q)", bound, phase)}
+}
+
+// failbackHold reports whether d holds for a human because of S8 and no
+// operator answer exists: partition ordering must restart a leader that only
+// an older voter could replace (a leader on an intermediate target after a
+// retarget, the others older still), and the spec already targets the
+// version that led. Failing back is what S8 forbids, so the run ends there;
+// the hold is checked to be genuine.
+func (r *run) failbackHold(d upgrade.Decision) bool {
+	u := r.persisted.Upgrade
+	if u == nil || u.Rolling == nil || d.Gate == nil || d.Gate.Reason != upgrade.ReasonMoveFailsBack ||
+		u.Rolling.Ordering != "Partition" {
+		return false
+	}
+	obs := r.c.Truth()
+	l, ok := obs.Leader()
+	return ok && !upgrade.StepDownAllowed(&obs, l)
 }
 
 // roundTrip persists a status through JSON, as a CRD status would be.
