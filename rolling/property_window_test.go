@@ -41,8 +41,9 @@ func holdApplies(spec Spec, now time.Time) bool {
 // obs from prev ("" when it holds): while spec.paused or the maintenance
 // windows hold, no upgrade starts while paused, and no new pod restart or
 // leadership move starts — only the pod in flight (phases MovingLeader and
-// Restarting) may be finished, and an upgrade whose pods all run the
-// target may finalize.
+// Restarting) may be finished, a crash-looping pod may be restarted at the
+// fixed version (it disrupts no one), and an upgrade whose pods all run
+// the target may finalize.
 func holdViolation(spec Spec, obs *upgrade.Observation, prev *upgrade.Status, d *upgrade.Decision) string {
 	if !holdApplies(spec, obs.Now) {
 		return ""
@@ -63,7 +64,17 @@ func holdViolation(spec Spec, obs *upgrade.Observation, prev *upgrade.Status, d 
 	for _, a := range d.Actions {
 		bad := false
 		switch a := a.(type) {
-		case upgrade.DeletePod, upgrade.TransferLeadership, upgrade.StepDown:
+		case upgrade.DeletePod:
+			// A crash-looping pod restarted at the fixed version disrupts
+			// no one: that repair is never held.
+			// Nor is a pod the partition already admits (a Decision
+			// executed whose status was lost lowered it): the controller
+			// restarts it anyway, and the strategy follows.
+			m, ok := obs.Member(a.Member)
+			admitted := ok && len(obs.Workloads) > 0 && obs.Workloads[0].UpdateStrategy != upgrade.UpdateOnDelete &&
+				obs.Workloads[0].Partition <= m.Ordinal
+			bad = !ok || !(m.Pod.CrashLooping || admitted)
+		case upgrade.TransferLeadership, upgrade.StepDown:
 			bad = true
 		case upgrade.SetPartition:
 			bad = len(obs.Workloads) > 0 && a.Partition < obs.Workloads[0].Partition
