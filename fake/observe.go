@@ -77,7 +77,7 @@ func (c *Cluster) fill(o *upgrade.Observation) {
 	now := c.Now()
 	o.Now = now
 
-	o.Workloads = o.Workloads[:0]
+	o.Workloads = slices.Grow(o.Workloads[:0], len(c.workloads))
 	for _, w := range c.workloads {
 		t := w.revisions[w.update]
 		v := upgrade.Workload{
@@ -109,7 +109,7 @@ func (c *Cluster) fill(o *upgrade.Observation) {
 	o.Service = upgrade.Service{Name: c.cfg.Service, Selector: c.selector, Workload: c.serviceTarget()}
 
 	voters, healthyVoters, allHealthy := 0, 0, true
-	o.Members = o.Members[:0]
+	o.Members = slices.Grow(o.Members[:0], len(c.members))
 	for _, m := range c.members {
 		v := upgrade.Member{
 			Name:     m.name,

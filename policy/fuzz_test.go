@@ -13,6 +13,7 @@ var versionSeeds = []string{
 	"2.4.0", "v2.4.0", "2.4.0-rc1", "2.4.0-beta.10", "2.4.0+build.1", "v1.2.3-rc.1+sha.5114f85",
 	"", "2.4", "2.4.x", " 1.2.3", "1.2.3 ", "01.2.3", "vv1.2.3", "1.2.3-", "1.2.3+", "1.2.3-01",
 	"99999999999999999999.0.0", "0.0.0", "1.2.3-" + strings.Repeat("a", 200), "v", "\x00", "1.2.3-\xff",
+	"1.2.3.4", "1.2.", ".1.2", "1..2", "0.0.00", "10.20.30", "1.2.3.",
 }
 
 // FuzzParseVersion checks that ParseVersion never panics, that every
@@ -34,6 +35,9 @@ func FuzzParseVersion(f *testing.F) {
 				t.Fatalf("ParseVersion(%q) returned a version with an error", s)
 			}
 			_ = err.Error()
+			if c := policy.Canonical(s); c != s {
+				t.Fatalf("Canonical(%q) = %q, want a version that does not parse unchanged", s, c)
+			}
 			return
 		}
 		if len(s) > policy.MaxVersionLength {
@@ -57,6 +61,9 @@ func FuzzParseVersion(f *testing.F) {
 		// One canonical spelling: idempotent, without a leading "v", and
 		// the same version as every spelling of it.
 		canon := policy.Canonical(s)
+		if canon != v.String() {
+			t.Fatalf("Canonical(%q) = %q, want %q", s, canon, v.String())
+		}
 		if policy.Canonical(canon) != canon || strings.HasPrefix(canon, "v") {
 			t.Fatalf("Canonical(%q) = %q is not canonical", s, canon)
 		}

@@ -95,11 +95,41 @@ func ParseVersion(s string) (*semver.Version, error) {
 // semantic version is returned unchanged: policy refuses it where it
 // matters.
 func Canonical(s string) string {
+	if plainRelease(s) {
+		return s // already canonical: the common case, without parsing
+	}
 	v, err := ParseVersion(s)
 	if err != nil {
 		return s
 	}
 	return v.String()
+}
+
+// plainRelease reports whether s is MAJOR.MINOR.PATCH in decimal without
+// leading zeros, prefix or suffix: a version already in canonical form.
+func plainRelease(s string) bool {
+	parts := 0
+	for i := 0; i < len(s); {
+		j := i
+		for j < len(s) && s[j] >= '0' && s[j] <= '9' {
+			j++
+		}
+		if j == i || (s[i] == '0' && j-i > 1) {
+			return false
+		}
+		parts++
+		if j == len(s) {
+			break
+		}
+		if s[j] != '.' || parts == 3 {
+			return false
+		}
+		i = j + 1
+		if i == len(s) {
+			return false
+		}
+	}
+	return parts == 3
 }
 
 // SameVersion reports whether a and b name the same version, whatever their

@@ -1,6 +1,7 @@
 package upgrade
 
 import (
+	"cmp"
 	"slices"
 	"time"
 )
@@ -396,13 +397,25 @@ func (o *Observation) Voters() []Member {
 
 // WorkloadMembers returns the members owned by a workload, by ordinal.
 func (o *Observation) WorkloadMembers(workload string) []Member {
-	var out []Member
-	for _, m := range o.Members {
-		if m.Workload == workload {
-			out = append(out, m)
+	n := 0
+	for i := range o.Members {
+		if o.Members[i].Workload == workload {
+			n++
 		}
 	}
-	slices.SortFunc(out, func(a, b Member) int { return int(a.Ordinal) - int(b.Ordinal) })
+	if n == 0 {
+		return nil
+	}
+	out := make([]Member, 0, n)
+	for i := range o.Members {
+		if o.Members[i].Workload == workload {
+			out = append(out, o.Members[i])
+		}
+	}
+	byOrdinal := func(a, b Member) int { return cmp.Compare(a.Ordinal, b.Ordinal) }
+	if !slices.IsSortedFunc(out, byOrdinal) { // hosts usually list members in order
+		slices.SortFunc(out, byOrdinal)
+	}
 	return out
 }
 

@@ -2,7 +2,10 @@ package check
 
 import (
 	"fmt"
+	"sync"
+	"sync/atomic"
 
+	"github.com/Masterminds/semver/v3"
 	"k8s.io/apimachinery/pkg/api/meta"
 
 	"github.com/raftshift/raftshift/policy"
@@ -13,11 +16,39 @@ import (
 // semver precedence (policy.Compare); versions that do not parse are never
 // older.
 func older(a, b string) bool {
-	if a == "" || b == "" {
+	if a == "" || b == "" || a == b {
 		return false
 	}
-	c, err := policy.Compare(a, b)
-	return err == nil && c < 0
+	va, vb := parsed(a), parsed(b)
+	return va != nil && vb != nil && va.Compare(vb) < 0
+}
+
+// versions memoizes policy.ParseVersion for older, which judges every
+// member of every Step of a property run: a run sees a handful of
+// versions, and parsing them again dominated the oracle's time. At most
+// maxVersions are kept, so arbitrary inputs cannot grow it without bound.
+var (
+	versions    sync.Map // string -> *semver.Version (nil: does not parse)
+	versionsLen atomic.Int32
+)
+
+const maxVersions = 1024
+
+// parsed returns the version s names, or nil when it does not parse.
+func parsed(s string) *semver.Version {
+	if v, ok := versions.Load(s); ok {
+		return v.(*semver.Version)
+	}
+	v, err := policy.ParseVersion(s)
+	if err != nil {
+		v = nil
+	}
+	if versionsLen.Load() < maxVersions {
+		if _, loaded := versions.LoadOrStore(s, v); !loaded {
+			versionsLen.Add(1)
+		}
+	}
+	return v
 }
 
 // Failback judges S8, "the leader's version never regresses once the target
