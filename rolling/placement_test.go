@@ -10,7 +10,8 @@ import (
 
 // TestLeaderPlacementOrder runs a 5-member upgrade with bao-0 leading in
 // both placements. Last: bao-0 leads on 2.3.0 until its own pod is next
-// (every other member upgraded), then hands over to an upgraded voter.
+// (every other member upgraded), then hands over to the upgraded voter up
+// the longest (bao-4, the first restarted).
 // Early: leadership moves to bao-4, the first upgraded voter, right after it
 // restarted and caught up, and stays on upgraded voters: no old member
 // leads after that.
@@ -39,10 +40,10 @@ func TestLeaderPlacementOrder(t *testing.T) {
 		if len(leaders) != 1 || m.TicksWithoutLeader != 0 {
 			t.Fatalf("%s: leaders %v, %d s without leader; want one transfer", p, leaders, m.TicksWithoutLeader)
 		}
-		want := "bao-4" // Early: the first upgraded voter, which then never restarts
-		if p == upgrade.PlacementLast {
-			want = "bao-1" // Last: only when bao-0 is next, every other member upgraded
-		}
+		// Early: the first upgraded voter, which then never restarts. Last:
+		// only when bao-0 is next, every other member upgraded, to the one
+		// up the longest: bao-4 again.
+		want := "bao-4"
 		if leaders[0] != want {
 			t.Errorf("%s: leadership went to %s, want %s", p, leaders[0], want)
 		}

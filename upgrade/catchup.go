@@ -183,8 +183,17 @@ func lagGate(obs *Observation, m, leader *Member, c CatchUp, lag lagKind) *Gate 
 // BestTransferTarget returns the voter leadership should move to: healthy,
 // caught up, not the leader, not excluded, not older than the leader unless
 // s.AllowFailback (S8, FailsBack), preferring members already at
-// preferVersion, then the highest last index, then the lowest name (fully
-// deterministic). ok is false when no voter qualifies.
+// preferVersion, then the member up the longest (the earliest start of its
+// current run: pod start or readiness, else autopilot's stable_since), then
+// the highest last index, then the lowest name (fully deterministic).
+//
+// Up the longest rather than most recently restarted: a member that has just
+// come back is still re-establishing its peer connections and warming up,
+// so a transfer to it takes longer, and the leader refuses proposals while
+// a transfer is under way (etcd drops them; its own hand-over on shutdown
+// picks the longest-connected member for the same reason). Every candidate
+// already passed the catch-up gate, so the last index only breaks ties.
+// ok is false when no voter qualifies.
 func (s Safety) BestTransferTarget(obs *Observation, preferVersion string, exclude func(Member) bool) (Member, bool) {
 	var leaderName string
 	leader := leaderOf(obs)
@@ -197,6 +206,9 @@ func (s Safety) BestTransferTarget(obs *Observation, preferVersion string, exclu
 		av, bv := a.Version == preferVersion, b.Version == preferVersion
 		if av != bv {
 			return av
+		}
+		if as, bs := stableStart(a), stableStart(b); !as.Equal(bs) {
+			return as.Before(bs)
 		}
 		if a.Raft.LastIndex != b.Raft.LastIndex {
 			return a.Raft.LastIndex > b.Raft.LastIndex
