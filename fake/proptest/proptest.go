@@ -4,10 +4,22 @@
 // requests and host crashes at every point, plays it with the host protocol
 // (persist, then execute; a crash after any prefix of the actions, with the
 // status persisted or not), and checks every invariant of package
-// fake/check after every Step (S1–S7), the per-Step contract (determinism,
-// decisions unchanged by a JSON round trip, waiting Steps are fixed points)
-// and L1 once faults stop. rapid shrinks a failure to a short schedule,
-// printed as a readable timeline.
+// fake/check after every Step (S1–S8 against the observation and, when it
+// was fresh, the true cluster, upgrade.Safety too, and the strategy's own
+// rules: holds of pauses and maintenance windows, strict S5), the per-Step
+// contract (inputs not mutated, determinism, decisions unchanged by a JSON
+// round trip, waiting Steps are fixed points, gates surfaced in a
+// condition, a fault-free cluster refusing no action) and, once faults
+// stop, L1, an idle end state that stays idle, and the history (with the
+// stricter rules of check.HistoryWith for runs without faults that take
+// voters down). rapid shrinks a failure to a short schedule, printed as a
+// readable timeline.
+//
+// Config's knobs draw what raftshift's own suites draw (cluster sizes and
+// quirks, OnDelete ordering, crash-looping versions, failing hooks,
+// adoption, where in a maintenance-window cycle the clock starts, quiet
+// runs); DrawStrategy draws the spec's own knobs; Each and Report let a test
+// add per-Step rules and collect statistics.
 //
 // It is the kit raftshift's own strategies are tested with, for operator
 // authors who wrap rolling.Step or bluegreen.Step with their own spec
@@ -92,6 +104,11 @@ type Config struct {
 	// Adopt draws the start status: empty (the strategy adopts the running
 	// version) or Status, defaulting to the known current version From.
 	Adopt bool
+	// Membership draws OpenBao's membership behaviours without autopilot
+	// promoting non-voters: readiness that needs Raft membership and
+	// suffrage changes applied at autopilot's next reconcile, each on its
+	// own (OpenBao draws them too).
+	Membership bool
 	// Quirks draws the cluster quirks of real workloads: autopilot's
 	// (fake.Config.AutopilotQuirks) and leadership handed off on shutdown
 	// (fake.Config.HandoffOnShutdown).
@@ -215,13 +232,15 @@ func Draw(rt *rapid.T, cfg Config) scenario.Scenario {
 	}
 	fc := fake.Config{Seed: rapid.Uint64().Draw(rt, "seed"), Replicas: cl.Replicas, TargetedTransfer: cl.TargetedTransfer,
 		Version: scenario.From, Image: scenario.Image(scenario.From)}
-	if cl.OpenBao {
+	if cl.OpenBao || cfg.Membership {
 		// each behaviour on its own
 		if rapid.Bool().Draw(rt, "readyWhenMember") {
 			fc.Readiness = fake.ReadyWhenMember
 		}
-		fc.AutoPromoteTicks = rapid.SampledFrom([]int{0, 12}).Draw(rt, "autoPromoteTicks")
 		fc.MembershipDelayTicks = rapid.SampledFrom([]int{0, 10}).Draw(rt, "membershipDelayTicks")
+	}
+	if cl.OpenBao {
+		fc.AutoPromoteTicks = rapid.SampledFrom([]int{0, 12}).Draw(rt, "autoPromoteTicks")
 	}
 	if cfg.Quirks {
 		fc.AutopilotQuirks = rapid.Bool().Draw(rt, "autopilotQuirks")

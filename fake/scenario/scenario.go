@@ -132,6 +132,10 @@ type Scenario struct {
 	// a waiting Step being a fixed point), for enumerations that already
 	// run them elsewhere and need the time.
 	FastSteps bool
+	// StopWhenDone ends the events (faults stop) once the first upgrade
+	// ended, for runs that aim at one upgrade and would otherwise idle
+	// until Steps.
+	StopWhenDone bool
 	// Each, when set, is called after the checks of every reconcile with
 	// the observation, the status Step was given and its Decision: a hook
 	// for a test's own per-Step rules (a non-nil error is reported as a
@@ -265,6 +269,9 @@ func (r *run) play() *check.Violation {
 			continue
 		}
 		r.tick()
+		if r.sc.StopWhenDone && len(r.res.Outcomes) > 0 && r.persisted.Upgrade == nil {
+			break // the first upgrade ended: faults stop
+		}
 	}
 	return r.settle()
 }
@@ -391,7 +398,7 @@ func (r *run) reconcile(crash *CrashPoint) (upgrade.Decision, *check.Violation) 
 	if err := decisionRules(obs, d, r.strat.Options(obs)); err != nil {
 		return d, fail(err)
 	}
-	if fresh {
+	if fresh && len(d.Actions) > 0 { // nothing to judge in an empty list
 		truth := r.c.Truth()
 		if err := decisionRules(truth, d, r.strat.Options(truth)); err != nil {
 			v := fail(err)
