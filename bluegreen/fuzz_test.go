@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/raftshift/raftshift/fake"
+	"github.com/raftshift/raftshift/fake/check"
 	"github.com/raftshift/raftshift/upgrade"
 )
 
@@ -80,8 +81,10 @@ func FuzzStep(f *testing.F) {
 			}
 			return
 		}
-		if v := holdViolation(spec, &obs, &st, &d); v != "" {
-			t.Fatal(v)
+		ds := spec.withDefaults()
+		held := check.Held(ds.Paused, ds.MaintenanceWindows, ds.stepRoom(), obs.Now)
+		if _, err := check.BlueGreenHold(held, ds.Paused, obs, st, d); err != nil {
+			t.Fatal(err)
 		}
 		if err := (upgrade.Safety{CatchUp: spec.CatchUp}).Check(obs, d.Actions); err != nil {
 			t.Fatalf("unsafe: %v", err)

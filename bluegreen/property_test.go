@@ -1,204 +1,314 @@
-package bluegreen
+package bluegreen_test
 
 import (
-	"sync/atomic"
+	"fmt"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"pgregory.net/rapid"
 
-	"github.com/raftshift/raftshift/policy"
+	"github.com/raftshift/raftshift/bluegreen"
+	"github.com/raftshift/raftshift/fake/check"
+	"github.com/raftshift/raftshift/fake/proptest"
+	"github.com/raftshift/raftshift/fake/scenario"
 	"github.com/raftshift/raftshift/upgrade"
 )
 
-// Counters reported by the property tests (generated runs and steps).
-var (
-	propRuns, propSteps, propTicks        atomic.Int64
-	propOutcomes                          [4]atomic.Int64 // succeeded, rolled back, aborted, refused
-	propBreakGlass, propRestarts, propAck atomic.Int64
-	propStaleRefused, propApplyErrors     atomic.Int64
-	propMaxL1                             atomic.Int64 // most ticks any drive to Idle took
-)
+// propWindows are the maintenance windows of the runs that draw them:
+// every ten minutes for five, so with the test timeouts (3m steps, up to
+// 20s of stabilization) a promotion may start only in the first minute and
+// a half or so of each window.
+func propWindows() []upgrade.MaintenanceWindow {
+	return []upgrade.MaintenanceWindow{{Schedule: "*/10 * * * *", Duration: metav1.Duration{Duration: 5 * time.Minute}}}
+}
 
-// phasesSeen counts the phases Step returned across all property runs.
-var phasesSeen = map[Phase]int{}
+// drawSpec draws a blue-green spec: promotion mode, hooks, sync and
+// stabilization windows, with the test timeouts (step and sync 3m, hook
+// 1m, rollback 3m).
+func drawSpec(rt *rapid.T) bluegreen.Spec {
+	spec := bluegreen.Spec{Version: scenario.To, Image: scenario.Image(scenario.To), Workload: "bao", Service: "bao",
+		Timeouts: bluegreen.Timeouts{Step: metav1.Duration{Duration: 3 * time.Minute}, Sync: metav1.Duration{Duration: 3 * time.Minute},
+			Hook: metav1.Duration{Duration: time.Minute}, Rollback: metav1.Duration{Duration: 3 * time.Minute}}}
+	spec.AutoPromote = rapid.Bool().Draw(rt, "autoPromote")
+	if rapid.Bool().Draw(rt, "preHook") {
+		spec.PrePromotionHook = "pre"
+	}
+	if rapid.Bool().Draw(rt, "postHook") {
+		spec.PostPromotionHook = "post"
+	}
+	spec.MinSyncDuration.Duration = time.Duration(rapid.IntRange(0, 20).Draw(rt, "minSync")) * time.Second
+	spec.StabilizationWindow.Duration = time.Duration(rapid.IntRange(0, 20).Draw(rt, "stabilize")) * time.Second
+	return spec
+}
 
-// quorumChecked counts runs whose whole history was checked for quorum and
-// service invariants (runs without disruptive faults).
-var quorumChecked atomic.Int64
-
-// l1Bound is the number of ticks within which, once faults stop, every
-// started upgrade must reach Idle (acknowledging break-glass when asked).
-// With the test timeouts (step and sync 3m, rollback 3m, hook 1m) the slowest path is
-// a forward deadline, a rollback deadline into break-glass, and a full
-// rollback after the acknowledgement.
-const l1Bound = 3000
-
-// TestPropertyUpgrade runs random blue-green upgrades over the fake cluster
-// with random sizes, capabilities, promotion modes, hooks, faults, host
-// restarts and requests, checking S1–S7 after every Step and L1 once faults
-// stop.
-func TestPropertyUpgrade(t *testing.T) {
-	start := time.Now()
-	rapid.Check(t, func(rt *rapid.T) {
-		propRuns.Add(1)
-		s, replicas := drawSim(rt, []int{1, 2, 3, 3, 3, 3, 4, 5, 5, 5, 6, 7}, true)
-		defer func() { propSteps.Add(int64(s.steps)) }()
-		c := s.c
-		s.drawHold(rt)
-		actions := s.actions()
-		s.windowActions(actions)
-		rt.Repeat(actions)
-
-		// Faults stop and the pause is lifted; L1: the upgrade in flight
-		// (if any) reaches Idle, sleeping until windows open.
-		healAll(c)
-		s.stale = false
-		s.spec.Paused = false
-		if !s.drive(l1Bound) {
-			rt.Fatalf("L1: upgrade still in phase %s after %d ticks without faults (break-glass %v)",
-				s.status.Upgrade.Phase, l1Bound, s.status.BreakGlass != nil)
+// members are the members faults may hit: blue's and those of the green
+// workloads of both targets.
+func members(c proptest.Cluster) []string {
+	var out []string
+	for i := range c.Replicas {
+		out = append(out, fmt.Sprintf("bao-%d", i))
+		for _, v := range []string{scenario.To, scenario.Next} {
+			out = append(out, fmt.Sprintf("%s-%d", bluegreen.GreenName("bao", v, scenario.Image(v)), i))
 		}
-		// Without faults, (another) attempt at a newer target succeeds.
-		if cmp, err := policy.Compare(s.spec.Version, s.status.CurrentVersion); replicas >= 2 && err == nil && cmp > 0 {
-			// Let the effects of healed faults die down first: pods that
-			// crash-looped on a version that is no longer bad need a few
-			// ticks to restart (the L1 drive may have returned at once when
-			// the status was idle).
-			for range 10 {
-				s.tick()
-			}
-			s.spec.RetryNonce = s.nextNonce("retry")
-			for i := 0; s.status.CurrentVersion != s.spec.Version; i++ {
-				if i == 2*l1Bound {
-					rt.Fatalf("fault-free upgrade to %s did not finish in %d ticks: %+v", s.spec.Version, i, s.status.Upgrade)
-				}
-				before := s.status.Upgrade != nil
-				s.drive(1)
-				if before && s.status.Upgrade == nil && s.status.LastResult.Outcome != upgrade.OutcomeSucceeded {
-					rt.Fatalf("fault-free upgrade ended %+v", s.status.LastResult)
-				}
-				if s.status.Upgrade == nil {
-					s.tick()
-				}
-			}
-		}
-		if replicas < 2 && s.status.CurrentVersion != fromV {
-			rt.Fatalf("a single-voter cluster was upgraded")
-		}
-		s.checkHistory()
-	})
-	t.Logf("runs=%d steps=%d ticks=%d succeeded=%d rolledBack=%d aborted=%d breakGlass=%d acks=%d restarts=%d in %s",
-		propRuns.Load(), propSteps.Load(), propTicks.Load(), propOutcomes[0].Load(), propOutcomes[1].Load(),
-		propOutcomes[2].Load(), propBreakGlass.Load(), propAck.Load(), propRestarts.Load(), time.Since(start).Round(time.Millisecond))
-	t.Logf("runs with quorum/service history checks (no disruptive fault): %d; stale observations refused: %d; apply errors: %d",
-		quorumChecked.Load(), propStaleRefused.Load(), propApplyErrors.Load())
-	t.Logf("runs with maintenance windows: %d; held decisions checked: %d; sleeps until a window opened: %d",
-		propWindowRuns.Load(), propHoldsChecked.Load(), propSlept.Load())
-	for _, p := range table.Phases() {
-		t.Logf("phase %-32s returned %d times", p, phasesSeen[p])
+	}
+	return out
+}
+
+// stats are the statistics the properties report.
+type stats struct {
+	sync.Mutex
+	runs, steps, holds, sleeps, quiet, breakGlass int
+	outcomes                                      map[upgrade.Outcome]int
+	phases                                        map[string]int
+}
+
+func newStats() *stats {
+	return &stats{outcomes: map[upgrade.Outcome]int{}, phases: map[string]int{}}
+}
+
+func (s *stats) report(_ scenario.Scenario, res scenario.Result) {
+	s.Lock()
+	defer s.Unlock()
+	s.runs++
+	s.steps += res.Steps
+	s.holds += res.Holds
+	s.sleeps += res.Sleeps
+	if res.Quiet {
+		s.quiet++
+	}
+	for _, o := range res.Outcomes {
+		s.outcomes[o]++
 	}
 }
 
-// TestPropertyRollback drives upgrades past the first green voter, then
-// triggers a rollback (manual request, crash-looping green, failing
-// post-promotion hook), optionally breaks blue as well (the repair then
-// needs break-glass), adds random faults, host restarts and requests, and
-// checks that every Step is safe, that break-glass emits nothing disruptive
-// until acknowledged, and that once faults stop the upgrade ends rolled back
-// with the current version unchanged.
-func TestPropertyRollback(t *testing.T) {
-	start := time.Now()
-	var runs, steps, breakGlass, repairs, lateTriggers int64
-	rapid.Check(t, func(rt *rapid.T) {
-		runs++
-		s, _ := drawSim(rt, []int{2, 3, 3, 3, 4, 5, 5, 5, 6, 7}, false)
-		defer func() { steps += int64(s.steps); propSteps.Add(int64(s.steps)) }()
-		target := rapid.SampledFrom([]Phase{PhasePromoting, PhaseTransferringLeadership, PhaseDemotingBlue, PhaseStabilizing}).Draw(rt, "at")
-		triggers := []string{"request", "greenCrash"}
-		if target == PhaseStabilizing {
-			s.spec.PostPromotionHook = "post"
-			triggers = append(triggers, "postHookFails")
-		}
-		trigger := rapid.SampledFrom(triggers).Draw(rt, "trigger")
-		breakBlue := rapid.IntRange(0, 2).Draw(rt, "breakBlue") == 0
+// each counts the phases Step returned and the break-glass entries.
+func (s *stats) each(_ upgrade.Observation, prev upgrade.Status, d upgrade.Decision) error {
+	s.Lock()
+	defer s.Unlock()
+	p := "Idle"
+	if d.Status.Upgrade != nil {
+		p = d.Status.Upgrade.Phase
+	}
+	s.phases[p]++
+	if prev.BreakGlass == nil && d.Status.BreakGlass != nil {
+		s.breakGlass++
+	}
+	return nil
+}
 
-		reached := false
-		for range 400 {
-			s.drive(1)
-			if phaseOf(s.status) == target {
-				reached = true
-				break
+func (s *stats) log(t *testing.T, start time.Time) {
+	t.Logf("%d runs (%d without faults that take voters down), %d steps, outcomes %v, %d break-glass entries, in %s",
+		s.runs, s.quiet, s.steps, s.outcomes, s.breakGlass, time.Since(start).Round(time.Millisecond))
+	t.Logf("%d held Decisions, %d sleeps until a window opened; phases returned: %v", s.holds, s.sleeps, s.phases)
+}
+
+// TestPropertyUpgrade is the property test of bluegreen.Step through the
+// public kit (fake/proptest), so it checks exactly what users get. Each
+// case draws a cluster (1–7 members, targeted transfer or not, autopilot
+// quirks, OpenBao's readiness, autopilot promotion and delayed suffrage
+// changes each on its own, maybe a crash-looping version or failing hooks
+// from the start, adoption or a known current version), a spec (automatic
+// or manual promotion, hooks, sync and stabilization windows, maybe
+// maintenance windows with the clock anywhere in their cycle and a pause)
+// and a schedule of pod, leader, network and observation faults on blue
+// and green members, crash-looping versions (blue's too), failing hooks,
+// every request (retarget, revert, rollback, promote, retry, break-glass
+// acknowledgements and their near misses, pause), host crashes after any
+// prefix of a Decision, restarts, lag and sleeps. About half the runs draw
+// no fault that takes a voter down.
+//
+// After every Step the kit checks S1–S8 (the oracle and upgrade.Safety
+// against the observation and, when fresh, the truth; check.BlueGreen,
+// check.BlueGreenStatus: strict S5 and S6, green voters reported with a
+// Degraded condition, no leadership move to green before promotion; S7's
+// exact nonce), the hold rule (check.BlueGreenHold), the per-Step
+// contract, a gate surfaced in a condition, a service switched only to
+// the workload holding the leader. Once faults stop: L1 within 3000
+// reconciles with an operator's answers (break-glass acknowledged,
+// promotion granted, pause lifted, a rolled-back upgrade retried, which
+// must then succeed); idle stays idle, every voter runs the current
+// version, a single-member cluster is never upgraded, the break-glass
+// condition is cleared; the history keeps the Raft model's invariants and,
+// without faults, every voter up, quorum, a leader that can write,
+// writability with targeted transfer and at most one election's outage.
+func TestPropertyUpgrade(t *testing.T) {
+	st := newStats()
+	start := time.Now()
+	proptest.Run(t, proptest.Config{
+		Replicas: []int{1, 2, 3, 3, 3, 3, 4, 5, 5, 5, 6, 7},
+		OpenBao:  true,
+		Quirks:   true,
+		DrawStrategy: func(rt *rapid.T, _ proptest.Cluster) func() scenario.Strategy {
+			spec := drawSpec(rt)
+			if rapid.IntRange(0, 2).Draw(rt, "windows") == 0 {
+				spec.MaintenanceWindows = propWindows()
 			}
-			if s.status.Upgrade == nil && s.status.LastResult != nil {
-				break
-			}
+			spec.Paused = rapid.IntRange(0, 3).Draw(rt, "startPaused") == 0
+			return func() scenario.Strategy { return scenario.BlueGreen(spec) }
+		},
+		Adopt:        true,
+		StartBad:     true,
+		BadVersions:  []string{scenario.To, scenario.From},
+		HookFailures: []string{"pre", "post"},
+		Cycle:        10 * time.Minute,
+		MaxSleep:     400 * time.Second,
+		Quiet:        true,
+		MaxSteps:     200,
+		MaxEvents:    24,
+		Members:      members,
+		Events: []scenario.EventKind{scenario.KillPod, scenario.KillLeader, scenario.Isolate, scenario.Heal, scenario.HealAll,
+			scenario.Slow, scenario.Stale, scenario.Observe, scenario.BadVersion, scenario.HookFailure, scenario.Request,
+			scenario.Crash, scenario.Restart, scenario.HostLag, scenario.Sleep, scenario.WindowSleep},
+		Requests: append(scenario.Requests(), scenario.Pause),
+		Each:     st.each,
+		Report:   st.report,
+	})
+	st.log(t, start)
+}
+
+// rollbackPhases are the phases of a rollback, where the rollback
+// property's faults and requests arrive.
+var rollbackPhases = []string{string(bluegreen.PhaseRestoringBlue), string(bluegreen.PhaseRollbackLeadership),
+	string(bluegreen.PhaseDemotingGreen), string(bluegreen.PhaseRollbackCleanup), string(bluegreen.PhaseBreakGlass)}
+
+// TestPropertyRollback drives upgrades past the first green voter through
+// the public kit: at a drawn phase (Promoting, TransferringLeadership,
+// DemotingBlue or Stabilizing) a trigger arrives (a rollback request, green
+// crash-looping, or a failing post-promotion hook), maybe with blue
+// crash-looping too (the repair then needs break-glass); faults, host
+// failures and requests then arrive during the rollback. Beyond every
+// check of the kit (see TestPropertyUpgrade) it checks that the drawn phase
+// is reached, that the trigger is acted on within 200 Steps (the upgrade
+// rolls back, or rolls forward only when green's crash became visible past
+// the point of no return), and that the first upgrade ends rolled back (or
+// succeeded in that late case) with its target unchanged; once faults stop
+// the break-glass condition is cleared and the operator's retry succeeds.
+func TestPropertyRollback(t *testing.T) {
+	st := newStats()
+	start := time.Now()
+	var late, blueBroken int
+	rapid.Check(t, func(rt *rapid.T) {
+		var at bluegreen.Phase
+		var trigger string
+		// per run (the kit replays a failing scenario): whether the phase was
+		// reached, when the trigger fired, and the first result
+		var reached, acted, lateRun bool
+		var triggeredAt, step int
+		var first *upgrade.Result
+		cfg := proptest.Config{
+			Replicas: []int{2, 3, 3, 3, 4, 5, 5, 5, 6, 7},
+			Quirks:   true,
+			// autopilot promoting non-voters on its own skips the phases
+			// this property aims at
+			Membership: true,
+			DrawStrategy: func(rt *rapid.T, _ proptest.Cluster) func() scenario.Strategy {
+				spec := drawSpec(rt)
+				at = rapid.SampledFrom([]bluegreen.Phase{bluegreen.PhasePromoting, bluegreen.PhaseTransferringLeadership,
+					bluegreen.PhaseDemotingBlue, bluegreen.PhaseStabilizing}).Draw(rt, "at")
+				triggers := []string{"request", "greenCrash"}
+				if at == bluegreen.PhaseStabilizing {
+					spec.PostPromotionHook = "post"
+					triggers = append(triggers, "postHookFails")
+				}
+				trigger = rapid.SampledFrom(triggers).Draw(rt, "trigger")
+				return func() scenario.Strategy {
+					reached, acted, lateRun, triggeredAt, step, first = false, false, false, -1, 0, nil
+					return scenario.BlueGreen(spec)
+				}
+			},
+			MaxSteps:  200,
+			MaxEvents: 16,
+			Members:   members,
+			Events: []scenario.EventKind{scenario.KillPod, scenario.KillLeader, scenario.Isolate, scenario.Heal, scenario.HealAll,
+				scenario.Slow, scenario.Stale, scenario.Observe, scenario.BadVersion, scenario.HookFailure, scenario.Request,
+				scenario.Crash, scenario.Restart, scenario.HostLag},
+			BadVersions: []string{scenario.To, scenario.From},
+			Each: func(obs upgrade.Observation, prev upgrade.Status, d upgrade.Decision) error {
+				_ = st.each(obs, prev, d)
+				step++
+				if u := prev.Upgrade; u != nil && bluegreen.Phase(u.Phase) == at && !reached {
+					reached, triggeredAt = true, step
+				}
+				if reached && !acted {
+					switch u := d.Status.Upgrade; {
+					case u == nil || u.BlueGreen.RollingBack:
+						acted = true
+					case u.BlueGreen.PointOfNoReturn:
+						if trigger != "greenCrash" {
+							return fmt.Errorf("trigger %s at %s ignored: the upgrade passed the point of no return", trigger, at)
+						}
+						acted, lateRun = true, true
+					case step-triggeredAt > 200:
+						return fmt.Errorf("trigger %s at %s not acted on in 200 Steps; phase %s", trigger, at, u.Phase)
+					}
+				}
+				if prev.Upgrade != nil && d.Status.Upgrade == nil && first == nil {
+					first = d.Status.LastResult.DeepCopy()
+				}
+				return nil
+			},
+			Report: st.report,
 		}
-		if !reached {
-			rt.Fatalf("never reached %s: %+v %+v", target, s.status.Upgrade, s.status.LastResult)
+		sc := proptest.Draw(rt, cfg)
+		// The random events arrive during the rollback; the trigger (and a
+		// manual promotion) at the drawn phase.
+		rollbackAt := rapid.SliceOfN(rapid.SampledFrom(rollbackPhases), len(sc.Events), len(sc.Events)).Draw(rt, "during")
+		for i := range sc.Events {
+			sc.Events[i].Phase = rollbackAt[i]
 		}
+		sc.Events = append(sc.Events, scenario.Event{Kind: scenario.Request, Request: scenario.Promote, Phase: string(bluegreen.PhaseAwaitingPromotion)})
 		switch trigger {
 		case "request":
-			s.spec.RollbackNonce = s.nextNonce("rollback")
+			sc.Events = append(sc.Events, scenario.Event{Kind: scenario.Request, Request: scenario.Rollback, Phase: string(at)})
 		case "greenCrash":
-			s.c.SetBadVersion(toV, true)
-			s.disrupt = true
+			sc.Events = append(sc.Events, scenario.Event{Kind: scenario.BadVersion, Version: scenario.To, Phase: string(at)})
 		case "postHookFails":
-			s.c.SetHookFailure("post", true)
+			sc.Events = append(sc.Events, scenario.Event{Kind: scenario.HookFailure, Member: "post", N: 1, Phase: string(at)})
+		}
+		breakBlue := rapid.IntRange(0, 2).Draw(rt, "breakBlue") == 0
+		if breakBlue {
+			sc.Events = append(sc.Events, scenario.Event{Kind: scenario.BadVersion, Version: scenario.From, Phase: string(at)})
+		}
+		// Old enough to reach the drawn phase (up to 400 reconciles), then
+		// an operator acknowledges break-glass at some point (the nonce is
+		// the one in the status; the random requests send near misses too).
+		sc.Steps += 400
+		sc.StopWhenDone = true
+		// (a near miss of its nonce, which must not resume, twice as often).
+		sc.Events = append(sc.Events, scenario.Event{At: rapid.IntRange(0, 300).Draw(rt, "ackAt"), Kind: scenario.Request,
+			Request: rapid.SampledFrom([]scenario.RequestKind{scenario.Ack, scenario.AckNearMiss, scenario.AckNearMiss}).Draw(rt, "ack"),
+			Phase:   string(bluegreen.PhaseBreakGlass)})
+		res := scenario.Run(sc)
+		st.report(sc, res)
+		if res.Violation == nil {
+			switch {
+			case !reached:
+				res.Violation = &check.Violation{Rule: "Rollback", Step: -1, Message: "never reached " + string(at)}
+			case first == nil:
+				res.Violation = &check.Violation{Rule: "Rollback", Step: -1, Message: "the upgrade never ended"}
+			case first.TargetVersion != scenario.To || (first.Outcome != upgrade.OutcomeRolledBack && !(lateRun && first.Outcome == upgrade.OutcomeSucceeded)):
+				res.Violation = &check.Violation{Rule: "Rollback", Step: -1, Message: fmt.Sprintf("want the upgrade to %s rolled back, got %s to %s",
+					scenario.To, first.Outcome, first.TargetVersion)}
+			}
+		}
+		if res.Violation != nil {
+			var timeline []string
+			sc.Log = func(line string) { timeline = append(timeline, line) }
+			scenario.Run(sc)
+			timeline = timeline[max(0, len(timeline)-60):]
+			rt.Fatalf("%s at=%s trigger=%s breakBlue=%t: %v\nevents: %v\ntimeline (end):\n%s", sc.Name, at, trigger, breakBlue,
+				res.Violation, sc.Events, strings.Join(timeline, "\n"))
+		}
+		if lateRun {
+			late++
 		}
 		if breakBlue {
-			s.c.SetBadVersion(fromV, true)
-			s.disrupt = true
-			repairs++
+			blueBroken++
 		}
-		// The trigger is acted on within a bounded number of steps, unless
-		// (a crash becomes visible one tick late) the upgrade passed the
-		// point of no return first: then it rolls forward.
-		late := false
-		for i := 0; ; i++ {
-			if i == 200 {
-				rt.Fatalf("trigger %s at %s not acted on; phase %s", trigger, target, phaseOf(s.status))
-			}
-			s.reconcile()
-			if u := s.status.Upgrade; u == nil || u.BlueGreen.RollingBack {
-				break
-			} else if u.BlueGreen.PointOfNoReturn {
-				if trigger != "greenCrash" {
-					rt.Fatalf("trigger %s at %s ignored: the upgrade passed the point of no return", trigger, target)
-				}
-				late = true
-				break
-			}
-			s.tick()
-		}
-		s.tick()
-		rt.Repeat(s.actions())
-		healAll(s.c)
-		s.stale = false
-		if s.spec.Version != toV {
-			// A target change during a rollback is acted on after it.
-			s.spec.Version, s.spec.Image = toV, toImg
-		}
-		if !s.drive(l1Bound) {
-			rt.Fatalf("L1: rollback still in phase %s after %d ticks without faults", phaseOf(s.status), l1Bound)
-		}
-		if s.ackSeen {
-			breakGlass++
-		}
-		want := upgrade.OutcomeRolledBack
-		if late {
-			want = upgrade.OutcomeSucceeded
-			lateTriggers++
-		}
-		if len(s.results) == 0 || s.results[0].Outcome != want || s.results[0].TargetVersion != toV {
-			rt.Fatalf("want the upgrade to %s %s, got %+v", toV, want, s.results)
-		}
-		if s.status.Conditions == nil || findCond(s.status, upgrade.ConditionBreakGlass).Status != "False" {
-			rt.Fatalf("break-glass condition not cleared")
-		}
-		s.checkHistory()
 	})
-	t.Logf("longest drive to idle after faults stopped (both property tests so far): %d ticks (bound %d)", propMaxL1.Load(), l1Bound)
-	t.Logf("runs=%d steps=%d runs-with-break-glass=%d blue-broken=%d crash-after-point-of-no-return=%d in %s",
-		runs, steps, breakGlass, repairs, lateTriggers, time.Since(start).Round(time.Millisecond))
+	st.log(t, start)
+	t.Logf("blue broken too: %d runs; green's crash seen past the point of no return: %d runs", blueBroken, late)
 }

@@ -322,6 +322,23 @@ func stepTableCasesCore() []stepTableCase {
 		{name: "step deadline after promotion rolls back", obs: cluster(t0.Add(time.Hour), 3, "v", "nv", "nv"),
 			status:    inFlight(PhasePromoting, t0, func(s *upgrade.Status) { s.Upgrade.BlueGreen.PromotionStarted = true }),
 			wantPhase: PhaseDemotingGreen, wantKinds: []string{"Demote"}},
+		// Found by the kit's rollback property: the Degraded condition of a
+		// deadline past the point of no return lasts one Step (the deadline
+		// restarts), so that Step reports an event and is not a waiting one.
+		{name: "step deadline past the point of no return rolls forward with an event", obs: func() upgrade.Observation {
+			o := partialView(blueDemoted, greenW+"-1")
+			o.Now = t0.Add(time.Hour)
+			return o
+		}(), status: inFlight(PhaseCleanup, t0, func(s *upgrade.Status) { s.Upgrade.BlueGreen.PointOfNoReturn = true }),
+			wantPhase: PhaseCleanup, wantGate: upgrade.ReasonRaftViewUnknown,
+			check: func(t *testing.T, d upgrade.Decision) {
+				if c := findCond(d.Status, upgrade.ConditionDegraded); c == nil || c.Reason != string(ReasonPastPointOfNoReturn) {
+					t.Errorf("degraded = %+v", c)
+				}
+				if len(d.Events) != 1 || d.Events[0].Reason != string(ReasonPastPointOfNoReturn) {
+					t.Errorf("events = %+v", d.Events)
+				}
+			}},
 		{name: "blue quorum gone during rollback enters break-glass", obs: blueGone,
 			status: inFlight(PhaseRestoringBlue, t0), wantPhase: PhaseBreakGlass,
 			check: func(t *testing.T, d upgrade.Decision) {

@@ -130,6 +130,9 @@ func (r *run) fail(reason upgrade.Reason, msg string) Event {
 	case classCommitted:
 		r.degraded = &upgrade.Gate{Name: upgrade.GateDeadline, Reason: ReasonPastPointOfNoReturn,
 			Message: fmt.Sprintf("%s (%s); past the point of no return, rolling forward", msg, reason)}
+		// An event says so: the Degraded condition lasts one Step (the
+		// deadline restarts), and a Step that changes the status reports it.
+		r.event(upgrade.EventWarning, ReasonPastPointOfNoReturn, "%s (%s); rolling forward", msg, reason)
 		if reason == ReasonTooManyFailures {
 			// Keep trying, but restart the failure count so the cap does not
 			// fire on every step.

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/raftshift/raftshift/fake/check"
 	"github.com/raftshift/raftshift/upgrade"
 )
 
@@ -199,8 +200,11 @@ func FuzzStep(f *testing.F) {
 			}
 			return
 		}
-		if v := holdViolation(spec, &obs, &st, &d); v != "" {
-			t.Fatal(v)
+		if s, err := spec.withDefaults(); err == nil {
+			held := check.Held(s.Paused, s.MaintenanceWindows, s.stepRoom(), obs.Now)
+			if _, err := check.RollingHold(held, s.Paused, obs, st, d); err != nil {
+				t.Fatal(err)
+			}
 		}
 		voters := len(obs.Voters())
 		safe := upgrade.Safety{CatchUp: spec.CatchUp, AllowDowntime: spec.AllowDowntime && voters <= 2}

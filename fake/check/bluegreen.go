@@ -3,6 +3,9 @@ package check
 import (
 	"fmt"
 
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/raftshift/raftshift/upgrade"
 )
 
@@ -59,6 +62,64 @@ func BlueGreen(obs upgrade.Observation, actions []upgrade.Action, prevPhase, pha
 					return fail(m.Name, "%s while %s is still in the raft configuration", a, m.Name)
 				}
 			}
+		}
+	}
+	return nil
+}
+
+// BlueGreenStatus judges what a blue-green Decision d, made on obs from the
+// status prev, owes beyond S4 (prevPhase and the phases are the persisted
+// UpgradeStatus.Phase names):
+//
+//   - S5 strictly: the current version changes only in the status that
+//     ends an upgrade with OutcomeSucceeded, to that upgrade's target
+//     version and image (adoption from an empty status aside); a rollback
+//     leaves it where it was;
+//   - S6 strictly: a Step that refuses to start (no upgrade before or
+//     after, a gate) emits no action at all;
+//   - before promotion (DeployingGreen to AwaitingPromotion) a green member
+//     that votes is reported (UnexpectedPromotion, with a Degraded
+//     condition True), and leadership never moves to green.
+func BlueGreenStatus(prev upgrade.Status, d upgrade.Decision, obs upgrade.Observation) error {
+	fail := func(rule, member, format string, args ...any) error {
+		return &Violation{Rule: rule, Step: -1, Member: member, Message: fmt.Sprintf(format, args...)}
+	}
+	next := d.Status
+	if next.CurrentVersion != prev.CurrentVersion && prev.CurrentVersion != "" {
+		if prev.Upgrade == nil || next.Upgrade != nil || next.LastResult == nil || next.LastResult.Outcome != upgrade.OutcomeSucceeded ||
+			next.CurrentVersion != prev.Upgrade.TargetVersion || next.CurrentImage != prev.Upgrade.TargetImage {
+			return fail("S5", "", "current version %s -> %s without completing an upgrade", prev.CurrentVersion, next.CurrentVersion)
+		}
+	}
+	if prev.Upgrade != nil && next.Upgrade == nil && next.LastResult != nil && next.LastResult.Outcome == upgrade.OutcomeRolledBack &&
+		next.CurrentVersion != prev.CurrentVersion {
+		return fail("S5", "", "rolled back but the current version moved from %s to %s", prev.CurrentVersion, next.CurrentVersion)
+	}
+	if prev.Upgrade == nil && next.Upgrade == nil && d.Gate != nil && len(d.Actions) > 0 {
+		return fail("S6", "", "refused to start (%s) but emitted %s", d.Gate.Reason, d.Actions[0])
+	}
+	u := next.Upgrade
+	if u == nil || u.BlueGreen == nil {
+		return nil
+	}
+	switch u.Phase {
+	case "DeployingGreen", "JoiningMesh", "Syncing", "Validating", "AwaitingPromotion":
+	default:
+		return nil
+	}
+	for _, m := range obs.Members {
+		if m.Workload == u.BlueGreen.Green && m.IsVoter() && !u.BlueGreen.UnexpectedPromotion {
+			return fail("S4", m.Name, "green %s votes in %s, not reported", m.Name, u.Phase)
+		}
+	}
+	if u.BlueGreen.UnexpectedPromotion {
+		if c := meta.FindStatusCondition(next.Conditions, upgrade.ConditionDegraded); c == nil || c.Status != metav1.ConditionTrue {
+			return fail("S4", "", "unexpected promotion without a Degraded condition")
+		}
+	}
+	for _, a := range d.Actions {
+		if tr, ok := a.(upgrade.TransferLeadership); ok {
+			return fail("S3", tr.To, "leadership moved to %s in %s", tr.To, u.Phase)
 		}
 	}
 	return nil

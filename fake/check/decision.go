@@ -16,6 +16,10 @@ type Options struct {
 	// the spec's opt-in does; it never allows demoting or removing the last
 	// voter.
 	AllowDowntime bool
+	// KeepsVotersUp declares a strategy that never restarts a voter's pod
+	// (blue-green): Decision ignores it; HistoryWith then holds a quiet
+	// history to every voter up at every tick.
+	KeepsVotersUp bool
 }
 
 // Decision judges an action list against the observation it was decided on:

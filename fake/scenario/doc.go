@@ -10,7 +10,9 @@
 // cache), requests (retarget, revert, rollback or abort, promote, retry,
 // break-glass acknowledgement and its near misses), and host failures (a
 // crash after any prefix of a Decision's actions with the status persisted
-// or not, a restart, lag). Run plays it deterministically; Random draws one
+// or not, a restart, lag, a sleep until a maintenance window opens). An
+// event may wait for an upgrade phase instead of a reconcile number.
+// Run plays it deterministically; Random draws one
 // from a seed; Exhaustive enumerates every single crash point, request and
 // observation fault of a run.
 //

@@ -1,11 +1,13 @@
 package scenario
 
 import (
-	"encoding/json"
 	"fmt"
 	"reflect"
 	"slices"
 	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
 
 	"github.com/raftshift/raftshift/fake"
 	"github.com/raftshift/raftshift/fake/check"
@@ -31,6 +33,9 @@ const (
 	Crash       EventKind = "crash"        // the host crashes in this reconcile (Crash)
 	Restart     EventKind = "restart"      // the host restarts before this reconcile (status through JSON)
 	HostLag     EventKind = "host-lag"     // the host skips N reconciles (time passes)
+	HealAll     EventKind = "heal-all"     // every fault ends: partitions, slow members, bad versions, failing hooks
+	Sleep       EventKind = "sleep"        // the host sleeps N seconds before this reconcile (fake.Cluster.Sleep)
+	WindowSleep EventKind = "window-sleep" // after this reconcile, a host held for a maintenance window sleeps until it opens
 )
 
 // CrashPoint is where a host crashes in a reconcile: after executing the first
@@ -63,6 +68,10 @@ type Event struct {
 	Request RequestKind
 	// Crash is the crash point of Crash.
 	Crash CrashPoint
+	// Phase, when not empty, makes the event wait: it happens before the
+	// first reconcile at or after At whose persisted status is in this
+	// upgrade phase ("Idle" for no upgrade), and not at all if none is.
+	Phase string
 }
 
 // String renders the event on one line.
@@ -74,7 +83,7 @@ func (e Event) String() string {
 		b.WriteString(" " + e.Member)
 	case Slow, HookFailure:
 		fmt.Fprintf(&b, " %s %d", e.Member, e.N)
-	case Stale, HostLag:
+	case Stale, HostLag, Sleep:
 		fmt.Fprintf(&b, " %d", e.N)
 	case BadVersion:
 		b.WriteString(" " + e.Version)
@@ -84,6 +93,9 @@ func (e Event) String() string {
 		b.WriteString(" " + string(e.Request))
 	case Crash:
 		fmt.Fprintf(&b, " executed=%d persisted=%t", e.Crash.Executed, e.Crash.Persisted)
+	}
+	if e.Phase != "" {
+		b.WriteString(" in " + e.Phase)
 	}
 	return b.String()
 }
@@ -115,11 +127,21 @@ type Scenario struct {
 	// Log, when set, receives one line per reconcile and per event: a
 	// readable timeline of the run.
 	Log func(line string)
-	// FastSteps skips the per-Step contract checks that call Step again
-	// (determinism, a decision unchanged by a JSON round trip of the status,
-	// a waiting Step being a fixed point), for enumerations that already
+	// FastSteps skips the per-Step contract checks that call Step again or
+	// copy its inputs (inputs not mutated, determinism, a decision unchanged
+	// by a JSON round trip of the status, a waiting Step being a fixed
+	// point), for enumerations that already
 	// run them elsewhere and need the time.
 	FastSteps bool
+	// StopWhenDone ends the events (faults stop) once the first upgrade
+	// ended, for runs that aim at one upgrade and would otherwise idle
+	// until Steps.
+	StopWhenDone bool
+	// Each, when set, is called after the checks of every reconcile with
+	// the observation, the status Step was given and its Decision: a hook
+	// for a test's own per-Step rules (a non-nil error is reported as a
+	// violation of rule "Each") and statistics.
+	Each func(obs upgrade.Observation, prev upgrade.Status, d upgrade.Decision) error
 }
 
 // Result is what a run did and the first invariant it broke.
@@ -138,6 +160,14 @@ type Result struct {
 	Quiet bool
 	// Refused counts observations Step refused as stale.
 	Refused int
+	// Holds counts Decisions held by a pause or a maintenance window;
+	// Sleeps counts the host's sleeps until a window opened.
+	Holds, Sleeps int
+	// Regressions counts Steps whose observation showed a leader older than
+	// the version that had led (S8 then judged the Step).
+	Regressions int
+	// Status is the status the host persisted last.
+	Status upgrade.Status
 }
 
 // run is the state of one Run.
@@ -149,6 +179,13 @@ type run struct {
 	res       Result
 	stale     bool // the next observation is stale (not checked against the truth)
 	step      int
+	// clean is true while nothing happened that makes the cluster refuse
+	// an action for good reason: no cluster or observation fault, no bad
+	// version, no host crash. A clean cluster accepts every action.
+	clean bool
+	// settled is set once the operator answered an idle cluster after
+	// faults stopped: every upgrade that ends from then on succeeds.
+	settled bool
 }
 
 // Run plays the scenario and checks, after every reconcile, the Decision
@@ -161,7 +198,9 @@ type run struct {
 // the history must keep the Raft model's invariants (and, without faults,
 // quorum and one voter down at a time: check.History). It is deterministic.
 func Run(sc Scenario) Result {
-	r := &run{sc: sc, c: fake.New(sc.Cluster), strat: sc.Strategy(), persisted: sc.Status, res: Result{Quiet: true}}
+	r := &run{sc: sc, c: fake.New(sc.Cluster), strat: sc.Strategy(), persisted: sc.Status, res: Result{Quiet: true},
+		clean: len(sc.Cluster.BadVersions) == 0}
+	defer func() { r.res.Status = r.persisted }()
 	if sc.Leader != "" {
 		if err := r.c.ElectLeader(sc.Leader); err != nil {
 			r.res.Violation = &check.Violation{Rule: "Setup", Step: -1, Message: err.Error()}
@@ -175,22 +214,41 @@ func Run(sc Scenario) Result {
 }
 
 func (r *run) play() *check.Violation {
-	events := slices.Clone(r.sc.Events)
+	var events, phased []Event
+	for _, e := range r.sc.Events {
+		if e.Phase != "" {
+			phased = append(phased, e)
+		} else {
+			events = append(events, e)
+		}
+	}
 	slices.SortStableFunc(events, func(a, b Event) int { return a.At - b.At })
 	next := 0
 	for r.step = 0; r.step < r.sc.Steps; r.step++ {
 		var crash *CrashPoint
-		lag := 0
+		lag, windowSleep := 0, false
+		var due []Event
 		for ; next < len(events) && events[next].At <= r.step; next++ {
-			e := events[next]
-			if e.At < r.step {
-				continue
+			if events[next].At == r.step {
+				due = append(due, events[next])
 			}
+		}
+		for i := 0; i < len(phased); i++ {
+			if e := phased[i]; e.At <= r.step && phaseName(r.persisted) == e.Phase {
+				due = append(due, e)
+				phased = slices.Delete(phased, i, i+1)
+				i--
+			}
+		}
+		for _, e := range due {
 			switch e.Kind {
 			case Crash:
 				crash = &e.Crash
+				r.clean = false
 			case HostLag:
 				lag = max(lag, e.N)
+			case WindowSleep:
+				windowSleep = true
 			default:
 				if err := r.event(e); err != nil {
 					return err
@@ -204,11 +262,17 @@ func (r *run) play() *check.Violation {
 			}
 			continue
 		}
-		_, err := r.reconcile(crash)
+		d, err := r.reconcile(crash)
 		if err != nil {
 			return err
 		}
+		if windowSleep && r.sleepIfHeld(d) {
+			continue
+		}
 		r.tick()
+		if r.sc.StopWhenDone && len(r.res.Outcomes) > 0 && r.persisted.Upgrade == nil {
+			break // the first upgrade ended: faults stop
+		}
 	}
 	return r.settle()
 }
@@ -224,9 +288,35 @@ func (r *run) tick() {
 	r.res.Ticks++
 }
 
+// sleepIfHeld sleeps until the next window opens when d held for one
+// without acting, as a host honouring RequeueAfter would, and reports
+// whether it did.
+func (r *run) sleepIfHeld(d upgrade.Decision) bool {
+	if d.Gate == nil || d.Gate.Name != upgrade.GateMaintenanceWindow || len(d.Actions) > 0 || d.RequeueAfter <= 0 {
+		return false
+	}
+	r.c.Sleep(d.RequeueAfter)
+	r.res.Sleeps++
+	r.log("t=%d host sleeps %s until the window opens", r.c.TickCount(), d.RequeueAfter)
+	return true
+}
+
+// phaseName is the phase of a status, "Idle" without an upgrade.
+func phaseName(st upgrade.Status) string {
+	if st.Upgrade == nil {
+		return "Idle"
+	}
+	return st.Upgrade.Phase
+}
+
 // event applies one fault or request.
 func (r *run) event(e Event) *check.Violation {
 	c := r.c
+	switch e.Kind {
+	case Request, Restart, Sleep:
+	default:
+		r.clean = false
+	}
 	switch e.Kind {
 	case KillPod:
 		if c.KillPod(e.Member) == nil {
@@ -260,6 +350,18 @@ func (r *run) event(e Event) *check.Violation {
 		r.strat.Request(e.Request, r.persisted)
 	case Restart:
 		r.persisted = roundTrip(r.persisted)
+	case Sleep:
+		c.Sleep(time.Duration(max(e.N, 0)) * time.Second)
+	case HealAll:
+		c.HealAll()
+		cfg := c.Config()
+		for _, v := range slices.Clone(cfg.BadVersions) {
+			c.SetBadVersion(v, false)
+		}
+		for h := range cfg.HookFailures {
+			c.SetHookFailure(h, false)
+		}
+		r.stale = false
 	}
 	return nil
 }
@@ -272,6 +374,11 @@ func (r *run) reconcile(crash *CrashPoint) (upgrade.Decision, *check.Violation) 
 	r.stale = false
 	obs := r.c.Observe()
 	prev := r.persisted
+	var obsCopy *upgrade.Observation
+	var prevCopy *upgrade.Status
+	if !r.sc.FastSteps {
+		obsCopy, prevCopy = obs.DeepCopy(), prev.DeepCopy()
+	}
 	d, err := r.strat.Step(obs, prev)
 	r.res.Steps++
 	r.res.Actions = append(r.res.Actions, len(d.Actions))
@@ -286,16 +393,19 @@ func (r *run) reconcile(crash *CrashPoint) (upgrade.Decision, *check.Violation) 
 		return &v
 	}
 	if !r.sc.FastSteps {
+		if !reflect.DeepEqual(*obsCopy, obs) || !reflect.DeepEqual(*prevCopy, prev) {
+			return d, fail(&check.Violation{Rule: "Pure", Message: "Step mutated its observation or status"})
+		}
 		if err := stepContract(r.strat, obs, prev, d); err != nil {
 			return d, fail(err)
 		}
 	}
-	if err := check.Decision(obs, d.Actions, r.strat.Options(obs)); err != nil {
+	if err := decisionRules(obs, d, r.strat.Options(obs)); err != nil {
 		return d, fail(err)
 	}
-	if fresh && check.Judged(d.Actions) {
+	if fresh && len(d.Actions) > 0 { // nothing to judge in an empty list
 		truth := r.c.Truth()
-		if err := check.Decision(truth, d.Actions, r.strat.Options(truth)); err != nil {
+		if err := decisionRules(truth, d, r.strat.Options(truth)); err != nil {
 			v := fail(err)
 			v.Message = "against the true cluster: " + v.Message
 			return d, v
@@ -307,8 +417,27 @@ func (r *run) reconcile(crash *CrashPoint) (upgrade.Decision, *check.Violation) 
 	if err := r.strat.Check(prev, d, obs); err != nil {
 		return d, fail(err)
 	}
+	if d.Gate != nil && meta.FindStatusCondition(d.Status.Conditions, upgrade.ConditionProgressing) == nil {
+		return d, fail(&check.Violation{Rule: "Gate", Message: fmt.Sprintf("gate %s/%s not surfaced in a Progressing condition", d.Gate.Name, d.Gate.Reason)})
+	}
+	if r.sc.Each != nil {
+		if err := r.sc.Each(obs, prev, d); err != nil {
+			return d, fail(&check.Violation{Rule: "Each", Message: err.Error()})
+		}
+	}
+	if _, ok := upgrade.RegressedLeader(prev.Upgrade, &obs); ok {
+		r.res.Regressions++
+	}
+	if d.Gate != nil && (d.Gate.Name == upgrade.GatePaused || d.Gate.Name == upgrade.GateMaintenanceWindow) {
+		r.res.Holds++
+	}
 	if d.Gate != nil && d.Gate.Name == upgrade.GateStaleObservation {
 		r.res.Refused++
+	}
+	if r.settled && prev.Upgrade != nil && d.Status.Upgrade == nil && d.Status.LastResult != nil &&
+		d.Status.LastResult.Outcome != upgrade.OutcomeSucceeded {
+		return d, fail(&check.Violation{Rule: "L1", Message: fmt.Sprintf("an upgrade started without faults ended %s: %s",
+			d.Status.LastResult.Outcome, d.Status.LastResult.Message)})
 	}
 	if prev.Upgrade != nil && d.Status.Upgrade == nil && d.Status.LastResult != nil {
 		r.res.Outcomes = append(r.res.Outcomes, d.Status.LastResult.Outcome)
@@ -339,148 +468,25 @@ func (r *run) reconcile(crash *CrashPoint) (upgrade.Decision, *check.Violation) 
 		r.persisted = roundTrip(r.persisted)
 		actions = actions[:min(max(crash.Executed, 0), len(actions))]
 	}
+	if crash != nil {
+		r.clean = false
+	}
 	// A refused action is the cluster's precondition at work (a UID that
-	// changed, a leader that moved): the next Step sees the result.
-	_, _ = r.c.Apply(actions)
+	// changed, a leader that moved): the next Step sees the result. A clean
+	// cluster (no fault, no crash, no bad version) refuses nothing.
+	applied, err := r.c.Apply(actions)
+	if err != nil && r.clean {
+		return d, fail(&check.Violation{Rule: "Apply", Message: "a fault-free cluster refused an action: " + err.Error()})
+	}
+	// The service switches only to the workload holding the leader, in the
+	// true cluster when Step saw it fresh.
+	for _, a := range actions[:applied] {
+		if sw, ok := a.(upgrade.SwitchService); ok && fresh {
+			after := r.c.Truth()
+			if l, ok := after.Leader(); !ok || l.Workload != sw.Workload {
+				return d, fail(&check.Violation{Rule: "S4", Message: "service switched to " + sw.Workload + " without its leader"})
+			}
+		}
+	}
 	return d, nil
-}
-
-// settle stops every fault and drives the run to Idle (L1), then checks it
-// stays idle and the history.
-func (r *run) settle() *check.Violation {
-	c := r.c
-	c.HealAll()
-	cfg := c.Config()
-	for _, v := range cfg.BadVersions {
-		c.SetBadVersion(v, false)
-	}
-	for h := range cfg.HookFailures {
-		c.SetHookFailure(h, false)
-	}
-	r.stale = false
-	bound := r.sc.Bound
-	if bound <= 0 {
-		bound = 3000
-	}
-	// An idle host may start another upgrade (the operator answered a
-	// refusal by changing the spec); each must finish within the bound.
-	for round := 0; round < 3; round++ {
-		held, err := r.toIdle(bound)
-		if err != nil {
-			return err
-		}
-		if held {
-			// Stuck for a human, as S8 wants: only the history is left to check.
-			if err := check.History(c.History(), r.res.Quiet); err != nil {
-				return err.(*check.Violation)
-			}
-			return nil
-		}
-		acted := false
-		for range 20 { // idle stays idle: killed pods come back, nothing is decided
-			r.tick()
-			d, err := r.reconcile(nil)
-			if err != nil {
-				return err
-			}
-			if len(d.Actions) > 0 || r.persisted.Upgrade != nil {
-				acted = true
-				r.tick()
-				break
-			}
-		}
-		if !acted {
-			if err := check.History(c.History(), r.res.Quiet); err != nil {
-				return err.(*check.Violation)
-			}
-			return nil
-		}
-	}
-	return &check.Violation{Rule: "L1", Step: r.res.Steps, Message: "the idle cluster kept starting upgrades"}
-}
-
-// toIdle reconciles until the status is idle and a Step emits nothing, or
-// until the upgrade holds for a human where S8 forbids going on (held).
-func (r *run) toIdle(bound int) (held bool, _ *check.Violation) {
-	for range bound {
-		d, err := r.reconcile(nil)
-		if err != nil {
-			return false, err
-		}
-		if r.persisted.Upgrade == nil && len(d.Actions) == 0 {
-			return false, nil
-		}
-		if !r.strat.Operate(r.persisted, d) && r.failbackHold(d) {
-			return true, nil
-		}
-		r.tick()
-	}
-	phase := ""
-	if u := r.persisted.Upgrade; u != nil {
-		phase = u.Phase
-	}
-	return false, &check.Violation{Rule: "L1", Step: r.res.Steps,
-		Message: fmt.Sprintf("not idle %d reconciles after faults stopped (phase %q)", bound, phase)}
-}
-
-// failbackHold reports whether d holds for a human because of S8 and no
-// operator answer exists: partition ordering must restart a leader that only
-// an older voter could replace (a leader on an intermediate target after a
-// retarget, the others older still), and the spec already targets the
-// version that led. Failing back is what S8 forbids, so the run ends there;
-// the hold is checked to be genuine.
-func (r *run) failbackHold(d upgrade.Decision) bool {
-	u := r.persisted.Upgrade
-	if u == nil || u.Rolling == nil || d.Gate == nil || d.Gate.Reason != upgrade.ReasonMoveFailsBack ||
-		u.Rolling.Ordering != "Partition" {
-		return false
-	}
-	obs := r.c.Truth()
-	l, ok := obs.Leader()
-	return ok && !upgrade.StepDownAllowed(&obs, l)
-}
-
-// roundTrip persists a status through JSON, as a CRD status would be.
-func roundTrip(st upgrade.Status) upgrade.Status {
-	raw, err := json.Marshal(st)
-	if err != nil {
-		panic(fmt.Sprintf("scenario: status does not marshal: %v", err))
-	}
-	var out upgrade.Status
-	if err := json.Unmarshal(raw, &out); err != nil {
-		panic(fmt.Sprintf("scenario: status does not unmarshal: %v", err))
-	}
-	return out
-}
-
-// stepContract checks what every Step owes its host, by calling it again:
-// the same inputs decide the same (Step is a pure function), a status that
-// went through JSON (a host that restarted) decides the same actions and
-// phase, and a Step that only waits (no actions, no events, a gate) is a
-// fixed point, so a host never writes a status while nothing changes.
-func stepContract(s Strategy, obs upgrade.Observation, prev upgrade.Status, d upgrade.Decision) error {
-	again, err := s.Step(obs, prev)
-	if err != nil || !reflect.DeepEqual(again, d) {
-		return &check.Violation{Rule: "Determinism", Message: fmt.Sprintf("Step decided differently on the same inputs (err %v)", err)}
-	}
-	rt, err := s.Step(obs, roundTrip(prev))
-	if err != nil || upgrade.FormatActions(rt.Actions) != upgrade.FormatActions(d.Actions) || phaseOf(rt.Status) != phaseOf(d.Status) {
-		return &check.Violation{Rule: "RoundTrip", Message: fmt.Sprintf("Step decided differently after the status went through JSON (err %v)", err)}
-	}
-	if len(d.Actions) == 0 && len(d.Events) == 0 && d.Gate != nil {
-		fixed, err := s.Step(obs, d.Status)
-		a, _ := json.Marshal(d.Status)
-		b, _ := json.Marshal(fixed.Status)
-		if err != nil || len(fixed.Actions) != 0 || string(a) != string(b) {
-			return &check.Violation{Rule: "FixedPoint", Message: fmt.Sprintf("a waiting Step is not a fixed point (err %v)", err)}
-		}
-	}
-	return nil
-}
-
-func phaseOf(st upgrade.Status) string {
-	if st.Upgrade == nil {
-		return ""
-	}
-	return st.Upgrade.Phase
 }

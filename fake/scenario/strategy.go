@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/raftshift/raftshift/bluegreen"
 	"github.com/raftshift/raftshift/fake/check"
 	"github.com/raftshift/raftshift/policy"
@@ -34,9 +37,12 @@ const (
 	// one character short, its first character, upper case, or padded
 	// with spaces. None of them may resume.
 	AckNearMiss RequestKind = "ack-near-miss"
+	// Pause toggles the spec's pause.
+	Pause RequestKind = "pause"
 )
 
-// Requests lists every request kind, in a fixed order.
+// Requests lists every request kind but Pause (which only specs with
+// holds need), in a fixed order.
 func Requests() []RequestKind {
 	return []RequestKind{Retarget, Revert, Rollback, Promote, Retry, Ack, AckNearMiss}
 }
@@ -60,8 +66,13 @@ type Strategy interface {
 	// Operate answers an upgrade that waits for a human (break-glass, a
 	// manual promotion, a crash-looping target, a refused target), given
 	// the persisted status and the last Decision. It reports whether it
-	// changed the spec.
+	// changed the spec. It is asked after every reconcile once faults
+	// stop, the idle ones included.
 	Operate(st upgrade.Status, d upgrade.Decision) bool
+	// Settled judges the end state once the run reached Idle and stayed
+	// idle, given the persisted status and the true cluster (nil when it
+	// is the one the strategy owes its spec).
+	Settled(st upgrade.Status, truth upgrade.Observation) error
 }
 
 // Versions of the scenarios: clusters start on From; targets are To and
@@ -135,14 +146,37 @@ func (s *RollingStrategy) Request(r RequestKind, st upgrade.Status) bool {
 	case Retry:
 		s.nonce++
 		s.Spec.RetryNonce = fmt.Sprintf("retry-%d", s.nonce)
+	case Pause:
+		s.Spec.Paused = !s.Spec.Paused
 	default:
 		return false
 	}
 	return true
 }
 
-// Check implements Strategy: rolling has no rules beyond package check's.
-func (s *RollingStrategy) Check(upgrade.Status, upgrade.Decision, upgrade.Observation) error {
+// Check implements Strategy: S5 as rolling keeps it (check.RollingTransition)
+// and the hold rule of spec.paused and the maintenance windows
+// (check.RollingHold).
+func (s *RollingStrategy) Check(prev upgrade.Status, d upgrade.Decision, obs upgrade.Observation) error {
+	if err := check.RollingTransition(prev, d); err != nil {
+		return err
+	}
+	room := s.Spec.StepTimeout.Duration
+	if room == 0 {
+		room = rolling.DefaultStepTimeout
+	}
+	room += max(s.Spec.CatchUp.Stabilization.Duration, 0)
+	held := check.Held(s.Spec.Paused, s.Spec.MaintenanceWindows, room, obs.Now)
+	_, err := check.RollingHold(held, s.Spec.Paused, obs, prev, d)
+	return err
+}
+
+// Settled implements Strategy: the cluster is idle on the spec's version
+// and image.
+func (s *RollingStrategy) Settled(st upgrade.Status, _ upgrade.Observation) error {
+	if st.CurrentVersion != s.Spec.Version || st.CurrentImage != s.Spec.Image {
+		return fmt.Errorf("idle at %s (%s), the spec asks for %s (%s)", st.CurrentVersion, st.CurrentImage, s.Spec.Version, s.Spec.Image)
+	}
 	return nil
 }
 
@@ -154,13 +188,15 @@ func (s *RollingStrategy) Options(obs upgrade.Observation) check.Options {
 	return check.Options{CatchUp: s.Spec.CatchUp, AllowDowntime: s.Spec.AllowDowntime && len(obs.Voters()) <= 2}
 }
 
-// Operate implements Strategy: a crash-looping target is replaced by
-// Rescue, a deadline pause is retried, a refused target is set back, and a
-// leader S8 will not replace (LeaderMoveWouldFailBack) is answered by
-// targeting the version that led.
+// Operate implements Strategy: the pause is lifted, a crash-looping target
+// is replaced by Rescue, a deadline pause is retried, a refused target is
+// set back, and a leader S8 will not replace (LeaderMoveWouldFailBack) is
+// answered by targeting the version that led.
 func (s *RollingStrategy) Operate(st upgrade.Status, d upgrade.Decision) bool {
 	u := st.Upgrade
 	switch {
+	case s.Spec.Paused:
+		s.Spec.Paused = false
 	case u != nil && u.Paused != nil && u.Paused.Gate == upgrade.GateCrashLoop && !policy.SameVersion(s.Spec.Version, Rescue):
 		s.Spec.Version, s.Spec.Image = Rescue, Image(Rescue)
 	case u != nil && u.Paused != nil:
@@ -182,8 +218,9 @@ func (s *RollingStrategy) Operate(st upgrade.Status, d upgrade.Decision) bool {
 
 // BlueGreenStrategy is bluegreen.Step with its spec.
 type BlueGreenStrategy struct {
-	Spec  bluegreen.Spec
-	nonce int
+	Spec    bluegreen.Spec
+	nonce   int
+	retries int
 }
 
 // BlueGreen returns the blue-green strategy with spec.
@@ -229,6 +266,8 @@ func (s *BlueGreenStrategy) Request(r RequestKind, st upgrade.Status) bool {
 		}
 		s.nonce++
 		s.Spec.BreakGlassAck = nearMiss(nonce, s.nonce)
+	case Pause:
+		s.Spec.Paused = !s.Spec.Paused
 	default:
 		return false
 	}
@@ -238,8 +277,23 @@ func (s *BlueGreenStrategy) Request(r RequestKind, st upgrade.Status) bool {
 // Ack implements Strategy.
 func (s *BlueGreenStrategy) Ack() string { return s.Spec.BreakGlassAck }
 
-// Check implements Strategy: the blue-green rules of S4 (check.BlueGreen).
+// Check implements Strategy: the blue-green rules of S4 (check.BlueGreen),
+// the strict S5 and S6 and the reporting of green voters
+// (check.BlueGreenStatus), and the hold rule of spec.paused and the
+// maintenance windows (check.BlueGreenHold).
 func (s *BlueGreenStrategy) Check(prev upgrade.Status, d upgrade.Decision, obs upgrade.Observation) error {
+	if err := check.BlueGreenStatus(prev, d, obs); err != nil {
+		return err
+	}
+	room := s.Spec.Timeouts.Step.Duration
+	if room == 0 {
+		room = bluegreen.DefaultStepTimeout
+	}
+	room += max(s.Spec.StabilizationWindow.Duration, 0)
+	held := check.Held(s.Spec.Paused, s.Spec.MaintenanceWindows, room, obs.Now)
+	if _, err := check.BlueGreenHold(held, s.Spec.Paused, obs, prev, d); err != nil {
+		return err
+	}
 	u := d.Status.Upgrade
 	if u == nil || u.BlueGreen == nil {
 		return nil
@@ -251,22 +305,51 @@ func (s *BlueGreenStrategy) Check(prev upgrade.Status, d upgrade.Decision, obs u
 	return check.BlueGreen(obs, d.Actions, prevPhase, u.Phase, u.BlueGreen.Blue, u.BlueGreen.Green)
 }
 
-// Options implements Strategy.
+// Options implements Strategy: blue-green never restarts a voter's pod.
 func (s *BlueGreenStrategy) Options(upgrade.Observation) check.Options {
-	return check.Options{CatchUp: s.Spec.CatchUp}
+	return check.Options{CatchUp: s.Spec.CatchUp, KeepsVotersUp: true}
 }
 
-// Operate implements Strategy: break-glass is acknowledged with its nonce,
-// a manual promotion is granted, and a refused target is set back.
+// Settled implements Strategy: a single-member cluster was never upgraded
+// (blue-green needs two voters); a larger one is idle on the spec's
+// version, and the BreakGlass condition, once set, is cleared.
+func (s *BlueGreenStrategy) Settled(st upgrade.Status, truth upgrade.Observation) error {
+	if c := meta.FindStatusCondition(st.Conditions, upgrade.ConditionBreakGlass); c != nil && c.Status != metav1.ConditionFalse {
+		return fmt.Errorf("idle with the BreakGlass condition %s", c.Status)
+	}
+	if len(truth.Members) < 2 {
+		if st.CurrentVersion != "" && st.CurrentVersion != From {
+			return fmt.Errorf("a single-member cluster was upgraded to %s", st.CurrentVersion)
+		}
+		return nil
+	}
+	if st.CurrentVersion != s.Spec.Version || st.CurrentImage != s.Spec.Image {
+		return fmt.Errorf("idle at %s (%s), the spec asks for %s (%s)", st.CurrentVersion, st.CurrentImage, s.Spec.Version, s.Spec.Image)
+	}
+	return nil
+}
+
+// Operate implements Strategy: the pause is lifted, break-glass is
+// acknowledged with its nonce, a manual promotion is granted, a refused
+// target is set back, and an upgrade that ended without success is retried
+// (at most three times).
 func (s *BlueGreenStrategy) Operate(st upgrade.Status, d upgrade.Decision) bool {
 	u := st.Upgrade
 	switch {
+	case s.Spec.Paused:
+		s.Spec.Paused = false
 	case st.BreakGlass != nil && s.Spec.BreakGlassAck != st.BreakGlass.Nonce:
 		s.Spec.BreakGlassAck = st.BreakGlass.Nonce
 	case u != nil && bluegreen.Phase(u.Phase) == bluegreen.PhaseAwaitingPromotion && s.Spec.PromoteNonce == st.Handled.Promotion:
 		s.Spec.PromoteNonce = s.next("promote")
 	case u != nil && d.Gate != nil && d.Gate.Name == upgrade.GatePolicy:
 		s.Spec.Version, s.Spec.Image = u.TargetVersion, u.TargetImage
+	case u == nil && d.Gate != nil && d.Gate.Name == upgrade.GatePolicy && st.CurrentVersion != "":
+		s.Spec.Version, s.Spec.Image = st.CurrentVersion, st.CurrentImage
+	case u == nil && st.LastResult != nil && st.LastResult.Outcome != upgrade.OutcomeSucceeded &&
+		st.CurrentVersion != s.Spec.Version && s.retries < 3:
+		s.retries++
+		s.Spec.RetryNonce = s.next("retry")
 	default:
 		return false
 	}
