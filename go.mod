@@ -8,7 +8,7 @@ require (
 	github.com/looplab/fsm v1.0.3
 	github.com/robfig/cron/v3 v3.0.1
 	k8s.io/apimachinery v0.19.0
-	pgregory.net/rapid v1.0.0
+	pgregory.net/rapid v1.3.0
 )
 
 require (
