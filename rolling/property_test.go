@@ -96,8 +96,14 @@ func TestPropertyRollingUpgrade(t *testing.T) {
 			if rapid.Bool().Draw(rt, "early") {
 				spec.LeaderPlacement = upgrade.PlacementEarly
 			}
-			return func() scenario.Strategy { return scenario.Rolling(spec) }
+			return func() scenario.Strategy {
+				s := scenario.Rolling(spec)
+				// no step deadline can pass: at most 32 sleeps of 3 minutes
+				s.PauseOnlyOnCrashLoop = true
+				return s
+			}
 		},
+		MaxSleep:       3 * time.Minute,
 		Adopt:          true,
 		Quirks:         true,
 		OnDelete:       true,
@@ -110,7 +116,11 @@ func TestPropertyRollingUpgrade(t *testing.T) {
 		BoundPerMember: 60,
 		Events: []scenario.EventKind{scenario.KillPod, scenario.KillLeader, scenario.Isolate, scenario.Heal, scenario.HealAll,
 			scenario.Slow, scenario.Stale, scenario.Observe, scenario.BadVersion, scenario.Request, scenario.Crash,
-			scenario.Restart, scenario.HostLag, scenario.Sleep, scenario.WindowSleep},
+			scenario.Restart, scenario.HostLag, scenario.Sleep, scenario.WindowSleep,
+			// requests and killed leaders three times as often: retargets,
+			// reverts and a leader lost after the target led are what
+			// regress the leader's version (S8)
+			scenario.Request, scenario.Request, scenario.KillLeader, scenario.KillLeader},
 		Requests: []scenario.RequestKind{scenario.Retarget, scenario.Revert, scenario.Retry, scenario.Pause},
 		Report:   st.report,
 	})

@@ -120,8 +120,12 @@ func revertTarget(st upgrade.Status) (string, string) {
 
 // RollingStrategy is rolling.Step with its spec.
 type RollingStrategy struct {
-	Spec  rolling.Spec
-	nonce int
+	Spec rolling.Spec
+	// PauseOnlyOnCrashLoop makes any pause but a crash-looping target's a
+	// violation: for specs whose step deadline no run can reach (a step
+	// timeout longer than every Sleep of the schedule together).
+	PauseOnlyOnCrashLoop bool
+	nonce                int
 }
 
 // Rolling returns the rolling strategy with spec.
@@ -160,6 +164,10 @@ func (s *RollingStrategy) Request(r RequestKind, st upgrade.Status) bool {
 func (s *RollingStrategy) Check(prev upgrade.Status, d upgrade.Decision, obs upgrade.Observation) error {
 	if err := check.RollingTransition(prev, d); err != nil {
 		return err
+	}
+	if u := d.Status.Upgrade; s.PauseOnlyOnCrashLoop && u != nil && u.Paused != nil && u.Paused.Gate != upgrade.GateCrashLoop {
+		return &check.Violation{Rule: "Pause", Member: u.Paused.Member,
+			Message: fmt.Sprintf("paused on %s, not on a crash-looping target: %s", u.Paused.Gate, u.Paused.Message)}
 	}
 	room := s.Spec.StepTimeout.Duration
 	if room == 0 {
