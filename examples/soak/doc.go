@@ -11,7 +11,7 @@
 // run about five times slower: -contract N checks them in one run in N
 // (the runs whose seed is a multiple of N; default 10), -contract 1 in
 // every run. Every other invariant is checked in every run. The garbage
-// collector runs at GOGC=400 unless GOGC is set: the runs allocate small,
+// collector runs at GOGC=1000 unless GOGC is set: the runs allocate small,
 // short-lived simulations.
 //
 // # Usage

@@ -186,6 +186,8 @@ type run struct {
 	// settled is set once the operator answered an idle cluster after
 	// faults stopped: every upgrade that ends from then on succeeds.
 	settled bool
+	// memo is the per-Step contract's last JSON round trip.
+	memo jsonMemo
 }
 
 // Run plays the scenario and checks, after every reconcile, the Decision
@@ -396,7 +398,7 @@ func (r *run) reconcile(crash *CrashPoint) (upgrade.Decision, *check.Violation) 
 		if !reflect.DeepEqual(*obsCopy, obs) || !reflect.DeepEqual(*prevCopy, prev) {
 			return d, fail(&check.Violation{Rule: "Pure", Message: "Step mutated its observation or status"})
 		}
-		if err := stepContract(r.strat, obs, prev, d); err != nil {
+		if err := stepContract(r.strat, &r.memo, obs, prev, d); err != nil {
 			return d, fail(err)
 		}
 	}
