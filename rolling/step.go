@@ -79,12 +79,18 @@ func Step(spec Spec, obs upgrade.Observation, status upgrade.Status) (upgrade.De
 		}
 		contract.RecordStep(&s.st, &obs)
 		s.st.Expected = contract.ExpectationsOf(&obs, s.actions)
+		if s.floor != nil {
+			s.st.Expected.Items = append(s.st.Expected.Items, *s.floor)
+		}
 		if s.st.Upgrade == nil {
 			// A finished upgrade waits on nothing: its release of the lock
 			// is checked by the idle Steps (a leftover lock is released).
 			s.st.Expected = nil
 		}
 	} else {
+		if s.floor != nil {
+			s.st.Expected = &upgrade.Expectations{Items: []upgrade.Expectation{*s.floor}, Since: upgrade.Time(obs.Now)}
+		}
 		s.st = contract.Unchanged(&status, s.st)
 	}
 	return upgrade.Decision{Actions: s.actions, Events: s.events, Status: s.st, RequeueAfter: s.requeue, Gate: s.gate}, nil
@@ -104,6 +110,11 @@ type stepper struct {
 	requeue time.Duration
 	// outcome is set when this Step finalized the upgrade.
 	outcome *upgrade.Result
+	// floor, when set, is an expectation the next Steps must observe
+	// (besides the effects of this Step's actions): the workload as this
+	// Step saw it, so a plan restarted from this observation never goes
+	// back in time on a stale cache.
+	floor *upgrade.Expectation
 	// condNow is the time stamped on conditions.
 	condNow time.Time
 	// ondelete is true when the strategy deletes pods itself
@@ -437,6 +448,12 @@ func (s *stepper) retarget() error {
 	if err := s.transition(EventTargetChanged, true); err != nil {
 		return err
 	}
+	// The plan restarts from what this observation shows: a later one from
+	// a stale cache could show the template as it was before this upgrade
+	// changed it, and the new plan would find nothing to do (found by the
+	// soak: a revert, then a cache from before the template update, ended
+	// the upgrade with the template still at the abandoned target).
+	s.floor = &upgrade.Expectation{Kind: upgrade.ExpectTemplate, Workload: s.w.Name, Value: s.w.Image, Generation: s.w.Generation - 1}
 	if s.obs.Lock.Holder == "" {
 		s.act(upgrade.AcquireLock{Holder: u.LockHolder})
 	}

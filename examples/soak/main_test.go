@@ -26,3 +26,23 @@ func TestSoak(t *testing.T) {
 		t.Fatal("unknown strategy accepted")
 	}
 }
+
+// TestSoakFindings replays the violating seeds of the first 1,000,000-run
+// soak (seeds 6,000,001–7,000,000, default options), each a class fixed
+// since: a revert followed by a stale informer cache from before the
+// template update ended a rolling upgrade with the template still at the
+// abandoned target; a green member promoted behind blue-green's back was
+// judged unreported while the Step only waited on its last Decision's
+// effects; the simulated operator judged a cluster idle while a lock and
+// partition left by a lost Decision still waited for a leader to be
+// cleaned up.
+func TestSoakFindings(t *testing.T) {
+	seeds := []uint64{6016439, 6065440, 6083582, 6084575, 6020359, 6027030, 6101386, 6137992, 6155422, 6094320}
+	var out bytes.Buffer
+	for _, seed := range seeds {
+		out.Reset()
+		if err := soak(&out, options{runs: 1, workers: 1, seed: seed, strategy: "both", maxSteps: 200, odds: 3, contract: 10}); err != nil {
+			t.Errorf("seed %d: %v\n%s", seed, err, out.String())
+		}
+	}
+}

@@ -83,7 +83,11 @@ func (r *run) toIdle(bound int) (held bool, _ *check.Violation) {
 		answered := r.strat.Operate(r.persisted, d)
 		if r.persisted.Upgrade == nil && len(d.Actions) == 0 {
 			if !answered {
-				if r.strat.Settled(r.persisted, r.c.Truth()) == nil {
+				// Settled and truly idle: a lock or partition left by a
+				// lost Decision is still the strategy's to clean up (it may
+				// wait for a leader first).
+				truth := r.c.Truth()
+				if r.strat.Settled(r.persisted, truth) == nil && check.Idle(truth, r.persisted) == nil {
 					return false, nil
 				}
 				r.tick() // not settled yet: a gate that clears on its own, an adoption
