@@ -57,37 +57,23 @@ func members(c proptest.Cluster) []string {
 	return out
 }
 
-// stats are the statistics the properties report.
+// stats are the statistics the properties report: the kit's, the phases
+// Step returned and the break-glass entries.
 type stats struct {
-	sync.Mutex
-	runs, steps, holds, sleeps, quiet, breakGlass int
-	outcomes                                      map[upgrade.Outcome]int
-	phases                                        map[string]int
+	proptest.Stats
+	mu         sync.Mutex
+	breakGlass int
+	phases     map[string]int
 }
 
 func newStats() *stats {
-	return &stats{outcomes: map[upgrade.Outcome]int{}, phases: map[string]int{}}
-}
-
-func (s *stats) report(_ scenario.Scenario, res scenario.Result) {
-	s.Lock()
-	defer s.Unlock()
-	s.runs++
-	s.steps += res.Steps
-	s.holds += res.Holds
-	s.sleeps += res.Sleeps
-	if res.Quiet {
-		s.quiet++
-	}
-	for _, o := range res.Outcomes {
-		s.outcomes[o]++
-	}
+	return &stats{phases: map[string]int{}}
 }
 
 // each counts the phases Step returned and the break-glass entries.
 func (s *stats) each(_ upgrade.Observation, prev upgrade.Status, d upgrade.Decision) error {
-	s.Lock()
-	defer s.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	p := "Idle"
 	if d.Status.Upgrade != nil {
 		p = d.Status.Upgrade.Phase
@@ -100,9 +86,8 @@ func (s *stats) each(_ upgrade.Observation, prev upgrade.Status, d upgrade.Decis
 }
 
 func (s *stats) log(t *testing.T, start time.Time) {
-	t.Logf("%d runs (%d without faults that take voters down), %d steps, outcomes %v, %d break-glass entries, in %s",
-		s.runs, s.quiet, s.steps, s.outcomes, s.breakGlass, time.Since(start).Round(time.Millisecond))
-	t.Logf("%d held Decisions, %d sleeps until a window opened; phases returned: %v", s.holds, s.sleeps, s.phases)
+	t.Logf("%s, in %s", &s.Stats, time.Since(start).Round(time.Millisecond))
+	t.Logf("%d break-glass entries; phases returned: %v", s.breakGlass, s.phases)
 }
 
 // TestPropertyUpgrade is the property test of bluegreen.Step through the
@@ -164,7 +149,7 @@ func TestPropertyUpgrade(t *testing.T) {
 			scenario.Crash, scenario.Restart, scenario.HostLag, scenario.Sleep, scenario.WindowSleep},
 		Requests: append(scenario.Requests(), scenario.Pause),
 		Each:     st.each,
-		Report:   st.report,
+		Report:   st.Report,
 	})
 	st.log(t, start)
 }
@@ -250,7 +235,7 @@ func TestPropertyRollback(t *testing.T) {
 				}
 				return nil
 			},
-			Report: st.report,
+			Report: st.Report,
 		}
 		sc := proptest.Draw(rt, cfg)
 		// The random events arrive during the rollback; the trigger (and a
@@ -282,7 +267,7 @@ func TestPropertyRollback(t *testing.T) {
 			Request: rapid.SampledFrom([]scenario.RequestKind{scenario.Ack, scenario.AckNearMiss, scenario.AckNearMiss}).Draw(rt, "ack"),
 			Phase:   string(bluegreen.PhaseBreakGlass)})
 		res := scenario.Run(sc)
-		st.report(sc, res)
+		st.Report(sc, res)
 		if res.Violation == nil {
 			switch {
 			case !reached:

@@ -22,27 +22,12 @@ func propWindows() []upgrade.MaintenanceWindow {
 	return []upgrade.MaintenanceWindow{{Schedule: "0 */3 * * *", Duration: metav1.Duration{Duration: 2*time.Hour + 30*time.Minute}}}
 }
 
-// stats are the statistics the property reports.
+// stats are the statistics the property reports: the kit's, and the runs
+// with maintenance windows.
 type stats struct {
-	sync.Mutex
-	runs, steps, windowRuns, holds, sleeps, regressions, quiet int
-	outcomes                                                   map[upgrade.Outcome]int
-}
-
-func (s *stats) report(sc scenario.Scenario, res scenario.Result) {
-	s.Lock()
-	defer s.Unlock()
-	s.runs++
-	s.steps += res.Steps
-	s.holds += res.Holds
-	s.sleeps += res.Sleeps
-	s.regressions += res.Regressions
-	if res.Quiet {
-		s.quiet++
-	}
-	for _, o := range res.Outcomes {
-		s.outcomes[o]++
-	}
+	proptest.Stats
+	mu         sync.Mutex
+	windowRuns int
 }
 
 // TestPropertyRollingUpgrade is the property test of rolling.Step through
@@ -78,7 +63,7 @@ func (s *stats) report(sc scenario.Scenario, res scenario.Result) {
 // quorum (3+ replicas), writability with targeted transfer and at most one
 // election's outage (check.HistoryWith).
 func TestPropertyRollingUpgrade(t *testing.T) {
-	st := &stats{outcomes: map[upgrade.Outcome]int{}}
+	st := &stats{}
 	start := time.Now()
 	proptest.Run(t, proptest.Config{
 		Replicas: []int{1, 2, 3, 4, 5, 6, 7, 8, 9},
@@ -88,9 +73,9 @@ func TestPropertyRollingUpgrade(t *testing.T) {
 				StepTimeout: metav1.Duration{Duration: 2 * time.Hour}}
 			if rapid.IntRange(0, 2).Draw(rt, "windows") == 0 {
 				spec.MaintenanceWindows = propWindows()
-				st.Lock()
+				st.mu.Lock()
 				st.windowRuns++
-				st.Unlock()
+				st.mu.Unlock()
 			}
 			spec.Paused = rapid.IntRange(0, 3).Draw(rt, "startPaused") == 0
 			if rapid.Bool().Draw(rt, "early") {
@@ -122,9 +107,8 @@ func TestPropertyRollingUpgrade(t *testing.T) {
 			// regress the leader's version (S8)
 			scenario.Request, scenario.Request, scenario.KillLeader, scenario.KillLeader},
 		Requests: []scenario.RequestKind{scenario.Retarget, scenario.Revert, scenario.Retry, scenario.Pause},
-		Report:   st.report,
+		Report:   st.Report,
 	})
-	t.Logf("%d runs (%d without faults that take voters down), %d steps, outcomes %v, %d saw a regressed leader (S8), in %s",
-		st.runs, st.quiet, st.steps, st.outcomes, st.regressions, time.Since(start).Round(time.Millisecond))
-	t.Logf("%d runs with maintenance windows, %d held Decisions checked, %d sleeps until a window opened", st.windowRuns, st.holds, st.sleeps)
+	t.Logf("%s, in %s", &st.Stats, time.Since(start).Round(time.Millisecond))
+	t.Logf("%d runs with maintenance windows", st.windowRuns)
 }

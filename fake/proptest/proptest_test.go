@@ -18,9 +18,15 @@ func rollingSpec() rolling.Spec {
 }
 
 func TestRolling(t *testing.T) {
+	var st proptest.Stats
 	proptest.Run(t, proptest.Config{
 		Strategy: func(proptest.Cluster) scenario.Strategy { return scenario.Rolling(rollingSpec()) },
+		Report:   st.Report,
 	})
+	if st.Runs == 0 || st.Steps < st.Runs || st.Outcomes[upgrade.OutcomeSucceeded] == 0 {
+		t.Fatalf("statistics of a passing run: %s", &st)
+	}
+	t.Log(&st)
 }
 
 func TestBlueGreen(t *testing.T) {

@@ -355,15 +355,7 @@ func (r *run) event(e Event) *check.Violation {
 	case Sleep:
 		c.Sleep(time.Duration(max(e.N, 0)) * time.Second)
 	case HealAll:
-		c.HealAll()
-		cfg := c.Config()
-		for _, v := range slices.Clone(cfg.BadVersions) {
-			c.SetBadVersion(v, false)
-		}
-		for h := range cfg.HookFailures {
-			c.SetHookFailure(h, false)
-		}
-		r.stale = false
+		r.healAll()
 	}
 	return nil
 }

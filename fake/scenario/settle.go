@@ -12,9 +12,9 @@ import (
 // Idle: killed pods come back meanwhile, and nothing may be decided.
 const idleTicks = 30
 
-// settle stops every fault and drives the run to Idle (L1), then checks it
-// stays idle, its end state and the history.
-func (r *run) settle() *check.Violation {
+// healAll ends every fault: partitions, slow members, bad versions, failing
+// hooks, a stale next observation.
+func (r *run) healAll() {
 	c := r.c
 	c.HealAll()
 	cfg := c.Config()
@@ -25,6 +25,14 @@ func (r *run) settle() *check.Violation {
 		c.SetHookFailure(h, false)
 	}
 	r.stale = false
+}
+
+// settle stops every fault and drives the run to Idle (L1), then checks it
+// stays idle, its end state and the history.
+func (r *run) settle() *check.Violation {
+	c := r.c
+	r.healAll()
+	cfg := c.Config()
 	bound := r.sc.Bound
 	if bound <= 0 {
 		bound = 3000
