@@ -107,6 +107,7 @@ type template struct{ image, version string }
 // workload is a StatefulSet.
 type workload struct {
 	name       string
+	uid        string
 	replicas   int
 	partition  int
 	current    string
@@ -134,6 +135,8 @@ type Cluster struct {
 	slept  time.Duration // simulated time passed without ticks (Sleep)
 	inTick bool
 	uidSeq int
+	// workloadSeq numbers workload incarnations (their UIDs).
+	workloadSeq int
 
 	workloads []*workload // sorted by name
 	members   []*member   // sorted by workload, then ordinal
@@ -227,8 +230,9 @@ func New(cfg Config) *Cluster {
 
 func (c *Cluster) newWorkload(name, image, version string, replicas int) *workload {
 	rev := revisionName(name, image, version)
+	c.workloadSeq++
 	w := &workload{
-		name: name, replicas: replicas, current: rev, update: rev,
+		name: name, uid: fmt.Sprintf("%s-%d", name, c.workloadSeq), replicas: replicas, current: rev, update: rev,
 		revisions:  map[string]template{rev: {image: image, version: version}},
 		generation: 1, observed: 1,
 	}

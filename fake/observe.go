@@ -82,6 +82,7 @@ func (c *Cluster) fill(o *upgrade.Observation) {
 		t := w.revisions[w.update]
 		v := upgrade.Workload{
 			Name:               w.name,
+			UID:                w.uid,
 			UpdateStrategy:     updateStrategy(w),
 			Replicas:           int32(w.replicas),
 			Partition:          int32(w.partition),

@@ -195,7 +195,13 @@
 // newer than Status.LastStepTime (one-second precision: an observation from
 // the second of the last acting Step may predate its actions) or that has a
 // lower Raft term than Status.ObservedTerm; both are updated by every
-// Decision that carries actions.
+// Decision that carries actions. It also refuses an observation that shows
+// the workload at a generation below the highest one this upgrade has seen
+// (RollingProgress.WorkloadGeneration, recorded by every Step of the
+// upgrade, per workload UID): an informer cache older than a Step already
+// taken could show the template as it was before this upgrade changed it
+// and the partition before it was locked, and a plan made from it would
+// end the upgrade with neither where it belongs.
 //
 // # Controller caveat
 //

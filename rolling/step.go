@@ -73,24 +73,26 @@ func Step(spec Spec, obs upgrade.Observation, status upgrade.Status) (upgrade.De
 	if err := s.run(); err != nil {
 		return upgrade.Decision{Status: *status.DeepCopy()}, err
 	}
+	if u := s.st.Upgrade; u != nil {
+		// The floor a later, staler observation is held to (stale).
+		r := u.Rolling
+		if r.WorkloadUID != s.w.UID {
+			r.WorkloadUID, r.WorkloadGeneration = s.w.UID, 0
+		}
+		r.WorkloadGeneration = max(r.WorkloadGeneration, s.w.Generation)
+	}
 	if len(s.actions) > 0 {
 		if err := s.safety.Check(obs, s.actions); err != nil {
 			return upgrade.Decision{Status: *status.DeepCopy()}, fmt.Errorf("rolling: refusing own decision: %w", err)
 		}
 		contract.RecordStep(&s.st, &obs)
 		s.st.Expected = contract.ExpectationsOf(&obs, s.actions)
-		if s.floor != nil {
-			s.st.Expected.Items = append(s.st.Expected.Items, *s.floor)
-		}
 		if s.st.Upgrade == nil {
 			// A finished upgrade waits on nothing: its release of the lock
 			// is checked by the idle Steps (a leftover lock is released).
 			s.st.Expected = nil
 		}
 	} else {
-		if s.floor != nil {
-			s.st.Expected = &upgrade.Expectations{Items: []upgrade.Expectation{*s.floor}, Since: upgrade.Time(obs.Now)}
-		}
 		s.st = contract.Unchanged(&status, s.st)
 	}
 	return upgrade.Decision{Actions: s.actions, Events: s.events, Status: s.st, RequeueAfter: s.requeue, Gate: s.gate}, nil
@@ -110,11 +112,6 @@ type stepper struct {
 	requeue time.Duration
 	// outcome is set when this Step finalized the upgrade.
 	outcome *upgrade.Result
-	// floor, when set, is an expectation the next Steps must observe
-	// (besides the effects of this Step's actions): the workload as this
-	// Step saw it, so a plan restarted from this observation never goes
-	// back in time on a stale cache.
-	floor *upgrade.Expectation
 	// condNow is the time stamped on conditions.
 	condNow time.Time
 	// ondelete is true when the strategy deletes pods itself
@@ -259,7 +256,15 @@ func (s *stepper) event(t upgrade.EventType, r upgrade.Reason, format string, ar
 // (contract.CheckFresh: not newer than the last acting Step, or from a lower
 // Raft term).
 func (s *stepper) stale() bool {
-	if g := contract.CheckFresh(s.obs, &s.st); g != nil {
+	g := contract.CheckFresh(s.obs, &s.st)
+	if u := s.st.Upgrade; g == nil && u != nil && u.Rolling.WorkloadUID == s.w.UID {
+		// Found by the soak: a revert, a retarget, then a cache from
+		// before the revert showed the template at the target and the
+		// partition at 0, and the upgrade ended with the partition left
+		// at 1.
+		g = contract.CheckGeneration(&s.w, u.Rolling.WorkloadGeneration)
+	}
+	if g != nil {
 		s.hold(g.Name, g.Reason, "", "%s", g.Message)
 		return true
 	}
@@ -448,12 +453,9 @@ func (s *stepper) retarget() error {
 	if err := s.transition(EventTargetChanged, true); err != nil {
 		return err
 	}
-	// The plan restarts from what this observation shows: a later one from
-	// a stale cache could show the template as it was before this upgrade
-	// changed it, and the new plan would find nothing to do (found by the
-	// soak: a revert, then a cache from before the template update, ended
-	// the upgrade with the template still at the abandoned target).
-	s.floor = &upgrade.Expectation{Kind: upgrade.ExpectTemplate, Workload: s.w.Name, Value: s.w.Image, Generation: s.w.Generation - 1}
+	// The plan restarts from what this observation shows; a later one from
+	// a stale cache, showing the template as it was before this upgrade
+	// changed it, is held to RollingProgress.WorkloadGeneration (stale).
 	if s.obs.Lock.Holder == "" {
 		s.act(upgrade.AcquireLock{Holder: u.LockHolder})
 	}

@@ -110,6 +110,46 @@ func stepCasesTargetChanges() []stepCase {
 			},
 		},
 		{
+			// Found by the soak (seed 6553267): a revert, a retarget, then a
+			// cache from before the revert showed the template at the
+			// target and the partition at 0, and the upgrade finished with
+			// the partition left where the revert had locked it.
+			name: "a cache older than a Step already taken is not acted on", spec: baseSpec(),
+			obs: func() upgrade.Observation {
+				o := locked(templated(3))
+				o.Workloads[0].Partition, o.Workloads[0].UID = 0, "bao-1"
+				for i := range 3 {
+					upgraded(&o, i)
+				}
+				return o
+			}(),
+			status: func() upgrade.Status {
+				s := inflight(3, PhaseRolling, 0)
+				s.Upgrade.Rolling.WorkloadUID, s.Upgrade.Rolling.WorkloadGeneration = "bao-1", 5
+				return s
+			}(),
+			gate: "StaleObservation/WorkloadGenerationRegressed", phase: PhaseRolling,
+		},
+		{
+			name: "a workload recreated mid-upgrade starts a new generation record", spec: baseSpec(),
+			obs: func() upgrade.Observation {
+				o := locked(templated(3))
+				o.Workloads[0].UID = "bao-2"
+				return o
+			}(),
+			status: func() upgrade.Status {
+				s := inflight(3, PhaseRolling, 2)
+				s.Upgrade.Rolling.WorkloadUID, s.Upgrade.Rolling.WorkloadGeneration = "bao-1", 5
+				return s
+			}(),
+			want: []string{"SetPartition", "Event"}, phase: PhaseRestarting,
+			check: func(t *testing.T, d upgrade.Decision) {
+				if r := d.Status.Upgrade.Rolling; r.WorkloadUID != "bao-2" || r.WorkloadGeneration != 3 {
+					t.Errorf("generation record %q %d, want bao-2 3", r.WorkloadUID, r.WorkloadGeneration)
+				}
+			},
+		},
+		{
 			name: "target changed to a downgrade mid-upgrade: refused", spec: Spec{Version: "2.2.0", Image: "openbao/openbao:2.2.0"},
 			obs: locked(templated(3)), status: inflight(3, PhaseRolling, 2), gate: "Policy/Downgrade", phase: PhaseRolling,
 		},

@@ -67,6 +67,11 @@ func (o *Observation) Hook(hook, phase string, attempt int32) (HookStatus, bool)
 type Workload struct {
 	// Name identifies the workload (the StatefulSet name).
 	Name string `json:"name"`
+	// UID identifies this incarnation of the workload (metadata.uid): a
+	// workload deleted and created again under the same name has another
+	// UID, and its generation starts again. Hosts that may recreate
+	// workloads should report it; empty means unknown.
+	UID string `json:"uid,omitempty"`
 	// UpdateStrategy is how the workload's controller replaces pods after a
 	// template change: RollingUpdate (the controller restarts pods at or
 	// above Partition on its own) or OnDelete (only pods something deletes

@@ -14,6 +14,17 @@ type RollingProgress struct {
 	// Ordering is who restarts pods in this upgrade ("Partition" or
 	// "OnDelete"), chosen when it started.
 	Ordering string `json:"ordering,omitempty"`
+	// WorkloadUID and WorkloadGeneration are the workload incarnation this
+	// upgrade's Steps saw last (upgrade.Workload.UID) and the highest
+	// generation of it they saw. An observation showing that incarnation at
+	// a lower generation comes from a cache older than a Step already taken
+	// and is not acted on (StaleObservation, WorkloadGenerationRegressed): a
+	// plan made from it could find the template as it was before this
+	// upgrade changed it. A workload recreated mid-upgrade has another UID
+	// and starts a new record; a host that reports no UID and recreates the
+	// workload holds the upgrade on that gate.
+	WorkloadUID        string `json:"workloadUID,omitempty"`
+	WorkloadGeneration int64  `json:"workloadGeneration,omitempty"`
 	// Ordinal is the ordinal being upgraded now (counting down from
 	// replicas-1); -1 once every ordinal is done.
 	Ordinal int32 `json:"ordinal"`

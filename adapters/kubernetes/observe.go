@@ -200,6 +200,7 @@ func workloadOf(s *appsv1.StatefulSet, cfg Config) upgrade.Workload {
 	image, version := templateVersion(&s.Spec.Template, cfg)
 	return upgrade.Workload{
 		Name:               s.Name,
+		UID:                string(s.UID),
 		UpdateStrategy:     updateStrategyOf(s),
 		Replicas:           replicasOf(s),
 		Partition:          partitionOf(s),

@@ -135,6 +135,18 @@ func CheckFresh(obs *upgrade.Observation, status *upgrade.Status) *upgrade.Gate 
 	return nil
 }
 
+// CheckGeneration returns a StaleObservation gate when w's generation is
+// below floor, the highest generation of it an earlier Step of the upgrade
+// saw, or nil: the observation comes from a cache older than that Step.
+func CheckGeneration(w *upgrade.Workload, floor int64) *upgrade.Gate {
+	if w.Generation >= floor {
+		return nil
+	}
+	return &upgrade.Gate{Name: upgrade.GateStaleObservation, Reason: upgrade.ReasonWorkloadRegressed,
+		Message: fmt.Sprintf("workload %s at generation %d is older than generation %d already seen (a workload recreated mid-upgrade needs a retry request)",
+			w.Name, w.Generation, floor)}
+}
+
 // RecordStep stamps s after a Step that acted on obs: LastStepTime
 // becomes obs.Now and ObservedTerm the highest term seen.
 func RecordStep(s *upgrade.Status, obs *upgrade.Observation) {
