@@ -32,7 +32,11 @@
 // This is the host protocol of package upgrade, the same for every
 // strategy; a host may crash anywhere in it. A lock left held by a finished
 // upgrade (a crash after persisting the final status) is released by the
-// next idle Step.
+// next idle Step, and so is a green workload created by a start whose
+// status was never persisted, once the spec asks for another target: an
+// idle Step deletes a workload named like a green one (GreenName) that
+// neither serves nor is the spec target's green and holds no member of a
+// known, complete Raft configuration (event StrayGreenDeleted).
 //
 // Decision.Gate names what holds progress (policy, prerequisites, sync,
 // hook, promotion, quorum, break-glass...) with a machine-readable reason; the

@@ -22,6 +22,12 @@ func (r *run) idle() (Event, error) {
 			r.st.CurrentVersion, r.st.CurrentImage = policy.Canonical(w.Version), w.Image
 		}
 	}
+	if w, ok := r.stray(); ok {
+		r.actions = append(r.actions, upgrade.DeleteRevision{Workload: w})
+		r.event(upgrade.EventWarning, ReasonStrayGreen,
+			"deleting workload %s: a green workload no upgrade owns, holding no raft member (its upgrade's start was never persisted)", w)
+		return "", nil
+	}
 	if policy.SameVersion(r.spec.Version, r.st.CurrentVersion) && (r.spec.Image == "" || r.spec.Image == r.st.CurrentImage) {
 		if r.obs.Lock.Holder == r.spec.LockHolder && r.st.BreakGlass == nil {
 			// A host that crashed between persisting the final status and
@@ -63,17 +69,7 @@ func (r *run) idle() (Event, error) {
 			return "", nil
 		}
 	}
-	base := r.spec.Workload
-	if base == "" {
-		base = r.spec.Service
-	}
-	if base == "" {
-		base = r.obs.Service.Name
-	}
-	if base == "" {
-		base = blue
-	}
-	green := GreenName(base, r.spec.Version, r.spec.Image)
+	green := GreenName(r.greenBase(blue), r.spec.Version, r.spec.Image)
 	if green == blue {
 		r.hold(upgrade.GatePolicy, ReasonGreenNameConflict, "green workload name %s equals the blue one", green)
 		return "", nil

@@ -30,7 +30,7 @@ type stepTableCase struct {
 // stepTableCases are the cases of TestStepTable (also stored as data in
 // testdata/step, see TestStepTestdata).
 func stepTableCases() []stepTableCase {
-	return slices.Concat(stepTableCasesCore(), stepTableCasesWindow())
+	return slices.Concat(stepTableCasesCore(), stepTableCasesWindow(), stepTableCasesStray())
 }
 
 // stepTableCasesCore are the stepTableCases of every section but

@@ -91,7 +91,9 @@ func HistoryWith(h []fake.Record, opts HistoryOptions) error {
 
 // Idle judges the end state of an upgrade that reached Idle, on the true
 // cluster: every member in the Raft configuration runs the status's current
-// version, the operation lock is free and every workload's partition is 0.
+// version, the operation lock is free, every workload's partition is 0 and
+// the serving workload is the only one left (no green workload or old blue
+// outlives the upgrade that created or replaced it).
 func Idle(truth upgrade.Observation, st upgrade.Status) error {
 	if st.Upgrade != nil {
 		return &Violation{Rule: "L1", Step: -1, Message: "not idle: phase " + st.Upgrade.Phase}
@@ -107,6 +109,9 @@ func Idle(truth upgrade.Observation, st upgrade.Status) error {
 	for _, w := range truth.Workloads {
 		if w.Partition != 0 {
 			return &Violation{Rule: "L1", Step: -1, Message: fmt.Sprintf("idle with workload %s at partition %d", w.Name, w.Partition)}
+		}
+		if s := truth.Service.Workload; s != "" && w.Name != s {
+			return &Violation{Rule: "L1", Step: -1, Message: fmt.Sprintf("idle with workload %s beside the serving %s", w.Name, s)}
 		}
 	}
 	return nil
