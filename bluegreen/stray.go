@@ -38,10 +38,16 @@ func (r *run) stray() (name string, ok bool) {
 	if len(base) > 54 {
 		base = base[:54]
 	}
-	target := GreenName(base, r.spec.Version, r.spec.Image)
+	target := ""
 	for i := range r.obs.Workloads {
 		w := r.obs.Workloads[i].Name
-		if w == blue || w == target || !greenLike(w, base) {
+		if w == blue || !greenLike(w, base) {
+			continue
+		}
+		if target == "" {
+			target = GreenName(base, r.spec.Version, r.spec.Image)
+		}
+		if w == target {
 			continue
 		}
 		if upgrade.CheckView(&r.obs) != nil {
