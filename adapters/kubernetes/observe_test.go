@@ -50,7 +50,7 @@ func TestBuildObservation(t *testing.T) {
 		running("bao", 2, "bao-aaa", "openbao/openbao:2.3.1", "2.3.1"),
 	}
 	blueWorkload := upgrade.Workload{
-		Name: "bao", UpdateStrategy: upgrade.UpdateRollingUpdate, Replicas: 3, Partition: 3, CurrentRevision: "bao-aaa", UpdateRevision: "bao-aaa",
+		Name: "bao", UID: "uid-bao", UpdateStrategy: upgrade.UpdateRollingUpdate, Replicas: 3, Partition: 3, CurrentRevision: "bao-aaa", UpdateRevision: "bao-aaa",
 		Generation: 3, ObservedGeneration: 3, Image: "openbao/openbao:2.3.1", Version: "2.3.1",
 		ReadyReplicas: 3, UpdatedReplicas: 3,
 	}
@@ -93,7 +93,7 @@ func TestBuildObservation(t *testing.T) {
 			svc: blueSvc,
 			check: func(t *testing.T, obs upgrade.Observation) {
 				want := upgrade.Workload{
-					Name: "bao", UpdateStrategy: upgrade.UpdateRollingUpdate, Replicas: 3, Partition: 2, CurrentRevision: "bao-aaa", UpdateRevision: "bao-bbb",
+					Name: "bao", UID: "uid-bao", UpdateStrategy: upgrade.UpdateRollingUpdate, Replicas: 3, Partition: 2, CurrentRevision: "bao-aaa", UpdateRevision: "bao-bbb",
 					Generation: 4, ObservedGeneration: 3, Image: "openbao/openbao:2.4.0", Version: "2.4.0",
 					ReadyReplicas: 2, UpdatedReplicas: 1,
 				}
