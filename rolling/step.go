@@ -254,7 +254,8 @@ func (s *stepper) event(t upgrade.EventType, r upgrade.Reason, format string, ar
 
 // stale reports (and gates) an observation that must not be acted on
 // (contract.CheckFresh: not newer than the last acting Step, or from a lower
-// Raft term).
+// Raft term; during an upgrade also contract.CheckGeneration: the workload
+// below the generation this upgrade already saw).
 func (s *stepper) stale() bool {
 	g := contract.CheckFresh(s.obs, &s.st)
 	if u := s.st.Upgrade; g == nil && u != nil && u.Rolling.WorkloadUID == s.w.UID {
