@@ -2,7 +2,7 @@ package contract
 
 import (
 	"fmt"
-	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -87,10 +87,11 @@ func CheckExpected(obs *upgrade.Observation, st *upgrade.Status, timeout time.Du
 		Message: "waiting to observe the effects of the last decision: " + strings.Join(pending, "; ")}, false
 }
 
-// Unchanged returns *in when out, the status a waiting Step (no actions)
-// produced from it, differs only in its conditions' messages (same types,
-// statuses and reasons, so the same transition times), and out otherwise.
-// A Step that only waits thereby returns the very status it was given, and
+// Unchanged returns a copy of *in when out, the status a waiting Step (no
+// actions) produced from it, differs only in its conditions' messages (same
+// types, statuses and reasons, so the same transition times), and out
+// otherwise. A Step that only waits thereby returns the very status it was
+// given, and
 // a host never writes status while nothing changes; a changed reason or
 // status, or any other field, is a change and is kept.
 func Unchanged(in *upgrade.Status, out upgrade.Status) upgrade.Status {
@@ -104,14 +105,11 @@ func Unchanged(in *upgrade.Status, out upgrade.Status) upgrade.Status {
 			return out
 		}
 	}
-	conds := out.Conditions
-	out.Conditions = in.Conditions
-	same := reflect.DeepEqual(&out, in)
-	out.Conditions = conds
-	if !same {
+	if !sameStatus(&out, in) {
 		return out
 	}
-	return *in.DeepCopy()
+	out.Conditions = slices.Clone(in.Conditions) // values only: a deep copy
+	return out
 }
 
 // CheckFresh returns a StaleObservation gate when obs must not be acted on
