@@ -38,7 +38,9 @@
 // left to do from the observation (a partition change that never happened
 // is requested again, an ordinal whose pod was already replaced is
 // followed, a lock already held is not acquired twice, a lock left held by
-// a finished upgrade is released), so calling Step with the persisted
+// a finished upgrade is released, and a partition it left above 0 is
+// converged by an upgrade to the current version that locks it at the
+// replica count first), so calling Step with the persisted
 // status and a fresh observation reaches the same end.
 //
 // Decision.Gate names the check holding progress, if any; the same

@@ -14,19 +14,25 @@ func (s *stepper) idle() error {
 	}
 	upToDate := policy.SameVersion(s.spec.Version, s.st.CurrentVersion) && s.spec.Image == s.st.CurrentImage
 	leftover := s.obs.Lock.Holder == s.spec.LockHolder
-	if upToDate && !leftover {
+	// A partition above 0 while idle is left the same way: the final
+	// Decision was persisted and its SetPartition lost (found by the soak,
+	// seed 7170399: the lock was then released on a stale cache showing
+	// the partition at 0).
+	stuck := !s.ondelete && s.w.Partition != 0
+	if upToDate && !leftover && !stuck {
 		return nil
 	}
 	if s.stale() {
 		return nil
 	}
-	if leftover {
-		// Our lock is held although no upgrade is in flight: a Decision
-		// was executed but its status never persisted. A workload
-		// converged on the current version only needs the lock released;
-		// otherwise an upgrade to the spec starts (even to the current
-		// version), which converges it safely: partition locked, template
-		// checked, pods walked, partition restored to 0.
+	if leftover || stuck {
+		// Our lock is held or the partition is up although no upgrade is
+		// in flight: a Decision was executed but its status never
+		// persisted, or persisted but not executed. A workload converged on
+		// the current version only needs the lock released; otherwise an
+		// upgrade to the spec starts (even to the current version), which
+		// converges it safely: partition locked, template checked, pods
+		// walked, partition restored to 0.
 		if s.converged(s.st.CurrentVersion, s.st.CurrentImage) {
 			s.act(upgrade.ReleaseLock{Holder: s.spec.LockHolder})
 			return nil

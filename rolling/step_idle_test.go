@@ -28,6 +28,19 @@ func stepCasesIdle() []stepCase {
 			obs: locked(healthy(3)), status: idleStatus(), want: []string{"ReleaseLock"},
 		},
 		{
+			// Found by the soak (seed 7170399): the final Decision was
+			// persisted and its SetPartition 0 lost, then the lock was
+			// released on a stale cache showing the partition at 0.
+			name: "idle converges a partition left above 0", spec: Spec{Version: oldV, Image: oldImg},
+			obs:    func() upgrade.Observation { o := healthy(3); o.Workloads[0].Partition = 1; return o }(),
+			status: idleStatus(), want: []string{"AcquireLock", "SetPartition", "Event"}, phase: PhaseLocking,
+			check: func(t *testing.T, d upgrade.Decision) {
+				if p := d.Actions[1].(upgrade.SetPartition); p.Partition != 3 {
+					t.Errorf("partition %d, want 3 (locked before anything is lowered)", p.Partition)
+				}
+			},
+		},
+		{
 			name: "adopt running version without acting", spec: baseSpec(), obs: healthy(3), status: upgrade.Status{},
 			check: func(t *testing.T, d upgrade.Decision) {
 				if d.Status.CurrentVersion != oldV || d.Status.CurrentImage != oldImg {

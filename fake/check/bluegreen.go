@@ -79,10 +79,11 @@ func BlueGreen(obs upgrade.Observation, actions []upgrade.Action, prevPhase, pha
 //     after, a gate) emits no action at all;
 //   - before promotion (DeployingGreen to AwaitingPromotion) a green member
 //     that votes is reported (UnexpectedPromotion, with a Degraded
-//     condition True) by every Step that decides (a Step that only waits
-//     to observe its last Decision's effects, gate AwaitingEffects and no
-//     action, decides nothing and reports at the next), and leadership
-//     never moves to green.
+//     condition True) by every Step that decides (a Step that does not act
+//     on its observation, gate StaleObservation and no action — it waits to
+//     observe its last Decision's effects, or refuses an observation older
+//     than one already acted on — decides nothing and reports at the next),
+//     and leadership never moves to green.
 func BlueGreenStatus(prev upgrade.Status, d upgrade.Decision, obs upgrade.Observation) error {
 	fail := func(rule, member, format string, args ...any) error {
 		return &Violation{Rule: rule, Step: -1, Member: member, Message: fmt.Sprintf(format, args...)}
@@ -110,7 +111,7 @@ func BlueGreenStatus(prev upgrade.Status, d upgrade.Decision, obs upgrade.Observ
 	default:
 		return nil
 	}
-	awaiting := len(d.Actions) == 0 && d.Gate != nil && d.Gate.Reason == upgrade.ReasonAwaitingEffects
+	awaiting := len(d.Actions) == 0 && d.Gate != nil && d.Gate.Name == upgrade.GateStaleObservation
 	for _, m := range obs.Members {
 		if m.Workload == u.BlueGreen.Green && m.IsVoter() && !u.BlueGreen.UnexpectedPromotion && !awaiting {
 			return fail("S4", m.Name, "green %s votes in %s, not reported", m.Name, u.Phase)
