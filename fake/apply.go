@@ -214,11 +214,7 @@ func (c *Cluster) apply(a upgrade.Action) error {
 		if a.ID != "" && a.ID != m.id {
 			return precondition("member %s has raft id %q, not %q", a.Member, m.id, a.ID)
 		}
-		m.present, m.voter, m.pending = false, false, false
-		if c.leader == m {
-			c.loseLeader(fmt.Sprintf("leader %s removed from the configuration", m.name))
-		}
-		c.dropMember(m)
+		c.requestRemoval(m)
 	case upgrade.SwitchService:
 		if a.Service != c.cfg.Service {
 			return precondition("no service %q", a.Service)

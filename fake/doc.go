@@ -102,10 +102,18 @@
 // TransferLeadership is rejected unless Config.TargetedTransfer is set.
 //
 // Membership changes apply immediately (Promote and Demote after
-// MembershipDelayTicks) and need a leader (and no transfer in progress). They are not checked for safety: promoting a lagging member or
-// shrinking the voter set around stale members can elect a leader without
-// committed entries, which the history reports as Record.LostCommitted (a
-// safe strategy keeps Metrics.LostCommitted at 0).
+// MembershipDelayTicks) and need a leader (and no transfer in progress).
+// As in Raft implementations (hashicorp/raft, etcd), the voter set changes
+// one server at a time and each change is a log entry: a Promote, Demote
+// or RemovePeer of a voter (or an autopilot promotion) requested while the
+// last change is not yet committed under the configuration it made is
+// queued and applied once it is, so a quorum of every configuration holds
+// every committed entry. Shrinking the voter set around lagging members
+// therefore stalls the commit index until they catch up, as in Raft, and
+// never elects a leader without committed entries. The model checks this:
+// an election that would discard committed entries is reported as
+// Record.LostCommitted (an invariant of the model, not a strategy rule;
+// Metrics.LostCommitted stays 0).
 //
 // Errors: every refused action or fault wraps ErrPrecondition (the target is
 // missing, not the leader, has another UID, ...) or ErrRejected (no leader,

@@ -88,10 +88,13 @@ type member struct {
 	stableSince time.Time // as reported (autopilot's stable_since)
 	healthyAt   time.Time // when it truly last turned healthy
 	// pending is a requested suffrage change not applied yet
-	// (MembershipDelayTicks): toVoter, applied at tick due.
+	// (MembershipDelayTicks, or waiting for the last change of the voter
+	// set to commit): toVoter, applied at tick due at the earliest;
+	// pendingRemove a requested removal of a voter waiting for the same.
 	autoPromote    bool // joined through JoinNonvoter: autopilot may promote it (AutoPromoteTicks)
 	pending        bool
 	pendingToVoter bool
+	pendingRemove  bool
 	pendingDue     int
 }
 
@@ -145,11 +148,14 @@ type Cluster struct {
 	serviceWorkload string
 	selector        map[string]string // replaced, never mutated
 
-	term        uint64
-	leader      *member
-	lastLeader  string
-	commit      uint64
-	committed   raftLog // the committed prefix of the log
+	term       uint64
+	leader     *member
+	lastLeader string
+	commit     uint64
+	committed  raftLog // the committed prefix of the log
+	// configIndex is the log index of the last change of the voter set;
+	// the next waits until it is committed (configStable).
+	configIndex uint64
 	electionDue int
 	lease       int // consecutive ticks the leader could not reach a quorum
 	transfer    *member

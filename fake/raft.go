@@ -64,10 +64,9 @@ func (c *Cluster) elect(m *member, how string) {
 	c.lease = 0
 	c.transfer = nil
 	if keep := matchIndex(c.committed, m.log); keep < c.commit {
-		// Only possible after unsafe membership changes (promoting lagging
-		// members, shrinking the voter set around a member that lacks
-		// committed entries): Raft's guarantees assume one committed change
-		// at a time.
+		// Never expected: membership changes are ordered as Raft orders
+		// them (configStable), so a quorum of every configuration holds
+		// the committed entries. Reported, not hidden, if the model breaks.
 		c.event("DATA LOSS: %s leads term %d without committed entries %d..%d", m.name, c.term, keep+1, c.commit)
 		c.pending.LostCommitted += c.commit - keep
 		c.committed.truncate(keep)

@@ -61,6 +61,13 @@ func TestSoakFindings(t *testing.T) {
 	for _, seed := range []uint64{7170399, 7129160, 7814364} {
 		findings = append(findings, finding{seed, "both"})
 	}
+	// The final code's 250,000-run soak (seeds 8,000,001–8,250,000): a
+	// rollback demoted green voters one per Step while the blue voters
+	// lagged (within the catch-up bound) and the simulation applied each
+	// change at once, so a leader was elected without 152 committed
+	// entries. Raft takes one configuration change at a time, each
+	// committed before the next; so does the simulation now.
+	findings = append(findings, finding{8137121, "both"})
 	var out bytes.Buffer
 	for _, f := range findings {
 		out.Reset()
