@@ -268,7 +268,9 @@ func TestMembershipChangesWaitForTheLastOneToCommit(t *testing.T) {
 		t.Fatalf("bao-0: %+v", m.Raft)
 	}
 	if !slices.ContainsFunc(c.History(), func(r Record) bool {
-		return slices.ContainsFunc(r.Events, func(e string) bool { return strings.Contains(e, "bao-0 marked for removal; waits for the configuration change") })
+		return slices.ContainsFunc(r.Events, func(e string) bool {
+			return strings.Contains(e, "bao-0 marked for removal; waits for the configuration change")
+		})
 	}) {
 		t.Fatal("no event for the queued removal")
 	}
