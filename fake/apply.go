@@ -109,7 +109,9 @@ func (c *Cluster) apply(a upgrade.Action) error {
 		if l == nil || l.name != a.Member || (a.ID != "" && a.ID != l.id) {
 			return precondition("%s is not the leader", a.Member)
 		}
+		target := c.stepDownTarget(l)
 		c.loseLeader(fmt.Sprintf("leader %s stepped down", l.name))
+		c.stepDown = target
 	case upgrade.DeletePod:
 		m := c.byName[a.Member]
 		if m == nil || !m.exists {

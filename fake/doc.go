@@ -87,8 +87,12 @@
 // Elections ignore versions, as Raft does: during a rolling upgrade an old
 // member wins whenever its log is as up-to-date as an upgraded one's (ties
 // broken by the seed), for instance after KillLeader or an isolated leader,
-// and a StepDown lets any up-to-date voter win. Nothing in the model
-// prevents a failback to an older version once a newer one has led; S8
+// and a StepDown hands leadership to any of the most up-to-date voters but
+// the leader (OpenBao's sys/step-down is hashicorp/raft's untargeted
+// LeadershipTransfer; the model breaks ties by the seed where hashicorp/raft
+// takes configuration order), or, when that voter cannot take over by the
+// election, lets any up-to-date voter win, the old leader included.
+// Nothing in the model prevents a failback to an older version once a newer one has led; S8
 // (check.Failback) holds the strategy to never cause one itself and to
 // report (and, where it safely can, correct) the ones elections cause.
 //

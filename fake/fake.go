@@ -160,6 +160,9 @@ type Cluster struct {
 	lease       int // consecutive ticks the leader could not reach a quorum
 	transfer    *member
 	transferDue int
+	// stepDown is the voter a StepDown handed leadership to: it wins the
+	// next election when it can (stepDownTarget).
+	stepDown *member
 
 	backup  upgrade.BackupView
 	snapDue int

@@ -59,6 +59,7 @@ func (c *Cluster) loseLeader(why string) {
 
 // elect makes m the leader of a new term; it appends its no-op entry.
 func (c *Cluster) elect(m *member, how string) {
+	c.stepDown = nil
 	c.term++
 	c.leader = m
 	c.lease = 0
@@ -87,16 +88,40 @@ func (c *Cluster) elect(m *member, how string) {
 }
 
 // election runs an election among the up, reachable voters; it needs a
-// quorum of the voter set and picks a voter with the most up-to-date log.
+// quorum of the voter set and picks a voter with the most up-to-date log:
+// the target of a step-down when it is one of them (stepDownTarget), else
+// one chosen by the seed.
 func (c *Cluster) election() {
 	voters := c.voterCount()
-	var best []*member
 	n := 0
 	for _, m := range c.members {
-		if !m.voter || !m.reachable() {
+		if m.voter && m.reachable() {
+			n++
+		}
+	}
+	if voters == 0 || n < upgrade.Quorum(voters) {
+		c.electionDue = c.tick + c.electionTimeout()
+		return
+	}
+	best := c.mostUpToDate(nil)
+	w := best[0]
+	how := "election"
+	if t := c.stepDown; t != nil && slices.Contains(best, t) {
+		w, how = t, fmt.Sprintf("leadership transfer after %s stepped down", c.lastLeader)
+	} else if len(best) > 1 {
+		w = best[c.rng.IntN(len(best))]
+	}
+	c.elect(w, how)
+}
+
+// mostUpToDate returns the reachable voters but skip whose logs are the
+// most up-to-date (highest last term, then last index), in member order.
+func (c *Cluster) mostUpToDate(skip *member) []*member {
+	var best []*member
+	for _, m := range c.members {
+		if m == skip || !m.voter || !m.reachable() {
 			continue
 		}
-		n++
 		if len(best) > 0 {
 			bt, bi := best[0].log.lastTerm(), best[0].log.lastIndex()
 			t, i := m.log.lastTerm(), m.log.lastIndex()
@@ -109,15 +134,31 @@ func (c *Cluster) election() {
 		}
 		best = append(best, m)
 	}
-	if voters == 0 || n < upgrade.Quorum(voters) {
-		c.electionDue = c.tick + c.electionTimeout()
-		return
+	return best
+}
+
+// stepDownTarget returns the voter a step-down of the leader l hands
+// leadership to, after catching it up with l's whole log, or nil when l
+// reaches no voter: the most up-to-date reachable voter but l (ties broken
+// by the seed). OpenBao's sys/step-down releases its HA lock, which with
+// integrated storage is hashicorp/raft's LeadershipTransfer: the leader
+// picks its most up-to-date follower and tells it to campaign at once, so
+// the old leader does not win the election it caused (unless the target
+// cannot take over by then, when the election is open).
+func (c *Cluster) stepDownTarget(l *member) *member {
+	if l.isolated {
+		return nil
 	}
-	w := best[0]
+	best := c.mostUpToDate(l)
+	if len(best) == 0 {
+		return nil
+	}
+	t := best[0]
 	if len(best) > 1 {
-		w = best[c.rng.IntN(len(best))]
+		t = best[c.rng.IntN(len(best))]
 	}
-	c.elect(w, "election")
+	t.log.copyFrom(l.log, l.log.lastIndex()+1)
+	return t
 }
 
 func (c *Cluster) rateOf(m *member) uint64 {

@@ -2,6 +2,8 @@ package fake
 
 import (
 	"errors"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -247,6 +249,55 @@ func TestStepDown(t *testing.T) {
 		t.Fatal("no election after step-down")
 	}
 	checkHistory(t, c)
+}
+
+// TestStepDownHandsLeadershipToAFollower: a step-down is hashicorp/raft's
+// LeadershipTransfer (OpenBao's sys/step-down): the old leader never wins
+// the election it caused while a follower can, and the follower is the most
+// up-to-date one (soak seed 8164343: ten step-downs re-elected the blue
+// leader among two green voters, and the blue-green upgrade rolled back).
+func TestStepDownHandsLeadershipToAFollower(t *testing.T) {
+	winners := map[string]int{}
+	for seed := range uint64(40) {
+		c := New(Config{Seed: seed, Replicas: 3})
+		if err := c.SlowCatchUp("bao-2", 0); err != nil {
+			t.Fatal(err)
+		}
+		c.Run(3) // bao-2 stalls behind: bao-1 is the most up-to-date follower
+		mustApply(t, c, upgrade.StepDown{Member: "bao-0"})
+		c.HealAll()
+		runUntil(t, c, 10, "a new leader", func(o upgrade.Observation) bool { _, ok := o.Leader(); return ok })
+		winners[leaderOf(c)]++
+		last := c.History()[len(c.History())-1]
+		if !slices.ContainsFunc(last.Events, func(e string) bool { return strings.Contains(e, "leadership transfer after bao-0 stepped down") }) {
+			t.Fatalf("seed %d: %s", seed, last)
+		}
+		checkHistory(t, c)
+	}
+	if winners["bao-1"] != 40 {
+		t.Fatalf("winners %v, want bao-1 every time", winners)
+	}
+	// The target cannot take over: the election is open again, and the old
+	// leader may win it.
+	old := 0
+	for seed := range uint64(40) {
+		c := New(Config{Seed: seed, Replicas: 3})
+		mustApply(t, c, upgrade.StepDown{Member: "bao-0"})
+		for _, m := range []string{"bao-1", "bao-2"} {
+			if leaderOf(c) == "" && c.stepDown != nil && c.stepDown.name == m {
+				if err := c.Isolate(m); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		c.Run(5)
+		if leaderOf(c) == "bao-0" {
+			old++
+		}
+	}
+	if old == 0 || old == 40 {
+		t.Fatalf("old leader won %d of 40 open elections with its transfer target isolated", old)
+	}
 }
 
 func TestSlowCatchUpMakesMemberUnhealthy(t *testing.T) {

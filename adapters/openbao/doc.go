@@ -57,8 +57,12 @@
 //     up-to-date follower (releasing the HA lock calls hashicorp/raft's
 //     LeadershipTransfer): the cluster is without a leader for about
 //     0.05 s. Deleting the leader's pod is a leadership transfer.
-//   - sys/step-down leaves the cluster without a leader for about 0.3 s;
-//     there is no targeted transfer API, so Capabilities reports
+//   - sys/step-down releases the HA lock the same way, so it too is an
+//     untargeted LeadershipTransfer: the most up-to-date voter other than
+//     the leader campaigns at once and the old leader does not win (unless
+//     that follower cannot take over). It leaves the cluster without a
+//     leader for about 0.3 s; there is no targeted transfer API, so
+//     Capabilities reports
 //     TargetedTransfer=false and TransferLeadership returns ErrUnsupported.
 //   - sys/health?standbyok=true answers 200 on a standby even when the
 //     cluster has no leader: its code depends only on initialized, sealed
