@@ -67,7 +67,10 @@ func TestSoakFindings(t *testing.T) {
 	// change at once, so a leader was elected without 152 committed
 	// entries. Raft takes one configuration change at a time, each
 	// committed before the next; so does the simulation now.
-	findings = append(findings, finding{8137121, "both"})
+	// And: ten step-downs in a row re-elected the blue leader among two
+	// green voters and the upgrade rolled back; a step-down is now the
+	// untargeted leadership transfer OpenBao's sys/step-down is.
+	findings = append(findings, finding{8137121, "both"}, finding{8164343, "both"})
 	var out bytes.Buffer
 	for _, f := range findings {
 		out.Reset()
