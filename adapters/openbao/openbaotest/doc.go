@@ -50,7 +50,8 @@
 // The emulator keeps OpenBao's permanent non-voter marks: promote clears
 // one, demote sets one, and sys/storage/raft/autopilot/state reports them
 // as node_type "non-voter". Promote and demote are applied at the cluster's
-// next autopilot reconcile (fake.Config.MembershipDelayTicks).
+// next autopilot reconcile (fake.Config.MembershipDelayTicks), one change of
+// the voter set at a time, each once the last one is committed.
 // Self-joined servers are permanent non-voters in the cluster too
 // (fake.Cluster.SelfJoin): its autopilot (AutoPromoteTicks) never promotes
 // them, as OpenBao's never does.
