@@ -109,6 +109,11 @@ func (c *Cluster) apply(a upgrade.Action) error {
 		if l == nil || l.name != a.Member || (a.ID != "" && a.ID != l.id) {
 			return precondition("%s is not the leader", a.Member)
 		}
+		if c.failMove {
+			c.failMove = false
+			c.event("leadership transfer after %s stepped down timed out: %s still leads term %d", l.name, l.name, c.term)
+			return nil
+		}
 		target := c.stepDownTarget(l)
 		c.loseLeader(fmt.Sprintf("leader %s stepped down", l.name))
 		c.stepDown = target
@@ -270,6 +275,7 @@ func (c *Cluster) transferLeadership(a upgrade.TransferLeadership) error {
 	if t.voter && t.reachable() && !l.isolated {
 		c.transfer = t
 		c.transferDue = c.tick + c.cfg.ElectionTimeout[1]
+		c.transferFails, c.failMove = c.failMove, false
 		c.event("leadership transfer from %s to %s started", l.name, t.name)
 		return nil
 	}

@@ -41,8 +41,9 @@
 //	m := fake.Summarize(c.History()) // leader changes, leaderless ticks, ...
 //
 // Faults are injected between ticks: KillPod, KillLeader, Isolate/Heal,
-// SlowCatchUp, StaleNext, SetBadVersion, SetHookFailure; HealAll ends the
-// ongoing ones.
+// SlowCatchUp, StaleNext, SetBadVersion, SetHookFailure, FailNextHandoff,
+// FailNextLeaderMove (a step-down or transfer that times out, the old
+// leader still leading); HealAll ends the ongoing ones.
 //
 // Observations lie or are incomplete as real adapters' are, and every such
 // fault a real system showed is modelled (FaultNextObservation): an unknown

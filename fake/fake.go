@@ -173,6 +173,10 @@ type Cluster struct {
 	pending Record // what happened since the last tick
 
 	failHandoff bool
+	// failMove makes the next StepDown or TransferLeadership fail
+	// (FailNextLeaderMove); transferFails marks the transfer in progress
+	// as one that times out.
+	failMove, transferFails bool
 
 	ring      [StaleDepth + 1]upgrade.Observation
 	stale     int

@@ -145,6 +145,17 @@ func (c *Cluster) FailNextHandoff() {
 	c.failHandoff = true
 }
 
+// FailNextLeaderMove makes the next StepDown or TransferLeadership fail
+// as hashicorp/raft's LeadershipTransfer fails when its target does not take
+// over in time: after a StepDown the leader keeps leading in its term; a
+// TransferLeadership runs (client writes pause) until it times out after
+// ElectionTimeout[1] ticks, the old leader still leading. Handoffs on
+// shutdown are FailNextHandoff's.
+func (c *Cluster) FailNextLeaderMove() {
+	c.fault("next leadership move fails")
+	c.failMove = true
+}
+
 // SelfJoin adds the named member to the Raft configuration as a non-voter
 // that is never promoted on its own, as an OpenBao server configured with
 // retry_join and retry_join_as_non_voter joins by itself (AutoPromoteTicks

@@ -207,7 +207,7 @@ func (c *Cluster) stepRaft() {
 		case !t.voter || !t.reachable() || l.isolated:
 			c.transfer = nil
 			c.event("leadership transfer from %s to %s abandoned: target unreachable", l.name, t.name)
-		case t.log.lastIndex() == l.log.lastIndex() && t.log.lastTerm() == l.log.lastTerm():
+		case !c.transferFails && t.log.lastIndex() == l.log.lastIndex() && t.log.lastTerm() == l.log.lastTerm():
 			c.transfer = nil
 			c.elect(t, fmt.Sprintf("leadership transferred from %s", l.name))
 			c.replicate()

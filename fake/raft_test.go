@@ -340,3 +340,37 @@ func TestSlowCatchUpMakesMemberUnhealthy(t *testing.T) {
 		t.Fatalf("judged as restarted, the recovered member must still stabilize, gate %v", g)
 	}
 }
+
+// TestFailNextLeaderMove: a failed step-down leaves the leader leading in its
+// term, and a failed targeted transfer times out with the old leader still
+// leading; the move after each works again.
+func TestFailNextLeaderMove(t *testing.T) {
+	c := New(Config{Seed: 2, Replicas: 3})
+	c.FailNextLeaderMove()
+	mustApply(t, c, upgrade.StepDown{Member: "bao-0"})
+	c.Run(5)
+	if l := leaderOf(c); l != "bao-0" || c.Truth().Raft.Term != 1 {
+		t.Fatalf("failed step-down: leader %q term %d", l, c.Truth().Raft.Term)
+	}
+	mustApply(t, c, upgrade.StepDown{Member: "bao-0"})
+	runUntil(t, c, 10, "a new leader", func(o upgrade.Observation) bool { l, ok := o.Leader(); return ok && l.Name != "bao-0" })
+
+	c = New(Config{Seed: 2, Replicas: 3, TargetedTransfer: true})
+	c.FailNextLeaderMove()
+	mustApply(t, c, upgrade.TransferLeadership{From: "bao-0", To: "bao-1"})
+	c.Run(c.cfg.ElectionTimeout[1] + 1)
+	if l := leaderOf(c); l != "bao-0" || c.Truth().Raft.Term != 1 {
+		t.Fatalf("failed transfer: leader %q term %d", l, c.Truth().Raft.Term)
+	}
+	if !slices.ContainsFunc(c.History(), func(r Record) bool {
+		return slices.ContainsFunc(r.Events, func(e string) bool { return strings.Contains(e, "timed out") })
+	}) {
+		t.Fatal("no timeout event")
+	}
+	mustApply(t, c, upgrade.TransferLeadership{From: "bao-0", To: "bao-1"})
+	c.Tick()
+	if l := leaderOf(c); l != "bao-1" {
+		t.Fatalf("transfer after the failed one: leader %q", l)
+	}
+	checkHistory(t, c)
+}

@@ -158,7 +158,7 @@ func (c *Config) defaults() {
 		c.Targeted = []bool{true, false}
 	}
 	if len(c.Events) == 0 {
-		c.Events = []scenario.EventKind{scenario.KillPod, scenario.KillLeader, scenario.Isolate, scenario.Heal,
+		c.Events = []scenario.EventKind{scenario.KillPod, scenario.KillLeader, scenario.MoveFails, scenario.Isolate, scenario.Heal,
 			scenario.Slow, scenario.Stale, scenario.Observe, scenario.Request, scenario.Crash, scenario.Restart, scenario.HostLag}
 	}
 	if len(c.Requests) == 0 {

@@ -22,8 +22,9 @@ type Report struct {
 	Baseline int
 	// Runs counts the schedules played; Crashes, Requests and Faults count
 	// them by kind, CrashThenRequest the crashes followed by a request at
-	// the next Step, Kills the pod and leader kills.
-	Runs, Crashes, Requests, Faults, CrashThenRequest, Kills int
+	// the next Step, Kills the pod and leader kills, FailedMoves the
+	// leadership moves made to fail (one before each acting reconcile).
+	Runs, Crashes, Requests, Faults, CrashThenRequest, Kills, FailedMoves int
 	// Failures are the schedules that broke an invariant.
 	Failures []Failure
 }
@@ -32,7 +33,8 @@ type Report struct {
 // at each of its reconciles, a host crash after each prefix of that
 // reconcile's actions, with the status persisted or not (alone, and
 // followed by each request at the next reconcile); each request; each
-// observation fault; and a kill of the leader and of each initial member.
+// observation fault; a kill of the leader and of each initial member; and,
+// before each reconcile that acts, a failure of the next leadership move.
 // base's own events are replaced. The undisturbed run also checks the
 // per-Step contract (determinism, JSON round trip, fixed points); the
 // variants skip it (FastSteps), as Random runs check it under every fault.
@@ -83,6 +85,10 @@ func Exhaustive(base Scenario) Report {
 		for _, k := range fake.ObservationFaultKinds() {
 			rep.Faults++
 			play(Event{At: at, Kind: Observe, Fault: fake.ObservationFault{Kind: k, TicksAgo: 3}})
+		}
+		if res.Actions[at] > 0 {
+			rep.FailedMoves++
+			play(Event{At: at, Kind: MoveFails})
 		}
 		rep.Kills++
 		play(Event{At: at, Kind: KillLeader})

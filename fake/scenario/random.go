@@ -134,11 +134,13 @@ func randomEvent(g *rand.Rand, at int, kind Kind, replicas int) Event {
 	e := Event{At: at}
 	switch g.IntN(4) {
 	case 0: // cluster faults
-		switch g.IntN(8) {
+		switch g.IntN(9) {
 		case 0, 1:
 			e.Kind, e.Member = KillPod, member()
 		case 2:
 			e.Kind = KillLeader
+		case 8:
+			e.Kind = MoveFails
 		case 3:
 			e.Kind, e.Member = Isolate, member()
 		case 4:

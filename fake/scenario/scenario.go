@@ -22,6 +22,7 @@ type EventKind string
 const (
 	KillPod     EventKind = "kill-pod"     // Member's pod dies (the controller recreates it)
 	KillLeader  EventKind = "kill-leader"  // the leader's pod dies
+	MoveFails   EventKind = "move-fails"   // the next step-down or leadership transfer fails (fake.Cluster.FailNextLeaderMove)
 	Isolate     EventKind = "isolate"      // Member is partitioned away
 	Heal        EventKind = "heal"         // Member's partition ends
 	Slow        EventKind = "slow"         // Member replicates N entries per tick
@@ -328,6 +329,8 @@ func (r *run) event(e Event) *check.Violation {
 		if c.KillLeader() == nil {
 			r.res.Quiet = false
 		}
+	case MoveFails:
+		c.FailNextLeaderMove()
 	case Isolate:
 		if c.Isolate(e.Member) == nil {
 			r.res.Quiet = false

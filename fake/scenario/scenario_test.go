@@ -88,8 +88,8 @@ func TestExhaustive(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			rep := scenario.Exhaustive(base)
 			total += rep.Runs
-			t.Logf("%s: baseline %d steps; %d schedules (%d crash points, %d crash points followed by a request, %d requests, %d observation faults, %d kills)",
-				name, rep.Baseline, rep.Runs, rep.Crashes, rep.CrashThenRequest, rep.Requests, rep.Faults, rep.Kills)
+			t.Logf("%s: baseline %d steps; %d schedules (%d crash points, %d crash points followed by a request, %d requests, %d observation faults, %d kills, %d failed leadership moves)",
+				name, rep.Baseline, rep.Runs, rep.Crashes, rep.CrashThenRequest, rep.Requests, rep.Faults, rep.Kills, rep.FailedMoves)
 			for i, f := range rep.Failures {
 				if i == 5 {
 					t.Fatalf("%d failures", len(rep.Failures))
