@@ -13,7 +13,8 @@
 //	go run ./examples/simulate -svg timeline.svg        # members x time picture
 //	go run ./examples/simulate -window "0 2 * * *" -window-duration 2h   # window-gated upgrade
 //
-// Faults are scheduled by tick: kill-leader@T, kill-pod=NAME@T, isolate=NAME@T,
+// Faults are scheduled by tick: kill-leader@T, move-fails@T (the next
+// step-down or leadership transfer times out), kill-pod=NAME@T, isolate=NAME@T,
 // heal=NAME@T, slow=NAME@T (replication slowed to one entry per tick),
 // stale=N@T (the next observation is N ticks old) and bad-version=V@T (pods
 // running V crash-loop).

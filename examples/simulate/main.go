@@ -57,7 +57,7 @@ func main() {
 	flag.StringVar(&o.strategy, "strategy", "rolling", "rolling, bluegreen or none (steady state only)")
 	flag.Uint64Var(&o.seed, "seed", 1, "simulation seed")
 	flag.BoolVar(&o.targeted, "targeted", true, "the cluster supports targeted leadership transfer (false: step-down only, like OpenBao)")
-	flag.StringVar(&o.faults, "faults", "", "comma-separated faults: kill-leader@T, kill-pod=NAME@T, isolate=NAME@T, heal=NAME@T, slow=NAME@T, stale=N@T, bad-version=V@T")
+	flag.StringVar(&o.faults, "faults", "", "comma-separated faults: kill-leader@T, move-fails@T, kill-pod=NAME@T, isolate=NAME@T, heal=NAME@T, slow=NAME@T, stale=N@T, bad-version=V@T")
 	flag.IntVar(&o.maxTicks, "ticks", 1800, "tick budget (one tick is one simulated second)")
 	flag.BoolVar(&o.autoPromote, "auto-promote", true, "blue-green: promote green without a manual request")
 	flag.BoolVar(&o.verbose, "v", false, "print every cluster tick, not only ticks where something happened")
@@ -99,7 +99,7 @@ func parseFaults(s string) ([]fault, error) {
 		}
 		kind, arg, _ := strings.Cut(spec, "=")
 		switch kind {
-		case "kill-leader":
+		case "kill-leader", "move-fails":
 		case "kill-pod", "isolate", "heal", "slow", "stale", "bad-version":
 			if arg == "" {
 				return nil, fmt.Errorf("fault %q: %s needs =ARG", item, kind)
@@ -116,6 +116,8 @@ func inject(c *fake.Cluster, f fault) error {
 	switch f.kind {
 	case "kill-leader":
 		return c.KillLeader()
+	case "move-fails":
+		c.FailNextLeaderMove()
 	case "kill-pod":
 		return c.KillPod(f.arg)
 	case "isolate":

@@ -1,7 +1,8 @@
 // Command soak plays random upgrade scenarios of both strategies over the
 // simulated cluster, with every fault kind (pod, leader and network faults,
-// observation faults, requests, host crashes at any point), across cores,
-// and checks every invariant after every step (package fake/scenario). It
+// leadership moves that fail, observation faults, requests, host crashes at
+// any point), across cores, and checks every invariant after every step
+// (package fake/scenario). It
 // prints runs per second, steps, violations, and a minimized reproduction
 // of the first violation with the command that replays it.
 //
