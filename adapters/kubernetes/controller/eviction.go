@@ -36,6 +36,10 @@ const (
 	// DefaultEvictionPending is how long an allowed eviction counts as a
 	// voter out before the observation shows its pod terminating.
 	DefaultEvictionPending = 10 * time.Second
+	// DefaultEvictionDraining is how long a pod whose eviction was asked
+	// for counts as being drained: leadership never moves to it (kubectl
+	// drain retries a refused eviction every 5 s).
+	DefaultEvictionDraining = 15 * time.Second
 )
 
 // ReasonEvictionLeaderMoved: the eviction webhook moved leadership away from
@@ -102,9 +106,17 @@ type EvictionHandler struct {
 	// PendingFor bounds how long an allowed eviction counts as a voter out
 	// (default DefaultEvictionPending).
 	PendingFor time.Duration
+	// DrainingFor is how long a pod whose eviction was asked for (not a dry
+	// run) counts as being drained (default DefaultEvictionDraining).
+	// Leadership never moves to a pod being drained: a drain asks for every
+	// pod of a node at once and retries, and moving leadership between two
+	// of them would hand it back and forth for ever; the followers go
+	// first and the leader last.
+	DrainingFor time.Duration
 
 	mu      sync.Mutex
 	pending map[string]pendingEviction // namespace/pod
+	asked   map[string]time.Time       // namespace/pod: last eviction asked for
 }
 
 // pendingEviction is an eviction the handler allowed whose pod the last
@@ -215,6 +227,9 @@ func (h *EvictionHandler) judge(ctx context.Context, ru *v1alpha1.RaftUpgrade, o
 	obs.Now, obs.Generation = now, ru.Generation
 	m, _ = obs.Member(m.Name)
 	h.prune(&obs, ru.Namespace)
+	if !dryRun {
+		h.noteAsked(ru.Namespace, m.Name, now)
+	}
 
 	if g := upgrade.CheckView(&obs); g != nil {
 		return h.refuse("%s is not evicted: %s", m.Name, g.Message)
@@ -246,7 +261,8 @@ func (h *EvictionHandler) judge(ctx context.Context, ru *v1alpha1.RaftUpgrade, o
 				return h.refuse("%s leads and voter %s is not caught up; leadership stays: %s", m.Name, v.Name, g.Message)
 			}
 		}
-		how, err := h.moveLeadership(ctx, ru, raft, safety, obs, m, dryRun)
+		draining := func(name string) bool { return h.draining(ru.Namespace, name, now) }
+		how, err := h.moveLeadership(ctx, ru, raft, safety, obs, m, draining, dryRun)
 		if err != nil {
 			return h.refuse("%s leads and leadership cannot move now: %v", m.Name, err)
 		}
@@ -319,6 +335,34 @@ func (h *EvictionHandler) prune(obs *upgrade.Observation, ns string) {
 	}
 }
 
+// noteAsked records that the eviction of ns/pod was asked for at now and
+// forgets requests older than DrainingFor.
+func (h *EvictionHandler) noteAsked(ns, pod string, now time.Time) {
+	if h.asked == nil {
+		h.asked = map[string]time.Time{}
+	}
+	for k, at := range h.asked {
+		if now.Sub(at) > h.drainingFor() {
+			delete(h.asked, k)
+		}
+	}
+	h.asked[ns+"/"+pod] = now
+}
+
+// draining reports whether the eviction of ns/pod was asked for within
+// DrainingFor of now.
+func (h *EvictionHandler) draining(ns, pod string, now time.Time) bool {
+	at, ok := h.asked[ns+"/"+pod]
+	return ok && now.Sub(at) <= h.drainingFor()
+}
+
+func (h *EvictionHandler) drainingFor() time.Duration {
+	if h.DrainingFor > 0 {
+		return h.DrainingFor
+	}
+	return DefaultEvictionDraining
+}
+
 // upgradeRestartsNext reports whether the upgrade in flight of ru would
 // restart m's pod in this observation: its strategy's Step (pure) deletes
 // the pod or lowers the partition over it.
@@ -348,17 +392,21 @@ func upgradeRestartsNext(ru *v1alpha1.RaftUpgrade, obs upgrade.Observation, m up
 }
 
 // moveLeadership asks the Raft cluster to move leadership away from leader
-// m, only to a voter at m's version (never an older one), after checking
-// the move with Safety.Check. It returns what it did.
+// m, only to a voter at m's version (never an older one) that is not being
+// drained itself, after checking the move with Safety.Check. It returns
+// what it did.
 func (h *EvictionHandler) moveLeadership(ctx context.Context, ru *v1alpha1.RaftUpgrade, raft RaftCluster, safety upgrade.Safety,
-	obs upgrade.Observation, m upgrade.Member, dryRun bool) (string, error) {
+	obs upgrade.Observation, m upgrade.Member, draining func(string) bool, dryRun bool) (string, error) {
 	if raft == nil {
 		return "", fmt.Errorf("no raft cluster to ask")
 	}
 	var a upgrade.Action
 	if obs.Capabilities.TargetedTransfer {
-		t, ok := safety.BestTransferTarget(&obs, m.Version, func(o upgrade.Member) bool { return o.Version != m.Version })
+		t, ok := safety.BestTransferTarget(&obs, m.Version, func(o upgrade.Member) bool { return o.Version != m.Version || draining(o.Name) })
 		if !ok {
+			if _, found := safety.BestTransferTarget(&obs, m.Version, func(o upgrade.Member) bool { return o.Version != m.Version }); found {
+				return "", fmt.Errorf("every voter that could take over is being evicted too; the followers go first")
+			}
 			return "", fmt.Errorf("no healthy caught-up voter at version %q to take over", m.Version)
 		}
 		a = upgrade.TransferLeadership{From: m.Name, FromID: m.Raft.ID, To: t.Name, ToID: t.Raft.ID}
@@ -366,6 +414,9 @@ func (h *EvictionHandler) moveLeadership(ctx context.Context, ru *v1alpha1.RaftU
 		for _, v := range obs.Voters() {
 			if v.Name != m.Name && v.Version != m.Version {
 				return "", fmt.Errorf("voter %s runs %q, not the leader's %q: a step-down could elect it", v.Name, v.Version, m.Version)
+			}
+			if v.Name != m.Name && draining(v.Name) {
+				return "", fmt.Errorf("voter %s is being evicted too and a step-down could elect it; the followers go first", v.Name)
 			}
 		}
 		a = upgrade.StepDown{Member: m.Name, ID: m.Raft.ID}

@@ -357,3 +357,35 @@ func TestEvictionOfTheLeaderWithAVoterDown(t *testing.T) {
 		t.Fatal("leadership moved with a voter down")
 	}
 }
+
+// TestEvictionDrainOfSeveralPods: a drain asks for every pod of a node at
+// once and retries; leadership never moves to a pod being drained, or two
+// of them would hand it back and forth for ever (seen in e2e TestEviction:
+// 440 refusals in 4 min, bao-1 and bao-2 each leading when asked). The
+// followers go first and the leader last.
+func TestEvictionDrainOfSeveralPods(t *testing.T) {
+	ctx := context.Background()
+	for _, targeted := range []bool{true, false} {
+		c := newEvictionCluster(t, targeted)
+		h := c.evictionHandler()
+		h.noteAsked(testNS, "bao-1", c.clock.Now())
+		h.noteAsked(testNS, "bao-2", c.clock.Now())
+		refused(t, h.Handle(ctx, evictionRequest("bao-0", false)), "the followers go first")
+		if c.raft.leader != "bao-0" || c.raft.moves != 0 {
+			t.Fatalf("targeted=%v: leader %s after %d moves, want none", targeted, c.raft.leader, c.raft.moves)
+		}
+		allowed(t, h.Handle(ctx, evictionRequest("bao-1", false)))
+	}
+	// A follower not being drained takes over; one asked for long ago is
+	// not being drained any more.
+	c := newEvictionCluster(t, true)
+	h := c.evictionHandler()
+	h.noteAsked(testNS, "bao-1", c.clock.Now())
+	refused(t, h.Handle(ctx, evictionRequest("bao-0", false)), "leadership is moving")
+	if c.raft.leader != "bao-2" {
+		t.Fatalf("leader %s, want bao-2 (bao-1 is being drained)", c.raft.leader)
+	}
+	if !h.draining(testNS, "bao-1", c.clock.Now()) || h.draining(testNS, "bao-1", c.clock.Now().Add(DefaultEvictionDraining+time.Second)) {
+		t.Fatal("draining window")
+	}
+}
