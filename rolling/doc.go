@@ -40,7 +40,8 @@
 // followed, a lock already held is not acquired twice, a lock left held by
 // a finished upgrade is released, and a partition it left above 0 is
 // converged by an upgrade to the current version that locks it at the
-// replica count first), so calling Step with the persisted
+// replica count first and ends OutcomeSucceeded, "converged on"), so calling
+// Step with the persisted
 // status and a fresh observation reaches the same end.
 //
 // Decision.Gate names the check holding progress, if any; the same
@@ -150,7 +151,8 @@
 //
 // To recover from a bad version, change the spec's target: to a fixed
 // version, or back to the version the upgrade started from (a rollback,
-// recorded as OutcomeRolledBack).
+// recorded as OutcomeRolledBack: RollingProgress.Retargets tells it from a
+// convergence that started at the current version).
 //
 // # Maintenance windows and pause
 //

@@ -382,12 +382,16 @@ func (s *stepper) finalize() (Event, error) {
 		s.act(upgrade.ReleaseLock{Holder: u.LockHolder})
 	}
 	outcome := upgrade.OutcomeSucceeded
-	if policy.SameVersion(u.TargetVersion, u.FromVersion) && u.TargetImage == u.FromImage {
-		outcome = upgrade.OutcomeRolledBack
-	}
 	msg := fmt.Sprintf("%s upgraded from %s to %s (%d leadership moves requested)", s.w.Name, u.FromVersion, u.TargetVersion, u.Rolling.LeaderMoves)
-	if outcome == upgrade.OutcomeRolledBack {
-		msg = fmt.Sprintf("%s rolled back to %s", s.w.Name, u.TargetVersion)
+	if policy.SameVersion(u.TargetVersion, u.FromVersion) && u.TargetImage == u.FromImage {
+		// Back where it started: a rollback if a retarget brought it back,
+		// else an upgrade started at the current version to converge a
+		// workload an interrupted decision left locked.
+		msg = fmt.Sprintf("%s converged on %s (%d leadership moves requested)", s.w.Name, u.TargetVersion, u.Rolling.LeaderMoves)
+		if u.Rolling.Retargets > 0 {
+			outcome = upgrade.OutcomeRolledBack
+			msg = fmt.Sprintf("%s rolled back to %s", s.w.Name, u.TargetVersion)
+		}
 	}
 	s.event(upgrade.EventNormal, upgrade.OutcomeReason(outcome), "%s", msg)
 	s.outcome = contract.Result(u, outcome, msg, s.obs.Now)

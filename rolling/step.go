@@ -451,6 +451,7 @@ func (s *stepper) retarget() error {
 	r.RestartedUID, r.DeletedUID, r.TransferTarget, r.Snapshot = "", "", "", ""
 	r.HealthySince = metav1.MicroTime{}
 	r.Updated = nil
+	r.Retargets++
 	if err := s.transition(EventTargetChanged, true); err != nil {
 		return err
 	}

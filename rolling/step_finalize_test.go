@@ -1,6 +1,7 @@
 package rolling
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -193,6 +194,28 @@ func stepCasesFinalize() []stepCase {
 			},
 		},
 		{
+			// Found by TestPropertyRollingUpgrade (rapid seed
+			// 4783918564305396413): a start executed but never persisted,
+			// then a revert; the idle Step converged the leftover lock and
+			// partition by an upgrade to the running version, and its end
+			// was labelled a rollback.
+			name: "finalize a convergence started at the running version: succeeded", spec: Spec{Version: oldV, Image: oldImg},
+			obs:    func() upgrade.Observation { o := locked(healthy(3)); o.Workloads[0].Partition = 1; return o }(),
+			status: converging(3, 0), want: []string{"SetPartition", "ReleaseLock", "Event"},
+			check: func(t *testing.T, d upgrade.Decision) {
+				wantResult(t, d.Status, upgrade.OutcomeSucceeded, "bao converged on "+oldV)
+			},
+		},
+		{
+			name: "finalize a target changed back to the running version: rolled back", spec: Spec{Version: oldV, Image: oldImg},
+			obs:    func() upgrade.Observation { o := locked(healthy(3)); o.Workloads[0].Partition = 1; return o }(),
+			status: func() upgrade.Status { s := converging(3, 0); s.Upgrade.Rolling.Retargets = 1; return s }(),
+			want:   []string{"SetPartition", "ReleaseLock", "Event"},
+			check: func(t *testing.T, d upgrade.Decision) {
+				wantResult(t, d.Status, upgrade.OutcomeRolledBack, "bao rolled back to "+oldV)
+			},
+		},
+		{
 			name: "finalize waits for every member caught up", spec: baseSpec(),
 			obs: func() upgrade.Observation {
 				o := locked(templated(3))
@@ -234,5 +257,25 @@ func stepCasesSmallClusters() []stepCase {
 			name: "two replicas mid-upgrade without allowDowntime: downtime gate", spec: baseSpec(),
 			obs: locked(templated(2)), status: inflight(2, PhaseRolling, 1), gate: "Downtime/DowntimeNotAllowed", phase: PhaseRolling,
 		},
+	}
+}
+
+// converging returns an in-flight status on ordinal ord whose target is the
+// version it started from.
+func converging(n int, ord int32) upgrade.Status {
+	s := inflight(n, PhaseRolling, ord)
+	s.Upgrade.TargetVersion, s.Upgrade.TargetImage = oldV, oldImg
+	return s
+}
+
+// wantResult requires an idle status at the old version whose last result
+// has the outcome and a message starting with prefix.
+func wantResult(t *testing.T, s upgrade.Status, outcome upgrade.Outcome, prefix string) {
+	t.Helper()
+	if s.Upgrade != nil || s.CurrentVersion != oldV || s.CurrentImage != oldImg {
+		t.Errorf("status %+v", s)
+	}
+	if r := s.LastResult; r == nil || r.Outcome != outcome || !strings.HasPrefix(r.Message, prefix) {
+		t.Errorf("result %+v, want %s %q", r, outcome, prefix)
 	}
 }

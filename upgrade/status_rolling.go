@@ -48,6 +48,13 @@ type RollingProgress struct {
 	TransferTarget string `json:"transferTarget,omitempty"`
 	// LeaderMoves counts leadership moves requested by this upgrade.
 	LeaderMoves int32 `json:"leaderMoves,omitempty"`
+	// Retargets counts targets changed mid-upgrade (each restarts the plan
+	// from the current state). An upgrade that ends at the version it
+	// started from after a retarget is a rollback (OutcomeRolledBack); one
+	// that started at the current version and was never retargeted
+	// converged a workload left locked by an interrupted decision
+	// (OutcomeSucceeded).
+	Retargets int32 `json:"retargets,omitempty"`
 	// Snapshot is the name of the pre-upgrade snapshot requested, if any.
 	Snapshot string `json:"snapshot,omitempty"`
 	// Updated lists the members verified on the target version, in the

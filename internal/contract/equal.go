@@ -56,7 +56,7 @@ func sameRolling(x, y *upgrade.RollingProgress) bool {
 		x.WorkloadUID == y.WorkloadUID && x.WorkloadGeneration == y.WorkloadGeneration &&
 		x.Ordinal == y.Ordinal && x.RestartedUID == y.RestartedUID && x.DeletedUID == y.DeletedUID &&
 		x.HealthySince == y.HealthySince && x.TransferTarget == y.TransferTarget &&
-		x.LeaderMoves == y.LeaderMoves && x.Snapshot == y.Snapshot &&
+		x.LeaderMoves == y.LeaderMoves && x.Retargets == y.Retargets && x.Snapshot == y.Snapshot &&
 		slices.Equal(x.Updated, y.Updated) && slices.Equal(x.Nonvoters, y.Nonvoters) &&
 		slices.Equal(x.UnexpectedVoters, y.UnexpectedVoters)
 }
