@@ -158,6 +158,12 @@ func stepCasesTargetChanges() []stepCase {
 			name: "target changed back to the running version: rollback allowed", spec: Spec{Version: oldV, Image: oldImg},
 			obs: func() upgrade.Observation { o := locked(templated(3)); o.Workloads[0].Partition = 2; return o }(), status: inflight(3, PhaseRolling, 2), phase: PhaseLocking,
 			want: []string{"SetPartition", "Event"},
+			check: func(t *testing.T, d upgrade.Decision) {
+				// Counted, so that its end is a rollback, not a convergence.
+				if r := d.Status.Upgrade.Rolling.Retargets; r != 1 {
+					t.Errorf("retargets %d, want 1", r)
+				}
+			},
 		},
 	}
 }

@@ -66,4 +66,9 @@ var mutants = []mutant{
 	// Stale caches and lost starts (issue 9, issue 14).
 	{"stale workload generation accepted", "rolling/step.go", "g = contract.CheckGeneration(&s.w, u.Rolling.WorkloadGeneration)", "g = contract.CheckGeneration(&s.w, 0)", []string{"./rolling", "./fake/scenario", "./examples/soak"}},
 	{"stray green never deleted", "bluegreen/phases.go", "if w, ok := r.stray(); ok {", "if w, ok := r.stray(); ok && w == \"\" {", blueGreen},
+
+	// rolling: outcome of an upgrade back at its from-version.
+	{"a convergence ends as a rollback", "rolling/restart.go", "\t\tif u.Rolling.Retargets > 0 {", "\t\tif true {", rollingT},
+	{"a revert ends as a success", "rolling/restart.go", "\t\tif u.Rolling.Retargets > 0 {", "\t\tif false {", rollingT},
+	{"a retarget not counted", "rolling/step.go", "\tr.Retargets++\n", "", rollingT},
 }
